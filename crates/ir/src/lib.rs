@@ -1,0 +1,64 @@
+//! # oxigress-ir: step (5) of the data flow, the contract between control plane and data plane.
+//!
+//! `translate` produces a [`Snapshot`]; the proxy compiles it into its runtime and swaps it in atomically.
+//! Everything here is plain, serializable, deterministic data (sorted `Vec`s and `BTreeMap`s), so a JSON dump
+//! is byte-stable and golden files can compare it. Nothing here depends on Kubernetes or on the proxy.
+
+mod cluster;
+mod route;
+mod tls;
+
+pub use cluster::{Cluster, ClusterId, Endpoint};
+pub use route::{Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
+pub use tls::{Certificate, CertificateId, TlsHost};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything one gateway instance serves, as of one translation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The instance this snapshot belongs to (`--instance-name`).
+    pub instance: String,
+    /// Virtual hosts, sorted by host; the proxy picks one per request (exact, then wildcard, then `*`).
+    pub virtual_hosts: Vec<VirtualHost>,
+    /// Upstream clusters by id, with their resolved endpoints.
+    pub clusters: BTreeMap<ClusterId, Cluster>,
+    /// Server certificates by id.
+    pub certificates: BTreeMap<CertificateId, Certificate>,
+    /// Which certificate (and TLS policy) serves which SNI host, sorted by host.
+    pub tls_hosts: Vec<TlsHost>,
+}
+
+impl Snapshot {
+    /// Cross-reference problems: routes pointing at unknown clusters, TLS hosts at unknown certificates,
+    /// duplicate hosts. Run by tests and debug builds; translate must never produce any.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut hosts = std::collections::BTreeSet::new();
+        for vhost in &self.virtual_hosts {
+            if !hosts.insert(&vhost.host) {
+                problems.push(format!("duplicate virtual host {}", vhost.host));
+            }
+            for route in &vhost.routes {
+                let RouteAction::Forward(forward) = &route.action;
+                for cluster in std::iter::once(&forward.cluster).chain(forward.fallback.iter()) {
+                    if !self.clusters.contains_key(cluster) {
+                        problems.push(format!("route {} points at unknown cluster {}", route.id, cluster));
+                    }
+                }
+            }
+        }
+        for tls in &self.tls_hosts {
+            if !self.certificates.contains_key(&tls.certificate) {
+                problems.push(format!("TLS host {} points at unknown certificate {}", tls.host, tls.certificate));
+            }
+        }
+        problems
+    }
+
+    /// The snapshot as pretty JSON (what `/debug/config` serves and golden files hold).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}

@@ -1,0 +1,103 @@
+//! Virtual hosts and routes: how a request's host and path pick what happens to it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::ClusterId;
+
+/// The Kubernetes object a route (or other IR node) was made from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// Kind, e.g. `Ingress`.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+/// All routes of one host, in match order (the first route that matches wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualHost {
+    /// `foo.com` (exact), `*.foo.com` (one label wildcard) or `*` (any host).
+    pub host: String,
+    /// Routes, already sorted by precedence.
+    pub routes: Vec<Route>,
+}
+
+/// One route: a match and what to do with matching requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// Unique, stable id: `ns/name/rule/<i>/path/<j>` (or `ns/name/default`).
+    pub id: String,
+    /// Higress route name, shared by all paths of one Ingress: `name` in the instance namespace, else
+    /// `ns/name` (WasmPlugin `matchRules.ingress` and metrics use it).
+    pub name: String,
+    /// The object this route came from.
+    pub source: SourceRef,
+    /// Path match.
+    pub path: PathMatch,
+    /// Header matches; all must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+    /// Query parameter matches; all must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<HeaderMatch>,
+    /// Allowed methods; empty = any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// What happens to matching requests.
+    pub action: RouteAction,
+}
+
+/// How a request path is matched (never the query string).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value")]
+pub enum PathMatch {
+    /// The path equals this string.
+    Exact(String),
+    /// Segment-aware prefix (trailing `/` trimmed): `/a` matches `/a` and `/a/...`, not `/ab`; `/` matches all.
+    Prefix(String),
+    /// RE2-style regex that must match the whole path.
+    Regex(String),
+}
+
+/// How a header or query value is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// Equal.
+    Exact,
+    /// Starts with.
+    Prefix,
+    /// Whole-value regex.
+    Regex,
+}
+
+/// A header (lower-case name) or query parameter match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderMatch {
+    /// Header name (lower case) or query parameter name.
+    pub name: String,
+    /// Comparison.
+    pub kind: MatchKind,
+    /// Value compared with.
+    pub value: String,
+}
+
+/// What a route does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteAction {
+    /// Proxy to a cluster.
+    Forward(Forward),
+}
+
+/// Proxy to a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forward {
+    /// The cluster.
+    pub cluster: ClusterId,
+    /// Used instead when `cluster` has no endpoints (`default-backend` annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<ClusterId>,
+}

@@ -1,0 +1,73 @@
+//! Ingress annotations, one family per file, as Higress (`pkg/ingress/kube/annotations/*.go`).
+//!
+//! Lookup precedence: "ASAP" keys read `nginx.ingress.kubernetes.io/<key>` first, then `higress.io/<key>`;
+//! "H" keys exist only under `higress.io/`. Each family parses into plain data; `ingress.rs` applies it.
+
+mod default_backend;
+mod downstream_tls;
+mod route_match;
+
+pub use default_backend::DefaultBackend;
+pub use downstream_tls::DownstreamTls;
+pub use route_match::RouteMatchExtras;
+
+use std::collections::BTreeMap;
+
+use oxigress_objects::{Diagnostic, ObjectRef};
+
+/// `nginx.ingress.kubernetes.io/`.
+pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
+/// `higress.io/`.
+pub const HIGRESS_PREFIX: &str = "higress.io/";
+
+/// The annotations of one Ingress, with lookup helpers.
+pub struct Annotations<'a> {
+    map: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> Annotations<'a> {
+    /// Wraps an Ingress' `metadata.annotations`.
+    pub fn new(map: Option<&'a BTreeMap<String, String>>) -> Self {
+        Self { map }
+    }
+
+    /// An "ASAP" key: the nginx spelling first, then the higress one.
+    pub fn asap(&self, key: &str) -> Option<&'a str> {
+        let map = self.map?;
+        map.get(&format!("{NGINX_PREFIX}{key}")).or_else(|| map.get(&format!("{HIGRESS_PREFIX}{key}"))).map(String::as_str)
+    }
+
+    /// Every `higress.io/` annotation: (key without prefix, value).
+    pub fn higress_only(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.map
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| k.strip_prefix(HIGRESS_PREFIX).map(|k| (k, v.as_str())))
+    }
+}
+
+/// Everything the annotation families of one Ingress say.
+pub struct IngressAnnotations {
+    /// Extra header / query / method matches on every route.
+    pub route_match: RouteMatchExtras,
+    /// Fallback Service when a route's Service has no endpoints.
+    pub default_backend: Option<DefaultBackend>,
+    /// Downstream TLS policy for the Ingress' TLS hosts.
+    pub downstream_tls: DownstreamTls,
+}
+
+impl IngressAnnotations {
+    /// Parses every family; problems become diagnostics about `object`.
+    pub fn parse(
+        annotations: &Annotations<'_>,
+        namespace: &str,
+        object: &ObjectRef,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Self {
+        Self {
+            route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
+            default_backend: DefaultBackend::parse(annotations, namespace),
+            downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
+        }
+    }
+}

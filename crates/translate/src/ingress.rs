@@ -1,0 +1,145 @@
+//! Step (4) for one Ingress (networking.k8s.io/v1): rules and `defaultBackend` → routes, `tls` → SNI bindings.
+//!
+//! why (Higress `ingress_config.go`, `common/tool.go`): empty host → `*`; empty path → `/`;
+//! ImplementationSpecific → Prefix; Prefix `/a/` matches `/a` and `/a/…` (segment-aware); the route name is
+//! `name` in the instance namespace and `ns/name` elsewhere; `spec.defaultBackend` serves host `*` and every
+//! rule host of that Ingress without its own Prefix `/` route.
+
+use std::collections::BTreeSet;
+
+use oxigress_ir::{Forward, PathMatch, Route, RouteAction, SourceRef};
+use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use oxigress_objects::{Diagnostic, ObjectRef};
+
+use crate::annotations::{Annotations, IngressAnnotations};
+use crate::backend::Backends;
+use crate::routes::{PendingRoute, RouteClass, RouteTable};
+use crate::tls::TlsTable;
+use crate::Context;
+
+/// Translates one selected Ingress into `routes` and `tls`.
+pub fn translate_ingress(
+    ingress: &Ingress,
+    ctx: &Context<'_>,
+    backends: &mut Backends<'_>,
+    routes: &mut RouteTable,
+    tls: &mut TlsTable,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let namespace = ingress.metadata.namespace.as_deref().unwrap_or("");
+    let name = ingress.metadata.name.as_deref().unwrap_or("");
+    let owner = ObjectRef::new("Ingress", namespace, name);
+    let source = SourceRef { kind: "Ingress".into(), namespace: namespace.into(), name: name.into() };
+    let route_name =
+        if namespace == ctx.options.instance_namespace { name.to_string() } else { format!("{namespace}/{name}") };
+    let annotations = IngressAnnotations::parse(
+        &Annotations::new(ingress.metadata.annotations.as_ref()),
+        namespace,
+        &owner,
+        diagnostics,
+    );
+    let fallback = annotations
+        .default_backend
+        .as_ref()
+        .and_then(|d| backends.resolve_first_port(&d.namespace, &d.service, &owner, diagnostics));
+    let extras = &annotations.route_match;
+    let Some(spec) = &ingress.spec else { return };
+    let mut rule_hosts = BTreeSet::new();
+
+    for (i, rule) in spec.rules.iter().flatten().enumerate() {
+        let host = rule.host.as_deref().filter(|h| !h.is_empty()).unwrap_or("*").to_ascii_lowercase();
+        let Some(http) = &rule.http else { continue };
+        rule_hosts.insert(host.clone());
+        for (j, path) in http.paths.iter().enumerate() {
+            let written = path.path.as_deref().filter(|p| !p.is_empty()).unwrap_or("/");
+            let (path_match, kind) = match path.path_type.as_str() {
+                "Exact" => (PathMatch::Exact(written.to_string()), "Exact"),
+                _ => {
+                    let trimmed = written.trim_end_matches('/');
+                    (PathMatch::Prefix(if trimmed.is_empty() { "/".into() } else { trimmed.into() }), "Prefix")
+                }
+            };
+            let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, backends, diagnostics) else {
+                continue;
+            };
+            let route = Route {
+                id: format!("{namespace}/{name}/rule/{i}/path/{j}"),
+                name: route_name.clone(),
+                source: source.clone(),
+                path: path_match,
+                headers: extras.headers.clone(),
+                query: extras.query.clone(),
+                methods: extras.methods.clone(),
+                action: forward(cluster, &fallback),
+            };
+            let catch_all = route.path == PathMatch::Prefix("/".into())
+                && route.headers.is_empty()
+                && route.query.is_empty()
+                && route.methods.is_empty();
+            let pending = PendingRoute {
+                route,
+                class: if catch_all { RouteClass::CatchAll } else { RouteClass::Normal },
+                origin_path_len: written.len(),
+            };
+            let key = format!("{host}-{kind}-{written}-{}", extras.conflict_key());
+            routes.add(&host, key, pending, diagnostics);
+        }
+    }
+
+    if let Some(default_backend) = &spec.default_backend {
+        if let Some(cluster) = backend_cluster(default_backend, namespace, &owner, backends, diagnostics) {
+            let mut hosts: BTreeSet<String> =
+                rule_hosts.iter().filter(|h| !routes.has_catch_all_of(h, &owner)).cloned().collect();
+            hosts.insert("*".to_string());
+            for host in hosts {
+                let route = Route {
+                    id: format!("{namespace}/{name}/default"),
+                    name: format!("{route_name}-default"),
+                    source: source.clone(),
+                    path: PathMatch::Prefix("/".into()),
+                    headers: Vec::new(),
+                    query: Vec::new(),
+                    methods: Vec::new(),
+                    action: forward(cluster.clone(), &fallback),
+                };
+                let pending = PendingRoute { route, class: RouteClass::DefaultBackend, origin_path_len: 1 };
+                routes.add(&host, format!("{host}-default"), pending, diagnostics);
+                rule_hosts.insert(host);
+            }
+        }
+    }
+
+    tls.add_ingress(ingress, &rule_hosts, &annotations.downstream_tls, ctx.resources, ctx.options, diagnostics);
+}
+
+/// A forward action; the fallback stays in the IR even while the primary cluster has endpoints, so the
+/// proxy can switch the moment they disappear.
+fn forward(cluster: String, fallback: &Option<String>) -> RouteAction {
+    let fallback = fallback.clone().filter(|f| f != &cluster);
+    RouteAction::Forward(Forward { cluster, fallback })
+}
+
+fn backend_cluster(
+    backend: &IngressBackend,
+    namespace: &str,
+    owner: &ObjectRef,
+    backends: &mut Backends<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let Some(service) = &backend.service else {
+        diagnostics.push(Diagnostic::warning(
+            "UnsupportedBackend",
+            Some(owner.clone()),
+            "resource backends are not supported; path skipped",
+        ));
+        return None;
+    };
+    let port = service.port.clone().unwrap_or_default();
+    match backends.resolve(namespace, &service.name, &port, owner, diagnostics) {
+        Ok(cluster) => Some(cluster),
+        Err(unresolvable) => {
+            diagnostics.push(unresolvable.0);
+            None
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! # oxigress-translate: steps (3) and (4) of the data flow, select then translate.
+//!
+//! [`translate`] is a pure function from the objects a source holds and the instance's settings to the
+//! IR [`Snapshot`] this instance serves plus the [`Diagnostic`]s of everything wrong with the input. No I/O,
+//! no clock, no async: the standalone directory, the Kubernetes watcher, golden tests and the offline CLI
+//! all call this same function. Invalid input never aborts it; it becomes a diagnostic.
+
+pub mod annotations;
+mod backend;
+mod ingress;
+mod options;
+mod routes;
+pub mod select;
+mod sort;
+mod tls;
+
+pub use options::InstanceOptions;
+
+use oxigress_ir::Snapshot;
+use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
+use oxigress_objects::{Diagnostic, Resources};
+use serde::Serialize;
+
+/// What one translation produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Translation {
+    /// The IR the proxy serves.
+    pub snapshot: Snapshot,
+    /// Problems found, in the order they were found (deterministic).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Read-only inputs shared by the translation of every object.
+pub struct Context<'a> {
+    /// All objects of the source.
+    pub resources: &'a Resources,
+    /// This instance.
+    pub options: &'a InstanceOptions,
+}
+
+/// Selects what this instance owns in `resources` and translates it to the IR.
+pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translation {
+    let ctx = Context { resources, options };
+    let mut diagnostics = Vec::new();
+    let mut backends = backend::Backends::new(resources, options);
+    let mut routes = routes::RouteTable::default();
+    let mut tls = tls::TlsTable::default();
+    for ingress in selected_ingresses(resources, options) {
+        ingress::translate_ingress(ingress, &ctx, &mut backends, &mut routes, &mut tls, &mut diagnostics);
+    }
+    let (certificates, tls_hosts) = tls.finish();
+    let snapshot = Snapshot {
+        instance: options.instance_name.clone(),
+        virtual_hosts: routes.finish(),
+        clusters: backends.clusters,
+        certificates,
+        tls_hosts,
+    };
+    Translation { snapshot, diagnostics }
+}
+
+/// The Ingresses this instance serves, oldest first (Higress `SortIngressByCreationTime`: creation time,
+/// ties broken by `name.namespace`; objects without a timestamp count as oldest).
+pub fn selected_ingresses<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<&'r Ingress> {
+    let mut selected: Vec<&Ingress> =
+        resources.ingresses.values().filter(|i| select::selects_ingress(i, resources, options)).collect();
+    selected.sort_by_cached_key(|i| {
+        let created = i.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
+        let tie = format!(
+            "{}.{}",
+            i.metadata.name.as_deref().unwrap_or(""),
+            i.metadata.namespace.as_deref().unwrap_or("")
+        );
+        (created, tie)
+    });
+    selected
+}

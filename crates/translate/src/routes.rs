@@ -1,0 +1,85 @@
+//! The route table under construction: routes per host with their conflict keys, first (oldest) wins.
+
+use std::collections::BTreeMap;
+
+use oxigress_ir::{PathMatch, Route, VirtualHost};
+use oxigress_objects::{Diagnostic, ObjectRef};
+
+/// Where a route sorts within its host, before path-based precedence applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RouteClass {
+    /// An ordinary route.
+    Normal,
+    /// A user catch-all: Prefix `/` with no header, query or method condition.
+    CatchAll,
+    /// A `spec.defaultBackend` route.
+    DefaultBackend,
+}
+
+/// A route waiting for its host's final sort.
+#[derive(Debug, Clone)]
+pub struct PendingRoute {
+    /// The route itself.
+    pub route: Route,
+    /// Its sort class.
+    pub class: RouteClass,
+    /// Length of the path as written in the Ingress (longer sorts first).
+    pub origin_path_len: usize,
+}
+
+/// Routes by host, with the conflict keys already taken.
+#[derive(Default)]
+pub struct RouteTable {
+    hosts: BTreeMap<String, Vec<PendingRoute>>,
+    keys: BTreeMap<String, ObjectRef>,
+}
+
+impl RouteTable {
+    /// Adds `route` to `host` unless `key` was taken by an earlier route, which is reported as
+    /// `DuplicatedRoute` (Higress keeps the oldest Ingress' route).
+    pub fn add(&mut self, host: &str, key: String, pending: PendingRoute, diagnostics: &mut Vec<Diagnostic>) -> bool {
+        let source = &pending.route.source;
+        let owner = ObjectRef::new(&source.kind, &source.namespace, &source.name);
+        if let Some(first) = self.keys.get(&key) {
+            diagnostics.push(Diagnostic::warning(
+                "DuplicatedRoute",
+                Some(owner),
+                format!("host {host} and path {} is already defined in {first}; route dropped", describe(&pending.route.path)),
+            ));
+            return false;
+        }
+        self.keys.insert(key, owner);
+        self.hosts.entry(host.to_string()).or_default().push(pending);
+        true
+    }
+
+    /// Whether `host` already has a user catch-all route of `owner`.
+    pub fn has_catch_all_of(&self, host: &str, owner: &ObjectRef) -> bool {
+        self.hosts.get(host).is_some_and(|routes| {
+            routes.iter().any(|p| {
+                p.class == RouteClass::CatchAll
+                    && p.route.source.namespace == owner.namespace
+                    && p.route.source.name == owner.name
+            })
+        })
+    }
+
+    /// The virtual hosts, each with its routes in precedence order.
+    pub fn finish(self) -> Vec<VirtualHost> {
+        self.hosts
+            .into_iter()
+            .map(|(host, mut routes)| {
+                crate::sort::sort_routes(&mut routes);
+                VirtualHost { host, routes: routes.into_iter().map(|p| p.route).collect() }
+            })
+            .collect()
+    }
+}
+
+fn describe(path: &PathMatch) -> String {
+    match path {
+        PathMatch::Exact(p) => format!("{p} (Exact)"),
+        PathMatch::Prefix(p) => format!("{p} (Prefix)"),
+        PathMatch::Regex(p) => format!("{p} (Regex)"),
+    }
+}

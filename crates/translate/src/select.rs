@@ -1,0 +1,79 @@
+//! Step (3): select what this instance owns. Ingress class and watched-namespace rules exactly as Higress
+//! (`pkg/ingress/kube/ingressv1/controller.go` `shouldProcessIngressWithClass`), with several namespaces.
+
+use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
+use oxigress_objects::{ObjectKey, Resources};
+
+use crate::options::InstanceOptions;
+
+/// The annotation that, when present (even empty), wins over `spec.ingressClassName`.
+pub const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+
+/// Whether this instance serves `ingress`.
+///
+/// why: Higress matches the class by *name*; `IngressClass.spec.controller` and the default-class
+/// annotation are never consulted. The annotation, when present, wins over the field.
+pub fn selects_ingress(ingress: &Ingress, resources: &Resources, options: &InstanceOptions) -> bool {
+    let namespace = ingress.metadata.namespace.as_deref().unwrap_or("");
+    options.watches(namespace) && class_matches(ingress, resources, &options.ingress_class)
+}
+
+fn class_matches(ingress: &Ingress, resources: &Resources, wanted: &str) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    let annotation = ingress.metadata.annotations.as_ref().and_then(|a| a.get(CLASS_ANNOTATION));
+    if let Some(value) = annotation {
+        return if wanted == "nginx" { value.is_empty() || value == "nginx" } else { value == wanted };
+    }
+    let name = ingress.spec.as_ref().and_then(|s| s.ingress_class_name.as_deref());
+    let class_exists = name.is_some_and(|n| resources.ingress_classes.contains_key(&ObjectKey::new("", n)));
+    match name {
+        // An existing IngressClass object: matched by its name.
+        Some(name) if class_exists => name == wanted,
+        // No class, or a dangling class name.
+        _ if wanted == "nginx" => matches!(name, None | Some("") | Some("nginx")),
+        Some(name) => name == wanted,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxigress_objects::k8s_openapi::api::networking::v1::IngressSpec;
+    use oxigress_objects::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn ingress(class: Option<&str>, annotation: Option<&str>) -> Ingress {
+        Ingress {
+            metadata: ObjectMeta {
+                namespace: Some("default".into()),
+                name: Some("i".into()),
+                annotations: annotation.map(|a| [(CLASS_ANNOTATION.to_string(), a.to_string())].into()),
+                ..Default::default()
+            },
+            spec: Some(IngressSpec { ingress_class_name: class.map(String::from), ..Default::default() }),
+            status: None,
+        }
+    }
+
+    fn selects(class: Option<&str>, annotation: Option<&str>, wanted: &str) -> bool {
+        let options = InstanceOptions { ingress_class: wanted.into(), ..Default::default() };
+        selects_ingress(&ingress(class, annotation), &Resources::default(), &options)
+    }
+
+    #[test]
+    fn class_rules() {
+        assert!(selects(Some("higress"), None, "higress"));
+        assert!(!selects(None, None, "higress"));
+        assert!(selects(None, None, "nginx"));
+        assert!(selects(Some("nginx"), None, "nginx"));
+        assert!(!selects(Some("other"), None, "nginx"));
+        assert!(selects(Some("other"), None, ""));
+        // The annotation wins over the field, even when empty.
+        assert!(selects(Some("other"), Some("higress"), "higress"));
+        assert!(!selects(Some("higress"), Some("other"), "higress"));
+        assert!(!selects(Some("higress"), Some(""), "higress"));
+        assert!(selects(Some("higress"), Some(""), "nginx"));
+    }
+}
