@@ -10,6 +10,8 @@ use crate::object::{KubeObject, ObjectRef};
 use crate::validate::validate;
 
 /// What one YAML document turned into.
+// why: short-lived (one per document while loading); boxing the object would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadedDocument {
     /// A valid object of a kind oxigress reads.

@@ -66,6 +66,8 @@ impl std::fmt::Display for ObjectRef {
 }
 
 /// One typed object of a kind oxigress reads.
+// why: boxing the variants would change every constructor and match in the sources; the size is fine.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum KubeObject {
     /// `networking.k8s.io/v1` Ingress.

@@ -15,14 +15,12 @@ pub fn validate(object: &KubeObject) -> Vec<String> {
     }
     match object {
         KubeObject::Ingress(ingress) => validate_ingress(ingress, &mut problems),
-        KubeObject::Secret(secret) => {
-            if secret.type_.as_deref() == Some("kubernetes.io/tls") {
-                for key in ["tls.crt", "tls.key"] {
-                    let in_data = secret.data.as_ref().is_some_and(|d| d.contains_key(key));
-                    let in_string_data = secret.string_data.as_ref().is_some_and(|d| d.contains_key(key));
-                    if !in_data && !in_string_data {
-                        problems.push(format!("a kubernetes.io/tls Secret needs data[{key}]"));
-                    }
+        KubeObject::Secret(secret) if secret.type_.as_deref() == Some("kubernetes.io/tls") => {
+            for key in ["tls.crt", "tls.key"] {
+                let in_data = secret.data.as_ref().is_some_and(|d| d.contains_key(key));
+                let in_string_data = secret.string_data.as_ref().is_some_and(|d| d.contains_key(key));
+                if !in_data && !in_string_data {
+                    problems.push(format!("a kubernetes.io/tls Secret needs data[{key}]"));
                 }
             }
         }

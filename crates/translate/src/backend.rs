@@ -15,7 +15,7 @@ const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Why a backend reference gives no cluster at all (the route is dropped).
 #[derive(Debug)]
-pub struct Unresolvable(pub Diagnostic);
+pub struct Unresolvable(pub Box<Diagnostic>);
 
 /// Resolves Service references to clusters and collects every cluster a snapshot uses.
 pub struct Backends<'a> {
@@ -43,8 +43,8 @@ impl<'a> Backends<'a> {
     /// The cluster for `namespace/service` at `port` (number or name), registering it.
     ///
     /// A missing Service is a warning and gives an empty cluster (requests get 503, as Envoy's cluster
-    /// without endpoints); a named port the Service does not have drops the route (Higress
-    /// `PortNameResolveError`).
+    /// without endpoints); a named port the Service does not have (or that has no Service to be resolved
+    /// in) drops the route (Higress `PortNameResolveError`).
     pub fn resolve(
         &mut self,
         namespace: &str,
@@ -60,6 +60,14 @@ impl<'a> Backends<'a> {
             (None, None) => String::new(),
         };
         let Some(svc) = found else {
+            if let (None, Some(name)) = (port.number, port.name.as_deref()) {
+                // why: Higress resolves a port name through the Service lister; no Service, no port.
+                return Err(Unresolvable(Box::new(Diagnostic::warning(
+                    "PortNameResolveError",
+                    Some(referrer.clone()),
+                    format!("Service {namespace}/{service} not found, port name {name:?} unresolved; route dropped"),
+                ))));
+            }
             diagnostics.push(Diagnostic::warning(
                 "ServiceNotFound",
                 Some(referrer.clone()),
@@ -73,11 +81,11 @@ impl<'a> Backends<'a> {
             (None, Some(name)) => match ports.iter().find(|p| p.name.as_deref() == Some(name)) {
                 Some(p) => Some(p),
                 None => {
-                    return Err(Unresolvable(Diagnostic::warning(
+                    return Err(Unresolvable(Box::new(Diagnostic::warning(
                         "PortNameResolveError",
                         Some(referrer.clone()),
                         format!("Service {namespace}/{service} has no port named {name:?}; route dropped"),
-                    )))
+                    ))))
                 }
             },
             (None, None) => None,

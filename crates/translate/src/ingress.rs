@@ -52,13 +52,17 @@ pub fn translate_ingress(
         rule_hosts.insert(host.clone());
         for (j, path) in http.paths.iter().enumerate() {
             let written = path.path.as_deref().filter(|p| !p.is_empty()).unwrap_or("/");
-            let (path_match, kind) = match path.path_type.as_str() {
-                "Exact" => (PathMatch::Exact(written.to_string()), "Exact"),
-                _ => {
-                    let trimmed = written.trim_end_matches('/');
-                    (PathMatch::Prefix(if trimmed.is_empty() { "/".into() } else { trimmed.into() }), "Prefix")
-                }
+            // why: Higress' `OriginPath` (conflict key and sort length) is the Prefix path with its trailing
+            // `/` trimmed, so Prefix `/a/` and `/a` are the same route.
+            let (origin, kind) = match path.path_type.as_str() {
+                "Exact" => (written, "Exact"),
+                _ => match written.trim_end_matches('/') {
+                    "" => ("/", "Prefix"),
+                    trimmed => (trimmed, "Prefix"),
+                },
             };
+            let path_match =
+                if kind == "Exact" { PathMatch::Exact(origin.to_string()) } else { PathMatch::Prefix(origin.to_string()) };
             let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, backends, diagnostics) else {
                 continue;
             };
@@ -79,9 +83,9 @@ pub fn translate_ingress(
             let pending = PendingRoute {
                 route,
                 class: if catch_all { RouteClass::CatchAll } else { RouteClass::Normal },
-                origin_path_len: written.len(),
+                origin_path_len: origin.len(),
             };
-            let key = format!("{host}-{kind}-{written}-{}", extras.conflict_key());
+            let key = format!("{host}-{kind}-{origin}-{}", extras.conflict_key());
             routes.add(&host, key, pending, diagnostics);
         }
     }
@@ -138,7 +142,7 @@ fn backend_cluster(
     match backends.resolve(namespace, &service.name, &port, owner, diagnostics) {
         Ok(cluster) => Some(cluster),
         Err(unresolvable) => {
-            diagnostics.push(unresolvable.0);
+            diagnostics.push(*unresolvable.0);
             None
         }
     }

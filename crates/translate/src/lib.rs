@@ -16,7 +16,9 @@ mod tls;
 
 pub use options::InstanceOptions;
 
-use oxigress_ir::Snapshot;
+use std::collections::BTreeSet;
+
+use oxigress_ir::{RouteAction, Snapshot};
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{Diagnostic, Resources};
 use serde::Serialize;
@@ -49,10 +51,22 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
         ingress::translate_ingress(ingress, &ctx, &mut backends, &mut routes, &mut tls, &mut diagnostics);
     }
     let (certificates, tls_hosts) = tls.finish();
+    let virtual_hosts = routes.finish();
+    let mut clusters = backends.clusters;
+    // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
+    let used: BTreeSet<&str> = virtual_hosts
+        .iter()
+        .flat_map(|v| &v.routes)
+        .flat_map(|r| match &r.action {
+            RouteAction::Forward(f) => std::iter::once(&f.cluster).chain(f.fallback.as_ref()),
+        })
+        .map(String::as_str)
+        .collect();
+    clusters.retain(|id, _| used.contains(id.as_str()));
     let snapshot = Snapshot {
         instance: options.instance_name.clone(),
-        virtual_hosts: routes.finish(),
-        clusters: backends.clusters,
+        virtual_hosts,
+        clusters,
         certificates,
         tls_hosts,
     };

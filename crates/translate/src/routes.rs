@@ -23,7 +23,7 @@ pub struct PendingRoute {
     pub route: Route,
     /// Its sort class.
     pub class: RouteClass,
-    /// Length of the path as written in the Ingress (longer sorts first).
+    /// Length of the Ingress path, a Prefix without its trailing `/` (Higress `OriginPath`; longer sorts first).
     pub origin_path_len: usize,
 }
 

@@ -1,7 +1,8 @@
 //! THE one place that orders routes within a host (Higress `SortHTTPRoutes`, stable):
 //! 1. ordinary routes, then the user catch-all Prefix `/`, then `spec.defaultBackend` routes;
-//! 2. among ordinary routes: Exact, then Prefix, then Regex; then the longer written path; then routes
-//!    with a method condition; then more header conditions; then more query conditions;
+//! 2. among ordinary routes: Exact, then Prefix, then Regex; then the longer path (a Prefix without its
+//!    trailing `/`); then routes with a method condition; then more header conditions; then more query
+//!    conditions;
 //! 3. otherwise Ingress creation order (the order routes were added).
 
 use oxigress_ir::PathMatch;

@@ -142,9 +142,13 @@ impl TlsTable {
         Some(id)
     }
 
-    /// The SNI bindings, sorted by host.
+    /// The certificates some host uses, and the SNI bindings, sorted by host.
     pub fn finish(self) -> (BTreeMap<CertificateId, Certificate>, Vec<TlsHost>) {
-        (self.certificates, self.hosts.into_values().map(|(h, _)| h).collect())
+        let hosts: Vec<TlsHost> = self.hosts.into_values().map(|(h, _)| h).collect();
+        let mut certificates = self.certificates;
+        // why: a certificate whose every host went to an older Ingress (DuplicatedTls) serves nothing.
+        certificates.retain(|id, _| hosts.iter().any(|h| &h.certificate == id));
+        (certificates, hosts)
     }
 }
 

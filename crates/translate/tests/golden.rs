@@ -3,6 +3,10 @@
 //! `ir.json` (the Snapshot) and `diagnostics.json`. Run with `UPDATE_GOLDEN=1` to rewrite the expectations
 //! after a deliberate change, then review the diff.
 
+// why: clippy's allow-unwrap-in-tests does not reach the helpers of an integration test; a panic is the
+// failure report here.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use oxigress_objects::{load_documents, Diagnostic, LoadedDocument, Resources};

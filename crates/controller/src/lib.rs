@@ -1,0 +1,114 @@
+//! # oxigress-controller: step (6) of the data flow, the loop from objects to published snapshots.
+//!
+//! On every [`SourceSnapshot`] it runs the pure `translate`, logs diagnostics that are new, keeps the
+//! current diagnostics for `/debug/diagnostics` and the metrics, and publishes the IR [`Snapshot`] on a
+//! watch channel, only when it differs from the last one (so identical reloads cost the proxy nothing).
+//! It never depends on the proxy: whoever holds the receiver (the in-process proxy today, a remote
+//! gateway later) applies the snapshots.
+
+mod metrics;
+
+pub use metrics::ControllerMetrics;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use oxigress_ir::Snapshot;
+use oxigress_objects::{Diagnostic, Severity};
+use oxigress_sources::SourceSnapshot;
+use oxigress_translate::{translate, InstanceOptions};
+use tokio::sync::watch;
+
+/// Current diagnostics of one instance (source + translation), readable from anywhere.
+#[derive(Default)]
+pub struct DiagnosticsView {
+    current: ArcSwap<Vec<Diagnostic>>,
+}
+
+impl DiagnosticsView {
+    /// The current diagnostics.
+    pub fn current(&self) -> Arc<Vec<Diagnostic>> {
+        self.current.load_full()
+    }
+
+    /// The current diagnostics as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&*self.current()).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+/// A running controller loop.
+pub struct Controller {
+    /// The published IR snapshots (`None` until the first translation).
+    pub snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    /// The current diagnostics.
+    pub diagnostics: Arc<DiagnosticsView>,
+    /// The loop task; it ends when the source closes.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Controller {
+    /// Starts translating `source` for the instance `options`. The first source snapshot is translated
+    /// before this returns, so `snapshots` already holds it.
+    pub fn spawn(
+        options: InstanceOptions,
+        mut source: watch::Receiver<Arc<SourceSnapshot>>,
+        metrics: ControllerMetrics,
+    ) -> Self {
+        let view = Arc::new(DiagnosticsView::default());
+        let mut state = LoopState { options, metrics, view: view.clone(), seen: BTreeSet::new() };
+        let first = source.borrow_and_update().clone();
+        let (tx, rx) = watch::channel(Some(state.translate(&first)));
+        let task = tokio::spawn(async move {
+            while source.changed().await.is_ok() {
+                let input = source.borrow_and_update().clone();
+                let snapshot = state.translate(&input);
+                tx.send_if_modified(|current| {
+                    if current.as_deref() == Some(&*snapshot) {
+                        return false;
+                    }
+                    *current = Some(snapshot);
+                    true
+                });
+            }
+        });
+        Self { snapshots: rx, diagnostics: view, task }
+    }
+}
+
+struct LoopState {
+    options: InstanceOptions,
+    metrics: ControllerMetrics,
+    view: Arc<DiagnosticsView>,
+    /// Diagnostics already logged (each is logged once while it persists).
+    seen: BTreeSet<Diagnostic>,
+}
+
+impl LoopState {
+    fn translate(&mut self, input: &SourceSnapshot) -> Arc<Snapshot> {
+        let translation = translate(&input.resources, &self.options);
+        let mut diagnostics = input.diagnostics.clone();
+        diagnostics.extend(translation.diagnostics);
+        let current: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
+        for diagnostic in current.difference(&self.seen) {
+            match diagnostic.severity {
+                Severity::Error => tracing::error!(instance = %self.options.instance_name, "{diagnostic}"),
+                Severity::Warning => tracing::warn!(instance = %self.options.instance_name, "{diagnostic}"),
+            }
+        }
+        let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
+        self.metrics.record_reload(failed, &diagnostics);
+        self.seen = current;
+        self.view.current.store(Arc::new(diagnostics));
+        let snapshot = translation.snapshot;
+        tracing::info!(
+            instance = %self.options.instance_name,
+            revision = input.revision,
+            hosts = snapshot.virtual_hosts.len(),
+            routes = snapshot.virtual_hosts.iter().map(|v| v.routes.len()).sum::<usize>(),
+            "translated configuration"
+        );
+        Arc::new(snapshot)
+    }
+}

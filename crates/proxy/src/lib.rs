@@ -1,0 +1,22 @@
+//! # oxigress-proxy: step (8) of the data flow, the data plane.
+//!
+//! An IR [`oxigress_ir::Snapshot`] is compiled into a [`Runtime`] (host index, matchers, clusters,
+//! certificates, plugin chains) and swapped in with one atomic store ([`ProxyState::apply`]). Each request
+//! reads the current runtime once, matches a route, runs the route's plugin chain and goes upstream, so it
+//! never mixes two snapshots. Served by pingora with BoringSSL. Depends on the IR, never on Kubernetes.
+
+mod admin;
+mod cluster;
+mod metrics;
+mod router;
+mod runtime;
+mod server;
+mod service;
+mod state;
+mod tls;
+
+pub use admin::AdminApp;
+pub use metrics::ProxyMetrics;
+pub use runtime::Runtime;
+pub use server::{Gateway, GatewayConfig, StartError};
+pub use state::ProxyState;

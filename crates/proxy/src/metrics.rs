@@ -1,0 +1,73 @@
+//! Data-plane metrics. Per-route counters are looked up once when a snapshot is compiled, so the request
+//! path only increments atomics (no label allocation, no map lookup).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    /// Route name (`name` or `ns/name`); empty when no route matched.
+    route: String,
+    /// Status class: `2xx`, `3xx`, `4xx`, `5xx` or `1xx`.
+    code: &'static str,
+}
+
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// All data-plane metrics of one instance.
+#[derive(Clone)]
+pub struct ProxyMetrics {
+    requests: Family<RequestLabels, Counter>,
+    /// Request duration, seconds.
+    pub latency: Histogram,
+    /// Requests that failed talking to the upstream.
+    pub upstream_errors: Counter,
+    /// Snapshots applied.
+    pub snapshots_applied: Counter,
+    /// Counters of requests that matched no route.
+    pub unrouted: RouteMetrics,
+}
+
+impl ProxyMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let upstream_errors = Counter::default();
+        let snapshots_applied = Counter::default();
+        registry.register("oxigress_requests", "Requests by route and status class", requests.clone());
+        registry.register("oxigress_request_duration_seconds", "Request duration", latency.clone());
+        registry.register("oxigress_upstream_errors", "Requests that failed talking to the upstream", upstream_errors.clone());
+        registry.register("oxigress_snapshots_applied", "Configuration snapshots the proxy swapped in", snapshots_applied.clone());
+        let unrouted = RouteMetrics::new(&requests, "");
+        Self { requests, latency, upstream_errors, snapshots_applied, unrouted }
+    }
+
+    /// The counters of one route.
+    pub fn route(&self, name: &str) -> RouteMetrics {
+        RouteMetrics::new(&self.requests, name)
+    }
+}
+
+/// Request counters of one route, by status class.
+#[derive(Clone, Debug)]
+pub struct RouteMetrics {
+    by_class: [Counter; 5],
+}
+
+impl RouteMetrics {
+    fn new(family: &Family<RequestLabels, Counter>, route: &str) -> Self {
+        let by_class = CLASSES.map(|code| family.get_or_create(&RequestLabels { route: route.to_string(), code }).clone());
+        Self { by_class }
+    }
+
+    /// Counts one response with `status`.
+    pub fn record(&self, status: u16) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.by_class[class].inc();
+    }
+}

@@ -1,0 +1,60 @@
+//! [`Runtime`]: everything the request path needs, compiled from one IR snapshot. Immutable once built;
+//! a new snapshot builds a whole new runtime.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use oxigress_ir::{RouteAction, Snapshot};
+use oxigress_plugins::Chain;
+
+use crate::cluster::ClusterRuntime;
+use crate::metrics::ProxyMetrics;
+use crate::router::{CompiledRoute, Router};
+use crate::tls::TlsRuntime;
+
+/// The compiled form of one snapshot.
+pub struct Runtime {
+    /// The snapshot this runtime was built from (`/debug/config`).
+    pub snapshot: Arc<Snapshot>,
+    /// Host and route matching.
+    pub router: Router,
+    /// Certificates by SNI.
+    pub tls: TlsRuntime,
+}
+
+impl Runtime {
+    /// An empty runtime (every request 404s) for before the first snapshot.
+    pub fn empty() -> Self {
+        Self { snapshot: Arc::new(Snapshot::default()), router: Router::default(), tls: TlsRuntime::default() }
+    }
+
+    /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
+    /// left out and reported; the rest serves.
+    pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics) -> (Self, Vec<String>) {
+        let mut problems = Vec::new();
+        let clusters: HashMap<&str, Arc<ClusterRuntime>> =
+            snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
+        let mut route_metrics = HashMap::new();
+        let mut router = Router::default();
+        for vhost in &snapshot.virtual_hosts {
+            let mut routes = Vec::with_capacity(vhost.routes.len());
+            for route in &vhost.routes {
+                let RouteAction::Forward(forward) = &route.action;
+                let Some(cluster) = clusters.get(forward.cluster.as_str()).cloned() else {
+                    problems.push(format!("route {}: unknown cluster {}", route.id, forward.cluster));
+                    continue;
+                };
+                let fallback = forward.fallback.as_deref().and_then(|f| clusters.get(f).cloned());
+                let metrics =
+                    route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
+                match CompiledRoute::new(route, cluster, fallback, Chain::default(), metrics) {
+                    Ok(compiled) => routes.push(Arc::new(compiled)),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+            router.add_host(vhost, routes);
+        }
+        let tls = TlsRuntime::compile(&snapshot, &mut problems);
+        (Self { snapshot, router, tls }, problems)
+    }
+}

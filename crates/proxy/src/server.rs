@@ -1,0 +1,155 @@
+//! Starting and stopping one instance's listeners (HTTP, HTTPS, admin) on the current tokio runtime.
+//!
+//! Sockets are bound here first (so a busy port is a clean error and port 0 gives an ephemeral port), then
+//! handed to pingora as pre-opened descriptors. Several instances can run in one process.
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::IntoRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use pingora::apps::http_app::HttpServer;
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Fds, ListenFds};
+use pingora::services::listening::Service;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::AdminApp;
+use crate::service::GatewayProxy;
+use crate::state::ProxyState;
+use crate::tls::{CertificateSelector, DEFAULT_CIPHERS};
+
+/// Where one instance listens; `None` disables a listener. Port 0 picks a free port.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Plain HTTP (HTTP/1.1 and h2c).
+    pub http: Option<SocketAddr>,
+    /// HTTPS (HTTP/1.1 and h2 by ALPN).
+    pub https: Option<SocketAddr>,
+    /// Admin endpoints.
+    pub admin: Option<SocketAddr>,
+    /// Upstream keep-alive pool size (connections kept per instance).
+    pub upstream_pool_size: usize,
+}
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TLS could not be set up.
+    #[error("TLS setup: {0}")]
+    Tls(String),
+}
+
+/// A running instance: its bound addresses and how to stop it.
+pub struct Gateway {
+    /// The proxy state (apply snapshots here).
+    pub state: Arc<ProxyState>,
+    /// Bound HTTP address.
+    pub http_addr: Option<SocketAddr>,
+    /// Bound HTTPS address.
+    pub https_addr: Option<SocketAddr>,
+    /// Bound admin address.
+    pub admin_addr: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Binds the listeners and starts serving on the current tokio runtime.
+    pub fn start(config: &GatewayConfig, state: Arc<ProxyState>, admin: AdminApp) -> Result<Self, StartError> {
+        let fds: ListenFds = Arc::new(Mutex::new(Fds::new()));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut server_conf = ServerConf::default();
+        server_conf.upstream_keepalive_pool_size = config.upstream_pool_size;
+        let server_conf = Arc::new(server_conf);
+        let mut services: Vec<Box<dyn pingora::services::Service>> = Vec::new();
+
+        let http_addr = config.http.map(|addr| bind(addr, &fds)).transpose()?;
+        if let Some(addr) = http_addr {
+            let mut service = pingora::proxy::http_proxy_service_with_name(
+                &server_conf,
+                GatewayProxy::new(state.clone(), false),
+                "oxigress-http",
+            );
+            if let Some(proxy) = service.app_logic_mut() {
+                let mut options = HttpServerOptions::default();
+                options.h2c = true;
+                proxy.server_options = Some(options);
+            }
+            service.add_tcp(&addr.to_string());
+            services.push(Box::new(service));
+        }
+
+        let https_addr = config.https.map(|addr| bind(addr, &fds)).transpose()?;
+        if let Some(addr) = https_addr {
+            let mut service = pingora::proxy::http_proxy_service_with_name(
+                &server_conf,
+                GatewayProxy::new(state.clone(), true),
+                "oxigress-https",
+            );
+            let mut tls = TlsSettings::with_callbacks(Box::new(CertificateSelector::new(state.clone())))
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+            tls.set_cipher_list(DEFAULT_CIPHERS).map_err(|e| StartError::Tls(e.to_string()))?;
+            tls.enable_h2();
+            service.add_tls_with_settings(&addr.to_string(), None, tls);
+            services.push(Box::new(service));
+        }
+
+        let admin_addr = config.admin.map(|addr| bind(addr, &fds)).transpose()?;
+        if let Some(addr) = admin_addr {
+            let mut service = Service::new("oxigress-admin".to_string(), HttpServer::new_app(admin));
+            service.add_tcp(&addr.to_string());
+            services.push(Box::new(service));
+        }
+
+        let tasks = services
+            .into_iter()
+            .map(|mut service| {
+                let fds = fds.clone();
+                let shutdown = shutdown_rx.clone();
+                tokio::spawn(async move { service.start_service(Some(fds), shutdown, 1).await })
+            })
+            .collect();
+        Ok(Self { state, http_addr, https_addr, admin_addr, shutdown, tasks })
+    }
+
+    /// Stops accepting connections, then waits (at most `drain`) for in-flight requests to finish.
+    /// Returns the number of requests still running when the wait ended.
+    pub async fn shutdown(self, drain: Duration) -> usize {
+        // The receivers live in the listener tasks; if they are gone there is nothing left to stop.
+        let _ = self.shutdown.send(true);
+        let deadline = Instant::now() + drain;
+        for task in self.tasks {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, task).await.is_err() {
+                break;
+            }
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        while self.state.in_flight() > 0 && Instant::now() < deadline {
+            tick.tick().await;
+        }
+        self.state.in_flight()
+    }
+}
+
+/// Binds `addr` now and records the socket for pingora under its actual address.
+fn bind(addr: SocketAddr, fds: &ListenFds) -> Result<SocketAddr, StartError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr, source })?;
+    fds.lock().add(bound.to_string(), listener.into_raw_fd());
+    Ok(bound)
+}

@@ -1,0 +1,227 @@
+//! The request path (pingora `ProxyHttp`): route match → plugin chain → upstream → access log and metrics.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use oxigress_plugins::Decision;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+
+use crate::cluster::ClusterRuntime;
+use crate::router::{CompiledRoute, RequestFacts};
+use crate::state::{InFlight, ProxyState};
+
+/// How many endpoints a request tries when connecting fails (the first plus retries).
+const CONNECT_ATTEMPTS: usize = 3;
+
+/// The `ProxyHttp` of one listener (plain or TLS) of one instance.
+pub struct GatewayProxy {
+    state: Arc<ProxyState>,
+    https: bool,
+}
+
+impl GatewayProxy {
+    /// A proxy for `state`; `https` says whether the listener terminates TLS.
+    pub fn new(state: Arc<ProxyState>, https: bool) -> Self {
+        Self { state, https }
+    }
+}
+
+/// Per-request state.
+pub struct RequestCtx {
+    route: Option<Arc<CompiledRoute>>,
+    cluster: Option<Arc<ClusterRuntime>>,
+    upstream: Option<SocketAddr>,
+    connect_attempts: usize,
+    start: Instant,
+    _in_flight: InFlight,
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            route: None,
+            cluster: None,
+            upstream: None,
+            connect_attempts: 0,
+            start: Instant::now(),
+            _in_flight: self.state.track_request(),
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let req = session.req_header();
+        let host = request_host(req);
+        let facts = RequestFacts {
+            host: &host,
+            path: req.uri.path(),
+            query: req.uri.query(),
+            method: &req.method,
+            headers: &req.headers,
+        };
+        // One load per request: the route (and its clusters) come from one snapshot.
+        let route = self.state.runtime().router.find(&facts).cloned();
+        let Some(route) = route else {
+            respond(session, 404, b"").await?;
+            return Ok(true);
+        };
+        if !route.chain.is_empty() {
+            if let Decision::Respond(response) = route.chain.on_request_headers(session.req_header()) {
+                ctx.route = Some(route);
+                let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 1))?;
+                for (name, value) in response.headers {
+                    header.insert_header(name, value)?;
+                }
+                header.insert_header(http::header::CONTENT_LENGTH, response.body.len())?;
+                session.write_response_header(Box::new(header), response.body.is_empty()).await?;
+                if !response.body.is_empty() {
+                    session.write_response_body(Some(response.body), true).await?;
+                }
+                return Ok(true);
+            }
+        }
+        let cluster = if route.cluster.has_peers() {
+            Some(route.cluster.clone())
+        } else {
+            route.fallback.clone().filter(|f| f.has_peers())
+        };
+        ctx.route = Some(route);
+        match cluster {
+            Some(cluster) => {
+                ctx.cluster = Some(cluster);
+                Ok(false)
+            }
+            None => {
+                respond(session, 503, b"no healthy upstream").await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let Some(addr) = ctx.cluster.as_ref().and_then(|c| c.pick()) else {
+            return Err(Error::new(ErrorType::HTTPStatus(503)));
+        };
+        ctx.upstream = Some(addr);
+        ctx.connect_attempts += 1;
+        Ok(Box::new(HttpPeer::new(addr, false, String::new())))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let others = ctx.cluster.as_ref().is_some_and(|c| c.peer_count() > 1);
+        if others && ctx.connect_attempts < CONNECT_ATTEMPTS {
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
+            let ip = client.ip().to_string();
+            let forwarded = match upstream_request.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(existing) if !existing.is_empty() => format!("{existing}, {ip}"),
+                _ => ip,
+            };
+            upstream_request.insert_header("x-forwarded-for", forwarded)?;
+        }
+        upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
+        Ok(())
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let metrics = &self.state.metrics;
+        match &ctx.route {
+            Some(route) => route.metrics.record(status),
+            None => metrics.unrouted.record(status),
+        }
+        let elapsed = ctx.start.elapsed();
+        metrics.latency.observe(elapsed.as_secs_f64());
+        if error.is_some() && ctx.upstream.is_some() {
+            metrics.upstream_errors.inc();
+        }
+        let req = session.req_header();
+        tracing::info!(
+            target: "oxigress::access",
+            instance = %self.state.instance,
+            method = %req.method,
+            host = %request_host(req),
+            path = %req.uri.path(),
+            status,
+            route = ctx.route.as_ref().map_or("", |r| &r.name),
+            upstream = ?ctx.upstream,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            error = error.map(|e| e.etype().as_str()),
+        );
+    }
+}
+
+/// The request's host: `Host` (HTTP/1) or the URI authority (HTTP/2), without port, lower case.
+fn request_host(req: &RequestHeader) -> Cow<'_, str> {
+    let raw = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    let host = strip_port(raw);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        // [v6]:port
+        return authority.split_once(']').map_or(authority, |(h, _)| &authority[..=h.len()]);
+    }
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+}
+
+/// Answers with `status` and a short text body.
+async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Result<()> {
+    let mut header = ResponseHeader::build(status, Some(2))?;
+    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    if !body.is_empty() {
+        header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
+    }
+    session.write_response_header(Box::new(header), body.is_empty()).await?;
+    if !body.is_empty() {
+        session.write_response_body(Some(Bytes::from_static(body)), true).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_port;
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("foo.com:8080"), "foo.com");
+        assert_eq!(strip_port("foo.com"), "foo.com");
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+    }
+}
