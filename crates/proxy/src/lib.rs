@@ -18,5 +18,6 @@ mod tls;
 pub use admin::AdminApp;
 pub use metrics::ProxyMetrics;
 pub use runtime::Runtime;
-pub use server::{Gateway, GatewayConfig, StartError};
+pub use admin::DiagnosticsJson;
+pub use server::{AppServer, Gateway, GatewayConfig, StartError};
 pub use state::ProxyState;

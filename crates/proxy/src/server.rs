@@ -153,3 +153,35 @@ fn bind(addr: SocketAddr, fds: &ListenFds) -> Result<SocketAddr, StartError> {
     fds.lock().add(bound.to_string(), listener.into_raw_fd());
     Ok(bound)
 }
+
+/// A plain HTTP application (e.g. a test echo backend) served on its own listener.
+pub struct AppServer {
+    /// Bound address.
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl AppServer {
+    /// Binds `addr` (port 0 picks a free port) and serves `app` on the current tokio runtime.
+    pub fn start<A>(addr: SocketAddr, name: &str, app: A) -> Result<Self, StartError>
+    where
+        A: pingora::apps::http_app::ServeHttp + Send + Sync + 'static,
+    {
+        let fds: ListenFds = Arc::new(Mutex::new(Fds::new()));
+        let bound = bind(addr, &fds)?;
+        let mut service = Service::new(name.to_string(), HttpServer::new_app(app));
+        service.add_tcp(&bound.to_string());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            pingora::services::Service::start_service(&mut service, Some(fds), shutdown_rx, 1).await
+        });
+        Ok(Self { addr: bound, shutdown, task })
+    }
+
+    /// Stops accepting connections and waits for the listener to close.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}

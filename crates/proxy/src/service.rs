@@ -17,6 +17,9 @@ use crate::cluster::ClusterRuntime;
 use crate::router::{CompiledRoute, RequestFacts};
 use crate::state::{InFlight, ProxyState};
 
+/// The `Server` header of every response.
+const SERVER_NAME: &str = "oxigress";
+
 /// How many endpoints a request tries when connecting fails (the first plus retries).
 const CONNECT_ATTEMPTS: usize = 3;
 
@@ -77,7 +80,8 @@ impl ProxyHttp for GatewayProxy {
         if !route.chain.is_empty() {
             if let Decision::Respond(response) = route.chain.on_request_headers(session.req_header()) {
                 ctx.route = Some(route);
-                let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 1))?;
+                let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 2))?;
+                header.insert_header(http::header::SERVER, SERVER_NAME)?;
                 for (name, value) in response.headers {
                     header.insert_header(name, value)?;
                 }
@@ -148,6 +152,17 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // why: Envoy (server_header_transformation OVERWRITE) names itself on every response.
+        upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
+        Ok(())
+    }
+
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let metrics = &self.state.metrics;
@@ -202,7 +217,8 @@ fn strip_port(authority: &str) -> &str {
 
 /// Answers with `status` and a short text body.
 async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Result<()> {
-    let mut header = ResponseHeader::build(status, Some(2))?;
+    let mut header = ResponseHeader::build(status, Some(3))?;
+    header.insert_header(http::header::SERVER, SERVER_NAME)?;
     header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     if !body.is_empty() {
         header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;

@@ -1,0 +1,132 @@
+//! Command-line flags. Instance flags mirror Higress's controller flags (`--ingressClass`,
+//! `--watchNamespace`, `POD_NAMESPACE`), with several watched namespaces allowed.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oxigress_translate::InstanceOptions;
+
+/// oxigress: a Higress-compatible gateway.
+#[derive(Debug, Parser)]
+#[command(name = "oxigress", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Kubernetes manifests of a directory (watched for changes).
+    Standalone(StandaloneArgs),
+    /// Print the IR and diagnostics an instance would serve for a directory, then exit.
+    Translate(TranslateArgs),
+    /// Run a small echo backend (answers every request with a JSON description of it).
+    Echo(EchoArgs),
+}
+
+/// Which objects an instance owns.
+#[derive(Debug, Clone, Args)]
+pub struct InstanceArgs {
+    /// IngressClass to serve: `nginx` also takes Ingresses without a class, "" takes all.
+    #[arg(long, default_value = "higress")]
+    pub ingress_class: String,
+    /// Namespaces to watch (comma-separated or repeated); none = all.
+    #[arg(long, value_delimiter = ',')]
+    pub watch_namespace: Vec<String>,
+    /// Instance name (metrics label `instance`, label `oxigress.io/instance`).
+    #[arg(long, default_value = "higress-gateway")]
+    pub instance_name: String,
+    /// The instance's own namespace (Higress POD_NAMESPACE): route names, WasmPlugins, ConfigMaps.
+    #[arg(long, default_value = "higress-system")]
+    pub instance_namespace: String,
+}
+
+impl InstanceArgs {
+    /// The translation options these flags describe.
+    pub fn options(&self) -> InstanceOptions {
+        InstanceOptions {
+            instance_name: self.instance_name.clone(),
+            instance_namespace: self.instance_namespace.clone(),
+            ingress_class: self.ingress_class.clone(),
+            watch_namespaces: self.watch_namespace.iter().filter(|n| !n.is_empty()).cloned().collect(),
+        }
+    }
+}
+
+/// `oxigress standalone`.
+#[derive(Debug, Clone, Args)]
+pub struct StandaloneArgs {
+    /// Directory of manifests (*.yaml, *.yml, *.json, recursively).
+    #[arg(long)]
+    pub manifests: PathBuf,
+    /// Instance selection.
+    #[command(flatten)]
+    pub instance: InstanceArgs,
+    /// HTTP port (0 disables).
+    #[arg(long, default_value_t = 80)]
+    pub http_port: u16,
+    /// HTTPS port (0 disables).
+    #[arg(long, default_value_t = 443)]
+    pub https_port: u16,
+    /// Admin port (readiness, metrics, debug; 0 disables).
+    #[arg(long, default_value_t = 15021)]
+    pub admin_port: u16,
+    /// Address of the HTTP and HTTPS listeners.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Address of the admin listener.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub admin_bind: IpAddr,
+    /// Longest wait for in-flight requests on SIGTERM, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub drain_timeout: u64,
+    /// Upstream keep-alive connections kept per instance (should cover peak concurrency).
+    #[arg(long, default_value_t = 1024)]
+    pub upstream_pool_size: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `oxigress translate`.
+#[derive(Debug, Clone, Args)]
+pub struct TranslateArgs {
+    /// Directory of manifests.
+    #[arg(long)]
+    pub manifests: PathBuf,
+    /// Instance selection.
+    #[command(flatten)]
+    pub instance: InstanceArgs,
+}
+
+/// `oxigress echo`.
+#[derive(Debug, Clone, Args)]
+pub struct EchoArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long)]
+    pub port: u16,
+    /// Reported as `namespace`.
+    #[arg(long, default_value = "default")]
+    pub namespace: String,
+    /// Reported as `pod`.
+    #[arg(long, default_value = "echo")]
+    pub pod: String,
+    /// Reported as `service`.
+    #[arg(long, default_value = "")]
+    pub service: String,
+}
