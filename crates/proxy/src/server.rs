@@ -71,9 +71,8 @@ impl Gateway {
     pub fn start(config: &GatewayConfig, state: Arc<ProxyState>, admin: AdminApp) -> Result<Self, StartError> {
         let fds: ListenFds = Arc::new(Mutex::new(Fds::new()));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut server_conf = ServerConf::default();
-        server_conf.upstream_keepalive_pool_size = config.upstream_pool_size;
-        let server_conf = Arc::new(server_conf);
+        let server_conf =
+            Arc::new(ServerConf { upstream_keepalive_pool_size: config.upstream_pool_size, ..Default::default() });
         let mut services: Vec<Box<dyn pingora::services::Service>> = Vec::new();
 
         let http_addr = config.http.map(|addr| bind(addr, &fds)).transpose()?;
