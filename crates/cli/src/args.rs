@@ -77,13 +77,13 @@ pub struct StandaloneArgs {
     /// Instance selection.
     #[command(flatten)]
     pub instance: InstanceArgs,
-    /// HTTP port (0 disables).
+    /// HTTP port (0 = any free port, see the `instance started` log line).
     #[arg(long, default_value_t = 80)]
     pub http_port: u16,
-    /// HTTPS port (0 disables).
+    /// HTTPS port (0 = any free port).
     #[arg(long, default_value_t = 443)]
     pub https_port: u16,
-    /// Admin port (readiness, metrics, debug; 0 disables).
+    /// Admin port: readiness, metrics, debug (0 = any free port).
     #[arg(long, default_value_t = 15021)]
     pub admin_port: u16,
     /// Address of the HTTP and HTTPS listeners.

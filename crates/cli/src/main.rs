@@ -45,18 +45,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn port(ip: std::net::IpAddr, port: u16) -> Option<SocketAddr> {
-    (port != 0).then(|| SocketAddr::new(ip, port))
-}
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let config = StandaloneConfig {
         manifests: args.manifests.clone(),
         instance: args.instance.options(),
         listen: GatewayConfig {
-            http: port(args.bind, args.http_port),
-            https: port(args.bind, args.https_port),
-            admin: port(args.admin_bind, args.admin_port),
+            http: Some(SocketAddr::new(args.bind, args.http_port)),
+            https: Some(SocketAddr::new(args.bind, args.https_port)),
+            admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
             upstream_pool_size: args.upstream_pool_size,
         },
     };

@@ -61,9 +61,9 @@ impl Instance {
         tracing::info!(
             instance = %config.instance.instance_name,
             ingress_class = %config.instance.ingress_class,
-            http = ?gateway.http_addr,
-            https = ?gateway.https_addr,
-            admin = ?gateway.admin_addr,
+            http = %show(gateway.http_addr),
+            https = %show(gateway.https_addr),
+            admin = %show(gateway.admin_addr),
             manifests = %config.manifests.display(),
             "instance started"
         );
@@ -98,4 +98,8 @@ impl Instance {
         self.apply_task.abort();
         left
     }
+}
+
+fn show(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "-".to_string(), |a| a.to_string())
 }

@@ -32,9 +32,9 @@ impl DiagnosticsView {
         self.current.load_full()
     }
 
-    /// The current diagnostics as pretty JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&*self.current()).unwrap_or_else(|_| "[]".into())
+    /// The current diagnostics as a JSON array.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.current()).unwrap_or_else(|_| serde_json::Value::Array(Vec::new()))
     }
 }
 

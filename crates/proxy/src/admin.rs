@@ -9,8 +9,9 @@ use prometheus_client::registry::Registry;
 
 use crate::state::ProxyState;
 
-/// Produces the current diagnostics as JSON (the controller owns them; the proxy does not know their type).
-pub type DiagnosticsJson = Arc<dyn Fn() -> String + Send + Sync>;
+/// Produces the current diagnostics as a JSON array (the controller owns them; the proxy does not know
+/// their type). The admin appends what the proxy itself could not compile.
+pub type DiagnosticsJson = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
 /// The admin HTTP application of one instance.
 pub struct AdminApp {
@@ -44,9 +45,22 @@ impl AdminApp {
                 }
             }
             "/debug/config" => (200, JSON, self.state.runtime().snapshot.to_json().into_bytes()),
-            "/debug/diagnostics" => (200, JSON, (self.diagnostics)().into_bytes()),
+            "/debug/diagnostics" => (200, JSON, self.diagnostics_json().into_bytes()),
             _ => (404, "text/plain", b"not found\n".to_vec()),
         }
+    }
+}
+
+impl AdminApp {
+    fn diagnostics_json(&self) -> String {
+        let mut all = match (self.diagnostics)() {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        };
+        all.extend(self.state.problems().iter().map(|problem| {
+            serde_json::json!({ "severity": "error", "code": "CompileError", "message": problem })
+        }));
+        serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into())
     }
 }
 

@@ -171,7 +171,7 @@ impl ProxyHttp for GatewayProxy {
             None => metrics.unrouted.record(status),
         }
         let elapsed = ctx.start.elapsed();
-        metrics.latency.observe(elapsed.as_secs_f64());
+        metrics.latency.observe(elapsed);
         if error.is_some() && ctx.upstream.is_some() {
             metrics.upstream_errors.inc();
         }

@@ -16,6 +16,7 @@ pub struct ProxyState {
     runtime: ArcSwap<Runtime>,
     ready: AtomicBool,
     in_flight: Arc<AtomicUsize>,
+    problems: ArcSwap<Vec<String>>,
     /// Metrics.
     pub metrics: ProxyMetrics,
 }
@@ -28,6 +29,7 @@ impl ProxyState {
             runtime: ArcSwap::from_pointee(Runtime::empty()),
             ready: AtomicBool::new(false),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            problems: ArcSwap::from_pointee(Vec::new()),
             metrics,
         })
     }
@@ -40,9 +42,15 @@ impl ProxyState {
             tracing::error!(instance = %self.instance, "cannot compile: {problem}");
         }
         self.runtime.store(Arc::new(runtime));
+        self.problems.store(Arc::new(problems.clone()));
         self.metrics.snapshots_applied.inc();
         self.ready.store(true, Ordering::Release);
         problems
+    }
+
+    /// What the live snapshot contained that the proxy could not compile (e.g. an unreadable certificate).
+    pub fn problems(&self) -> Arc<Vec<String>> {
+        self.problems.load_full()
     }
 
     /// The live runtime.

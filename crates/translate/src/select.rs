@@ -9,13 +9,27 @@ use crate::options::InstanceOptions;
 /// The annotation that, when present (even empty), wins over `spec.ingressClassName`.
 pub const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 
+/// The label that ties an object to one instance when several share a namespace; absent = every instance.
+pub const INSTANCE_LABEL: &str = "oxigress.io/instance";
+
+/// Whether an object with these labels is visible to `options`' instance (oxigress extension: Higress has
+/// no such label, so without it behaviour is Higress's).
+pub fn instance_label_matches(
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+    options: &InstanceOptions,
+) -> bool {
+    labels.and_then(|l| l.get(INSTANCE_LABEL)).is_none_or(|owner| owner == &options.instance_name)
+}
+
 /// Whether this instance serves `ingress`.
 ///
 /// why: Higress matches the class by *name*; `IngressClass.spec.controller` and the default-class
 /// annotation are never consulted. The annotation, when present, wins over the field.
 pub fn selects_ingress(ingress: &Ingress, resources: &Resources, options: &InstanceOptions) -> bool {
     let namespace = ingress.metadata.namespace.as_deref().unwrap_or("");
-    options.watches(namespace) && class_matches(ingress, resources, &options.ingress_class)
+    options.watches(namespace)
+        && instance_label_matches(ingress.metadata.labels.as_ref(), options)
+        && class_matches(ingress, resources, &options.ingress_class)
 }
 
 fn class_matches(ingress: &Ingress, resources: &Resources, wanted: &str) -> bool {
@@ -60,6 +74,17 @@ mod tests {
     fn selects(class: Option<&str>, annotation: Option<&str>, wanted: &str) -> bool {
         let options = InstanceOptions { ingress_class: wanted.into(), ..Default::default() };
         selects_ingress(&ingress(class, annotation), &Resources::default(), &options)
+    }
+
+    #[test]
+    fn instance_label_narrows_selection() {
+        let mut labelled = ingress(Some("higress"), None);
+        labelled.metadata.labels = Some([(INSTANCE_LABEL.to_string(), "higress-prod".to_string())].into());
+        let prod = InstanceOptions { instance_name: "higress-prod".into(), ..Default::default() };
+        let test = InstanceOptions { instance_name: "higress-test".into(), ..Default::default() };
+        assert!(selects_ingress(&labelled, &Resources::default(), &prod));
+        assert!(!selects_ingress(&labelled, &Resources::default(), &test));
+        assert!(selects_ingress(&ingress(Some("higress"), None), &Resources::default(), &test));
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Data-plane metrics. Per-route counters are looked up once when a snapshot is compiled, so the request
-//! path only increments atomics (no label allocation, no map lookup).
+//! path only increments atomics (no label allocation, no map lookup, no lock).
+
+mod histogram;
+
+pub use histogram::LatencyHistogram;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 /// Labels of the request counter.
@@ -23,7 +26,7 @@ const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 pub struct ProxyMetrics {
     requests: Family<RequestLabels, Counter>,
     /// Request duration, seconds.
-    pub latency: Histogram,
+    pub latency: LatencyHistogram,
     /// Requests that failed talking to the upstream.
     pub upstream_errors: Counter,
     /// Snapshots applied.
@@ -36,7 +39,7 @@ impl ProxyMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn register(registry: &mut Registry) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let latency = LatencyHistogram::default();
         let upstream_errors = Counter::default();
         let snapshots_applied = Counter::default();
         registry.register("oxigress_requests", "Requests by route and status class", requests.clone());
