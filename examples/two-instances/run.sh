@@ -28,6 +28,7 @@ cat <<MSG
 
 Both instances are ready. Try:
   curl -H 'Host: shop.example.com'      http://127.0.0.1:8080/   # prod instance -> shop-prod
+  curl -k --http2 --resolve shop.example.com:8443:127.0.0.1 https://shop.example.com:8443/   # TLS by SNI, h2
   curl -H 'Host: shop.test.example.com' http://127.0.0.1:8080/   # 404: not prod's class
   curl -H 'Host: shop.test.example.com' http://127.0.0.1:8081/   # test instance -> shop-test
   curl -H 'Host: legacy.example.com'    http://127.0.0.1:8081/   # 404: class nginx, served by neither
