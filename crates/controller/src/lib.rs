@@ -17,7 +17,7 @@ use arc_swap::ArcSwap;
 use oxigress_ir::Snapshot;
 use oxigress_objects::{Diagnostic, Severity};
 use oxigress_sources::SourceSnapshot;
-use oxigress_translate::{translate, InstanceOptions};
+use oxigress_translate::{translate_after, InstanceOptions};
 use tokio::sync::watch;
 
 /// Current diagnostics of one instance (source + translation), readable from anywhere.
@@ -57,7 +57,7 @@ impl Controller {
         metrics: ControllerMetrics,
     ) -> Self {
         let view = Arc::new(DiagnosticsView::default());
-        let mut state = LoopState { options, metrics, view: view.clone(), seen: BTreeSet::new() };
+        let mut state = LoopState { options, metrics, view: view.clone(), seen: BTreeSet::new(), last: None };
         let first = source.borrow_and_update().clone();
         let (tx, rx) = watch::channel(Some(state.translate(&first)));
         let task = tokio::spawn(async move {
@@ -83,11 +83,13 @@ struct LoopState {
     view: Arc<DiagnosticsView>,
     /// Diagnostics already logged (each is logged once while it persists).
     seen: BTreeSet<Diagnostic>,
+    /// The last snapshot (invalid plugin configurations keep their version from it).
+    last: Option<Arc<Snapshot>>,
 }
 
 impl LoopState {
     fn translate(&mut self, input: &SourceSnapshot) -> Arc<Snapshot> {
-        let translation = translate(&input.resources, &self.options);
+        let translation = translate_after(&input.resources, &self.options, self.last.as_deref());
         let mut diagnostics = input.diagnostics.clone();
         diagnostics.extend(translation.diagnostics);
         let current: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
@@ -109,6 +111,8 @@ impl LoopState {
             routes = snapshot.virtual_hosts.iter().map(|v| v.routes.len()).sum::<usize>(),
             "translated configuration"
         );
-        Arc::new(snapshot)
+        let snapshot = Arc::new(snapshot);
+        self.last = Some(snapshot.clone());
+        snapshot
     }
 }

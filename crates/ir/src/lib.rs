@@ -5,10 +5,12 @@
 //! is byte-stable and golden files can compare it. Nothing here depends on Kubernetes or on the proxy.
 
 mod cluster;
+mod plugin;
 mod route;
 mod tls;
 
 pub use cluster::{Cluster, ClusterId, Endpoint};
+pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
 pub use route::{Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
 pub use tls::{Certificate, CertificateId, TlsHost};
 
@@ -28,6 +30,9 @@ pub struct Snapshot {
     pub certificates: BTreeMap<CertificateId, Certificate>,
     /// Which certificate (and TLS policy) serves which SNI host, sorted by host.
     pub tls_hosts: Vec<TlsHost>,
+    /// The instance's plugins, in execution order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginInstance>,
 }
 
 impl Snapshot {
@@ -48,6 +53,22 @@ impl Snapshot {
                     }
                 }
             }
+        }
+        let plugin_ids: std::collections::BTreeSet<&str> = self.plugins.iter().map(|p| p.id.as_str()).collect();
+        for route in self.virtual_hosts.iter().flat_map(|v| &v.routes) {
+            for used in &route.plugins {
+                let known = self.plugins.iter().find(|p| p.id == used.plugin);
+                match known {
+                    None => problems.push(format!("route {} uses unknown plugin {}", route.id, used.plugin)),
+                    Some(p) if used.rules.iter().any(|r| r.rule >= p.rules.len()) => {
+                        problems.push(format!("route {} uses a missing rule of plugin {}", route.id, used.plugin))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if plugin_ids.len() != self.plugins.len() {
+            problems.push("duplicate plugin ids".to_string());
         }
         for tls in &self.tls_hosts {
             if !self.certificates.contains_key(&tls.certificate) {

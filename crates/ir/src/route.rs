@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterId;
+use crate::plugin::RoutePlugin;
 
 /// The Kubernetes object a route (or other IR node) was made from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -47,6 +48,9 @@ pub struct Route {
     pub methods: Vec<String>,
     /// What happens to matching requests.
     pub action: RouteAction,
+    /// Plugins that run on this route, in execution order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<RoutePlugin>,
 }
 
 /// How a request path is matched (never the query string).

@@ -11,11 +11,13 @@ pub mod load;
 pub mod object;
 pub mod resources;
 pub mod validate;
+pub mod wasm_plugin;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::{load_documents, LoadError, LoadedDocument};
 pub use object::{KubeObject, ObjectKey, ObjectRef};
 pub use resources::Resources;
+pub use wasm_plugin::WasmPlugin;
 
 /// Re-exported Kubernetes API types, so downstream crates use exactly the versions this crate parses.
 pub use k8s_openapi;

@@ -80,6 +80,7 @@ fn decode_value(value: Value, out: &mut Vec<LoadedDocument>) {
         ("v1", "Endpoints") => typed(value, KubeObject::Endpoints),
         ("v1", "Secret") => typed(value, KubeObject::Secret),
         ("v1", "ConfigMap") => typed(value, KubeObject::ConfigMap),
+        (crate::wasm_plugin::API_VERSION, "WasmPlugin") => typed(value, KubeObject::WasmPlugin),
         _ => {
             out.push(LoadedDocument::Ignored { api_version, kind });
             return;

@@ -6,6 +6,8 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
+use crate::wasm_plugin::WasmPlugin;
+
 /// The namespace an object without `metadata.namespace` lands in, as `kubectl apply` does.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -84,6 +86,8 @@ pub enum KubeObject {
     Secret(Secret),
     /// `v1` ConfigMap.
     ConfigMap(ConfigMap),
+    /// `extensions.higress.io/v1alpha1` WasmPlugin.
+    WasmPlugin(WasmPlugin),
 }
 
 impl KubeObject {
@@ -97,6 +101,7 @@ impl KubeObject {
             Self::Endpoints(_) => "Endpoints",
             Self::Secret(_) => "Secret",
             Self::ConfigMap(_) => "ConfigMap",
+            Self::WasmPlugin(_) => "WasmPlugin",
         }
     }
 
@@ -115,6 +120,7 @@ impl KubeObject {
             Self::Endpoints(o) => &o.metadata,
             Self::Secret(o) => &o.metadata,
             Self::ConfigMap(o) => &o.metadata,
+            Self::WasmPlugin(o) => &o.metadata,
         }
     }
 
@@ -127,6 +133,7 @@ impl KubeObject {
             Self::Endpoints(o) => &mut o.metadata,
             Self::Secret(o) => &mut o.metadata,
             Self::ConfigMap(o) => &mut o.metadata,
+            Self::WasmPlugin(o) => &mut o.metadata,
         }
     }
 

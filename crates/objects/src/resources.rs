@@ -8,6 +8,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 use crate::object::{KubeObject, ObjectKey};
+use crate::wasm_plugin::WasmPlugin;
 
 /// Every object a source holds, by kind, each kind keyed by `namespace/name` (deterministic order).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,6 +27,8 @@ pub struct Resources {
     pub secrets: BTreeMap<ObjectKey, Secret>,
     /// ConfigMaps.
     pub config_maps: BTreeMap<ObjectKey, ConfigMap>,
+    /// WasmPlugins.
+    pub wasm_plugins: BTreeMap<ObjectKey, WasmPlugin>,
 }
 
 impl Resources {
@@ -40,6 +43,7 @@ impl Resources {
             KubeObject::Endpoints(o) => self.endpoints.insert(key, o).map(KubeObject::Endpoints),
             KubeObject::Secret(o) => self.secrets.insert(key, o).map(KubeObject::Secret),
             KubeObject::ConfigMap(o) => self.config_maps.insert(key, o).map(KubeObject::ConfigMap),
+            KubeObject::WasmPlugin(o) => self.wasm_plugins.insert(key, o).map(KubeObject::WasmPlugin),
         }
     }
 

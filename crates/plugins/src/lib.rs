@@ -1,11 +1,19 @@
 //! # oxigress-plugins: step (7) of the data flow, the plugin chain a request passes before its upstream.
 //!
 //! A [`Plugin`] looks at a request and decides: [`Decision::Continue`] or [`Decision::Respond`] (answer
-//! directly, e.g. `request-block`'s 403). The proxy runs a route's [`Chain`] in order after route matching.
-//! Built-in plugins and the WasmPlugin host (later issues) are implementations of the same trait; the
-//! chain is compiled once per snapshot, so the request path only walks a slice.
+//! directly, e.g. `request-block`'s 403). Plugins are built from their JSON configuration once per snapshot
+//! by the [`registry`] (which also validates configurations for the translator, so a bad one is a
+//! diagnostic, not a request-time error). A route's [`Chain`] lists, per plugin in execution order, which
+//! configuration applies (first matching rule, else the global one), as Higress's data plane does.
 
-use std::sync::Arc;
+mod chain;
+pub mod builtin;
+mod host_pattern;
+pub mod registry;
+
+pub use chain::{Chain, ChainEntry};
+pub use host_pattern::HostPattern;
+pub use registry::ConfigError;
 
 use bytes::Bytes;
 
@@ -29,68 +37,31 @@ pub struct DirectResponse {
     pub body: Bytes,
 }
 
-/// One plugin instance, configured for the routes it applies to.
+/// The request as plugins see it.
+pub struct RequestView<'a> {
+    /// Method, URI (path and query as received), headers.
+    pub parts: &'a http::request::Parts,
+    /// Host without port, lower case.
+    pub host: &'a str,
+    /// `http` or `https`.
+    pub scheme: &'a str,
+}
+
+/// One plugin instance with one configuration.
 pub trait Plugin: Send + Sync {
     /// The plugin's name (for logs and metrics).
     fn name(&self) -> &str;
 
     /// Runs on the request headers, before the upstream is chosen.
-    fn on_request_headers(&self, request: &http::request::Parts) -> Decision;
-}
+    fn on_request_headers(&self, request: &RequestView<'_>) -> Decision;
 
-/// The plugins of one route, in execution order.
-#[derive(Clone, Default)]
-pub struct Chain {
-    plugins: Vec<Arc<dyn Plugin>>,
-}
-
-impl Chain {
-    /// A chain of `plugins`, run in the given order.
-    pub fn new(plugins: Vec<Arc<dyn Plugin>>) -> Self {
-        Self { plugins }
+    /// Whether [`Plugin::on_request_body`] needs the whole request body (it is then buffered, bounded).
+    fn needs_request_body(&self) -> bool {
+        false
     }
 
-    /// Whether the chain has no plugin (the request path skips it entirely).
-    pub fn is_empty(&self) -> bool {
-        self.plugins.is_empty()
-    }
-
-    /// Runs every plugin on the request headers until one responds.
-    pub fn on_request_headers(&self, request: &http::request::Parts) -> Decision {
-        for plugin in &self.plugins {
-            if let Decision::Respond(response) = plugin.on_request_headers(request) {
-                return Decision::Respond(response);
-            }
-        }
+    /// Runs on the whole request body (only when [`Plugin::needs_request_body`]).
+    fn on_request_body(&self, _request: &RequestView<'_>, _body: &[u8]) -> Decision {
         Decision::Continue
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    struct Block;
-    impl Plugin for Block {
-        fn name(&self) -> &str {
-            "block"
-        }
-        fn on_request_headers(&self, request: &http::request::Parts) -> Decision {
-            if request.uri.path().starts_with("/blocked") {
-                Decision::Respond(DirectResponse { status: 403, headers: vec![], body: Bytes::from_static(b"blocked") })
-            } else {
-                Decision::Continue
-            }
-        }
-    }
-
-    #[test]
-    fn first_respond_wins() {
-        let chain = Chain::new(vec![Arc::new(Block)]);
-        let (blocked, _) = http::Request::get("/blocked/x").body(()).unwrap().into_parts();
-        let (open, _) = http::Request::get("/open").body(()).unwrap().into_parts();
-        assert!(matches!(chain.on_request_headers(&blocked), Decision::Respond(r) if r.status == 403));
-        assert_eq!(chain.on_request_headers(&open), Decision::Continue);
-        assert!(Chain::default().is_empty());
     }
 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use oxigress_ir::{RouteAction, Snapshot};
-use oxigress_plugins::Chain;
+use oxigress_ir::{RouteAction, RoutePlugin, Snapshot};
+use oxigress_plugins::{Chain, ChainEntry, HostPattern, Plugin};
 
 use crate::cluster::ClusterRuntime;
 use crate::metrics::ProxyMetrics;
@@ -34,6 +34,7 @@ impl Runtime {
         let mut problems = Vec::new();
         let clusters: HashMap<&str, Arc<ClusterRuntime>> =
             snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
+        let plugins = compile_plugins(&snapshot, &mut problems);
         let mut route_metrics = HashMap::new();
         let mut router = Router::default();
         for vhost in &snapshot.virtual_hosts {
@@ -47,7 +48,8 @@ impl Runtime {
                 let fallback = forward.fallback.as_deref().and_then(|f| clusters.get(f).cloned());
                 let metrics =
                     route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
-                match CompiledRoute::new(route, cluster, fallback, Chain::default(), metrics) {
+                let chain = chain(&route.plugins, &plugins);
+                match CompiledRoute::new(route, cluster, fallback, chain, metrics) {
                     Ok(compiled) => routes.push(Arc::new(compiled)),
                     Err(e) => problems.push(e.to_string()),
                 }
@@ -57,4 +59,44 @@ impl Runtime {
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
         (Self { snapshot, router, tls }, problems)
     }
+}
+
+/// Every configuration of every plugin, built once: by plugin id, the rule instances and the default.
+type CompiledPlugins = HashMap<String, (Vec<Option<Arc<dyn Plugin>>>, Option<Arc<dyn Plugin>>)>;
+
+fn compile_plugins(snapshot: &Snapshot, problems: &mut Vec<String>) -> CompiledPlugins {
+    let mut out = HashMap::new();
+    for plugin in &snapshot.plugins {
+        let mut build = |what: &str, config: &serde_json::Value| match oxigress_plugins::registry::build(&plugin.builtin, config) {
+            Ok(built) => Some(built),
+            Err(e) => {
+                problems.push(format!("plugin {} {what}: {e}", plugin.id));
+                None
+            }
+        };
+        let rules = plugin.rules.iter().enumerate().map(|(i, r)| build(&format!("rule {i}"), &r.config)).collect();
+        let default = plugin.default_config.as_ref().and_then(|c| build("default config", c));
+        out.insert(plugin.id.clone(), (rules, default));
+    }
+    out
+}
+
+fn chain(route_plugins: &[RoutePlugin], plugins: &CompiledPlugins) -> Chain {
+    let entries = route_plugins
+        .iter()
+        .filter_map(|used| {
+            let (rules, default) = plugins.get(&used.plugin)?;
+            let rules = used
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let plugin = rules.get(r.rule)?.clone()?;
+                    Some((r.hosts.iter().map(|h| HostPattern::parse(h)).collect(), plugin))
+                })
+                .collect();
+            let default = if used.default { default.clone() } else { None };
+            Some(ChainEntry { rules, default })
+        })
+        .collect();
+    Chain::new(entries)
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use oxigress_plugins::Decision;
+use oxigress_plugins::{Decision, DirectResponse, RequestView};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -78,18 +78,9 @@ impl ProxyHttp for GatewayProxy {
             return Ok(true);
         };
         if !route.chain.is_empty() {
-            if let Decision::Respond(response) = route.chain.on_request_headers(session.req_header()) {
+            if let Some(response) = self.run_chain(session, &route).await? {
                 ctx.route = Some(route);
-                let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 2))?;
-                header.insert_header(http::header::SERVER, SERVER_NAME)?;
-                for (name, value) in response.headers {
-                    header.insert_header(name, value)?;
-                }
-                header.insert_header(http::header::CONTENT_LENGTH, response.body.len())?;
-                session.write_response_header(Box::new(header), response.body.is_empty()).await?;
-                if !response.body.is_empty() {
-                    session.write_response_body(Some(response.body), true).await?;
-                }
+                send_direct(session, response).await?;
                 return Ok(true);
             }
         }
@@ -189,6 +180,68 @@ impl ProxyHttp for GatewayProxy {
             error = error.map(|e| e.etype().as_str()),
         );
     }
+}
+
+impl GatewayProxy {
+    /// Runs the route's plugins on the request headers and, when one asks, on the whole (bounded) body.
+    /// Returns the response to send when a plugin answers.
+    async fn run_chain(&self, session: &mut Session, route: &CompiledRoute) -> Result<Option<DirectResponse>> {
+        let scheme = if self.https { "https" } else { "http" };
+        let host = request_host(session.req_header()).into_owned();
+        let view = RequestView { parts: session.req_header(), host: &host, scheme };
+        if let Decision::Respond(response) = route.chain.on_request_headers(&view) {
+            return Ok(Some(response));
+        }
+        if !route.chain.needs_body_for(&host) {
+            return Ok(None);
+        }
+        let Some(body) = read_body(session).await? else {
+            return Ok(Some(DirectResponse {
+                status: 413,
+                headers: Vec::new(),
+                body: Bytes::from_static(b"request body too large for plugin inspection"),
+            }));
+        };
+        let view = RequestView { parts: session.req_header(), host: &host, scheme };
+        Ok(match route.chain.on_request_body(&view, &body) {
+            Decision::Respond(response) => Some(response),
+            Decision::Continue => None,
+        })
+    }
+}
+
+/// Largest request body buffered for plugins (pingora replays at most this much to the upstream).
+const MAX_BUFFERED_BODY: usize = 64 * 1024;
+
+/// Reads the whole request body, keeping it for the upstream; `None` when it exceeds the bound.
+async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
+    session.enable_retry_buffering();
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BUFFERED_BODY {
+            return Ok(None);
+        }
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// Sends a plugin's response.
+async fn send_direct(session: &mut Session, response: DirectResponse) -> Result<()> {
+    let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 3))?;
+    header.insert_header(http::header::SERVER, SERVER_NAME)?;
+    if !response.body.is_empty() {
+        header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
+    }
+    for (name, value) in response.headers {
+        header.insert_header(name, value)?;
+    }
+    header.insert_header(http::header::CONTENT_LENGTH, response.body.len())?;
+    session.write_response_header(Box::new(header), response.body.is_empty()).await?;
+    if !response.body.is_empty() {
+        session.write_response_body(Some(response.body), true).await?;
+    }
+    Ok(())
 }
 
 /// The request's host: `Host` (HTTP/1) or the URI authority (HTTP/2), without port, lower case.

@@ -75,6 +75,7 @@ pub fn translate_ingress(
                 query: extras.query.clone(),
                 methods: extras.methods.clone(),
                 action: forward(cluster, &fallback),
+                plugins: Vec::new(),
             };
             let catch_all = route.path == PathMatch::Prefix("/".into())
                 && route.headers.is_empty()
@@ -105,6 +106,7 @@ pub fn translate_ingress(
                     query: Vec::new(),
                     methods: Vec::new(),
                     action: forward(cluster.clone(), &fallback),
+                    plugins: Vec::new(),
                 };
                 let pending = PendingRoute { route, class: RouteClass::DefaultBackend, origin_path_len: 1 };
                 routes.add(&host, format!("{host}-default"), pending, diagnostics);

@@ -13,6 +13,7 @@ mod routes;
 pub mod select;
 mod sort;
 mod tls;
+pub mod wasm_plugin;
 
 pub use options::InstanceOptions;
 
@@ -42,6 +43,12 @@ pub struct Context<'a> {
 
 /// Selects what this instance owns in `resources` and translates it to the IR.
 pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translation {
+    translate_after(resources, options, None)
+}
+
+/// [`translate`], keeping from `previous` (the last good snapshot) the version of any plugin whose new
+/// configuration is invalid.
+pub fn translate_after(resources: &Resources, options: &InstanceOptions, previous: Option<&Snapshot>) -> Translation {
     let ctx = Context { resources, options };
     let mut diagnostics = Vec::new();
     let mut backends = backend::Backends::new(resources, options);
@@ -51,7 +58,9 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
         ingress::translate_ingress(ingress, &ctx, &mut backends, &mut routes, &mut tls, &mut diagnostics);
     }
     let (certificates, tls_hosts) = tls.finish();
-    let virtual_hosts = routes.finish();
+    let mut virtual_hosts = routes.finish();
+    let plugins = wasm_plugin::plugins(resources, options, previous, &mut diagnostics);
+    wasm_plugin::attach(&plugins, &mut virtual_hosts, &options.instance_namespace);
     let mut clusters = backends.clusters;
     // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
     let used: BTreeSet<&str> = virtual_hosts
@@ -69,6 +78,7 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
         clusters,
         certificates,
         tls_hosts,
+        plugins,
     };
     Translation { snapshot, diagnostics }
 }

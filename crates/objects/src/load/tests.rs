@@ -43,3 +43,32 @@ fn json_list_is_expanded() {
     let docs = load_documents(text).unwrap();
     assert!(matches!(&docs[0], LoadedDocument::Object(KubeObject::ConfigMap(_))));
 }
+
+#[test]
+fn hostile_input_never_panics() {
+    let deep = "[".repeat(100_000);
+    let inputs = [
+        "",
+        "---\n---\n",
+        "\0\u{1}\u{2}",
+        "[1, 2",
+        "kind: Ingress",
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: 5\n",
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\nspec: {rules: [{http: {paths: [{path: 7}]}}]}\n",
+        "apiVersion: v1\nkind: List\nitems: 5\n",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 99999999999999999999}]}\n",
+        "&a [*a, *a]",
+        deep.as_str(),
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\nspec: {rules: [{host: '*.*.x', http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: s, port: {number: 0}}}}]}}]}\n",
+    ];
+    for input in inputs {
+        // Any outcome is fine except a panic or an accepted invalid object.
+        if let Ok(documents) = load_documents(input) {
+            for document in documents {
+                if let LoadedDocument::Object(object) = document {
+                    assert!(crate::validate::validate(&object).is_empty(), "accepted an invalid object from {input:?}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Built-in plugins, one file each, with Higress's configuration schema and semantics (the Go version
+//! unless a file says otherwise). Shared JSON readers live here.
+
+pub mod request_block;
+
+use serde_json::Value;
+
+use crate::ConfigError;
+
+/// A list of strings (`null`/missing = empty); non-string items are an error naming `field[i]`.
+pub(crate) fn string_list(config: &Value, field: &str) -> Result<Vec<String>, ConfigError> {
+    match config.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                item.as_str().map(String::from).ok_or_else(|| ConfigError::new(format!("{field}[{i}]"), "must be a string"))
+            })
+            .collect(),
+        Some(_) => Err(ConfigError::new(field, "must be a list of strings")),
+    }
+}
+
+/// A boolean as gjson's `.Bool()` reads it: `true`, `"true"`, or a non-zero number; default false.
+pub(crate) fn gjson_bool(config: &Value, field: &str) -> bool {
+    match config.get(field) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true") || s == "1",
+        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => false,
+    }
+}
+
+/// An integer as gjson's `.Int()` reads it (numbers and numeric strings); default 0.
+pub(crate) fn gjson_int(config: &Value, field: &str) -> i64 {
+    match config.get(field) {
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A string as gjson's `.String()` reads it; default empty.
+pub(crate) fn gjson_string(config: &Value, field: &str) -> String {
+    match config.get(field) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}

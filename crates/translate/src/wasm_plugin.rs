@@ -1,0 +1,274 @@
+//! WasmPlugin objects → [`PluginInstance`]s in execution order, and per route the configurations that may
+//! apply ([`RoutePlugin`]).
+//!
+//! why (Higress `ingress_config.go` `convertIstioWasmPlugin`, Istio `push_context.go`, wasm-go
+//! `rule_matcher.go`): an instance uses the WasmPlugins of its own namespace; `pluginConfig`, when set, is
+//! used verbatim (its `_rules_` become rules); `configDisable` drops a rule; `defaultConfigDisable` drops
+//! the global configuration; a rule without ingress, domain or service is an error that keeps the previous
+//! version of the whole plugin; order is creation time, then phase (AUTHN, AUTHZ, STATS, UNSPECIFIED),
+//! then priority (higher first, none last); at request time the **first matching rule wins**, else the
+//! global configuration. A rule with `ingress` matches by route name only (plus `service` when given).
+//!
+//! oxigress fixes: several instances sharing a namespace pick their plugins with the label
+//! `oxigress.io/instance` (Higress applies every plugin of the namespace to every instance there);
+//! `ingress` entries accept `ns/*` globs; the plugin namespace is read even when it is not watched.
+
+use oxigress_ir::{Phase, PluginInstance, PluginRule, Route, RoutePlugin, RouteRule, Snapshot, SourceRef, VirtualHost};
+use oxigress_objects::wasm_plugin::{MatchRule, WasmPlugin};
+use oxigress_objects::{Diagnostic, ObjectRef, Resources};
+use serde_json::Value;
+
+use crate::options::InstanceOptions;
+use crate::select::instance_label_matches;
+
+/// The plugins this instance applies, in execution order. A plugin whose configuration is invalid keeps
+/// its version from `previous` (the last good snapshot), if any.
+pub fn plugins(
+    resources: &Resources,
+    options: &InstanceOptions,
+    previous: Option<&Snapshot>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<PluginInstance> {
+    let mut selected: Vec<&WasmPlugin> = resources
+        .wasm_plugins
+        .values()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(options.instance_namespace.as_str()))
+        .filter(|p| instance_label_matches(p.metadata.labels.as_ref(), options))
+        .collect();
+    selected.sort_by_cached_key(|p| {
+        let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
+        (created, p.metadata.name.clone().unwrap_or_default())
+    });
+    let mut out = Vec::new();
+    for plugin in selected {
+        let object = ObjectRef::new(
+            "WasmPlugin",
+            plugin.metadata.namespace.as_deref().unwrap_or(""),
+            plugin.metadata.name.as_deref().unwrap_or(""),
+        );
+        let id = object.key().to_string();
+        match convert(plugin, &object, diagnostics) {
+            Ok(Some(instance)) => out.push(instance),
+            Ok(None) => {}
+            Err(problem) => {
+                let kept = previous.and_then(|s| s.plugins.iter().find(|p| p.id == id)).cloned();
+                let suffix = if kept.is_some() { "; its last good version stays active" } else { "; not applied" };
+                diagnostics.push(Diagnostic::error("InvalidWasmPlugin", Some(object), format!("{problem}{suffix}")));
+                out.extend(kept);
+            }
+        }
+    }
+    // Stable: creation order within equal phase and priority.
+    out.sort_by_key(|p| (p.phase, std::cmp::Reverse(p.priority.unwrap_or(i32::MIN))));
+    out
+}
+
+/// One WasmPlugin → a plugin instance (`None` when it applies nowhere), or the first problem found.
+fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> Result<Option<PluginInstance>, String> {
+    let spec = &plugin.spec;
+    let builtin = builtin_name(&spec.url).map_err(|e| format!("spec.url: {e}"))?;
+    let phase = match spec.phase.as_deref().unwrap_or("UNSPECIFIED_PHASE") {
+        "AUTHN" => Phase::Authn,
+        "AUTHZ" => Phase::Authz,
+        "STATS" => Phase::Stats,
+        "UNSPECIFIED_PHASE" | "UNSPECIFIED" | "" => Phase::Unspecified,
+        other => {
+            diagnostics.push(Diagnostic::warning(
+                "InvalidWasmPlugin",
+                Some(object.clone()),
+                format!("spec.phase: unknown phase {other:?}, using UNSPECIFIED_PHASE"),
+            ));
+            Phase::Unspecified
+        }
+    };
+    let (default_config, match_rules, base) = match &spec.plugin_config {
+        Some(raw) => {
+            let (default, rules) = split_raw_config(raw).map_err(|e| format!("spec.pluginConfig: {e}"))?;
+            (Some(default), rules, "spec.pluginConfig._rules_")
+        }
+        None => {
+            let default = if spec.default_config_disable == Some(true) {
+                None
+            } else {
+                Some(spec.default_config.clone().unwrap_or(Value::Object(Default::default())))
+            };
+            (default, spec.match_rules.clone(), "spec.matchRules")
+        }
+    };
+    if let Some(config) = &default_config {
+        let field = if spec.plugin_config.is_some() { "spec.pluginConfig" } else { "spec.defaultConfig" };
+        oxigress_plugins::registry::validate(&builtin, config).map_err(|e| at(field, &e))?;
+    }
+    let mut rules = Vec::new();
+    for (i, rule) in match_rules.iter().enumerate() {
+        if rule.config_disable == Some(true) {
+            continue;
+        }
+        if rule.ingress.is_empty() && rule.domain.is_empty() && rule.service.is_empty() {
+            return Err(format!("{base}[{i}]: invalid match rule has no match condition"));
+        }
+        let config = rule.config.clone().unwrap_or(Value::Object(Default::default()));
+        oxigress_plugins::registry::validate(&builtin, &config).map_err(|e| at(&format!("{base}[{i}].config"), &e))?;
+        rules.push(PluginRule {
+            ingress: rule.ingress.clone(),
+            domain: rule.domain.clone(),
+            service: rule.service.clone(),
+            config,
+        });
+    }
+    if rules.is_empty() && default_config.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(PluginInstance {
+        id: object.key().to_string(),
+        builtin,
+        source: SourceRef { kind: "WasmPlugin".into(), namespace: object.namespace.clone(), name: object.name.clone() },
+        phase,
+        priority: spec.priority,
+        fail_open: spec.fail_strategy.as_deref() == Some("FAIL_OPEN"),
+        default_config,
+        rules,
+    }))
+}
+
+fn at(field: &str, error: &oxigress_plugins::ConfigError) -> String {
+    if error.field.is_empty() {
+        format!("{field}: {}", error.message)
+    } else {
+        format!("{field}.{}: {}", error.field, error.message)
+    }
+}
+
+/// `pluginConfig` as the Wasm SDK reads it: `_rules_` entries with `_match_route_`, `_match_domain_`,
+/// `_match_service_`; the rest is the global configuration.
+fn split_raw_config(raw: &Value) -> Result<(Value, Vec<MatchRule>), String> {
+    let Value::Object(map) = raw else { return Err("must be an object".into()) };
+    let mut default = map.clone();
+    let mut rules = Vec::new();
+    if let Some(raw_rules) = default.remove("_rules_") {
+        let Value::Array(items) = raw_rules else { return Err("_rules_ must be a list".into()) };
+        for item in items {
+            let Value::Object(mut rule) = item else { return Err("_rules_ entries must be objects".into()) };
+            let list = |rule: &mut serde_json::Map<String, Value>, key: &str| -> Vec<String> {
+                match rule.remove(key) {
+                    Some(Value::Array(v)) => v.into_iter().filter_map(|s| s.as_str().map(String::from)).collect(),
+                    _ => Vec::new(),
+                }
+            };
+            let ingress = list(&mut rule, "_match_route_");
+            let domain = list(&mut rule, "_match_domain_");
+            let service = list(&mut rule, "_match_service_");
+            rules.push(MatchRule { ingress, domain, service, config: Some(Value::Object(rule)), config_disable: None });
+        }
+    }
+    Ok((Value::Object(default), rules))
+}
+
+/// The built-in plugin a WasmPlugin `url` names.
+///
+/// `oci://…/plugins/<name>:<tag>` selects the built-in `<name>` (Higress image prefixes `go-`, `cpp-`,
+/// `rust-`, `wasm-` are dropped). Until the Wasm host lands, a `file://` or `http(s)://` URL of one of
+/// Higress's own plugin modules (`…/<name>/plugin.wasm` or `…/<name>.wasm`) selects the built-in too.
+pub fn builtin_name(url: &str) -> Result<String, String> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("oci", url));
+    let name = match scheme {
+        "oci" => {
+            let last = rest.rsplit('/').next().unwrap_or(rest);
+            last.split(['@', ':']).next().unwrap_or(last).to_string()
+        }
+        "file" | "http" | "https" => {
+            let path = rest.split(['?', '#']).next().unwrap_or(rest);
+            let mut segments = path.rsplit('/');
+            let file = segments.next().unwrap_or("");
+            match file.strip_suffix(".wasm") {
+                Some("plugin") | Some("main") => segments.next().unwrap_or("").to_string(),
+                Some(stem) => stem.to_string(),
+                None => return Err(format!("{url:?} is not a Wasm module")),
+            }
+        }
+        other => return Err(format!("unsupported scheme {other:?}")),
+    };
+    let name = name.replace('_', "-");
+    let name = ["go-", "cpp-", "rust-", "wasm-"].iter().find_map(|p| name.strip_prefix(p)).unwrap_or(&name).to_string();
+    if oxigress_plugins::registry::is_builtin(&name) {
+        Ok(name)
+    } else {
+        Err(format!("{url:?} names plugin {name:?}, which is not built in (Wasm modules are not loaded yet)"))
+    }
+}
+
+/// Fills `route.plugins` of every route.
+pub fn attach(plugins: &[PluginInstance], virtual_hosts: &mut [VirtualHost], instance_namespace: &str) {
+    if plugins.is_empty() {
+        return;
+    }
+    for vhost in virtual_hosts {
+        for route in &mut vhost.routes {
+            route.plugins = plugins.iter().filter_map(|p| on_route(p, route, &vhost.host, instance_namespace)).collect();
+        }
+    }
+}
+
+fn on_route(plugin: &PluginInstance, route: &Route, host: &str, instance_namespace: &str) -> Option<RoutePlugin> {
+    let mut rules = Vec::new();
+    for (index, rule) in plugin.rules.iter().enumerate() {
+        let candidate = if !rule.ingress.is_empty() {
+            let by_route = rule.ingress.iter().any(|i| ingress_matches(i, route, instance_namespace));
+            let by_service = rule.service.is_empty() || rule.service.iter().any(|s| service_matches(s, route));
+            (by_route && by_service).then(Vec::new)
+        } else if !rule.domain.is_empty() {
+            domain_candidate(&rule.domain, host)
+        } else {
+            rule.service.iter().any(|s| service_matches(s, route)).then(Vec::new)
+        };
+        if let Some(hosts) = candidate {
+            let unconditional = hosts.is_empty();
+            rules.push(RouteRule { rule: index, hosts });
+            if unconditional {
+                break;
+            }
+        }
+    }
+    let default = plugin.default_config.is_some();
+    if rules.is_empty() && !default {
+        return None;
+    }
+    Some(RoutePlugin { plugin: plugin.id.clone(), rules, default })
+}
+
+/// For a route of virtual host `host`: `Some(vec![])` if the domain rule always applies, `Some(patterns)`
+/// if it must be checked per request, `None` if it never applies.
+fn domain_candidate(domains: &[String], host: &str) -> Option<Vec<String>> {
+    if !host.contains('*') {
+        let patterns: Vec<_> = domains.iter().map(|d| oxigress_plugins::HostPattern::parse(d)).collect();
+        return patterns.iter().any(|p| p.matches(host)).then(Vec::new);
+    }
+    if domains.iter().any(|d| d == host) {
+        return Some(Vec::new());
+    }
+    Some(domains.to_vec())
+}
+
+/// `ns/name` (or bare `name` in the instance namespace), `ns/*`, or `*`.
+fn ingress_matches(entry: &str, route: &Route, instance_namespace: &str) -> bool {
+    if entry == "*" || entry == route.name {
+        return true;
+    }
+    if let Some(namespace) = entry.strip_suffix("/*") {
+        return route.source.namespace == namespace;
+    }
+    // `ns/name` also names an Ingress of the instance namespace, whose route name is bare.
+    entry.split_once('/').is_some_and(|(ns, name)| {
+        ns == instance_namespace && route.source.namespace == ns && route.name == name
+    })
+}
+
+/// `svc.ns.svc.cluster.local` or with `:port`, against the route's cluster `ns/svc:port`.
+fn service_matches(entry: &str, route: &Route) -> bool {
+    let oxigress_ir::RouteAction::Forward(forward) = &route.action;
+    let Some((ns_svc, port)) = forward.cluster.rsplit_once(':') else { return false };
+    let Some((ns, svc)) = ns_svc.split_once('/') else { return false };
+    let fqdn = format!("{svc}.{ns}.svc.cluster.local");
+    entry == fqdn || entry == format!("{fqdn}:{port}")
+}
+
