@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::{Decision, HostPattern, Plugin, RequestView};
+use crate::{HostPattern, Plugin};
 
 /// One plugin on one route.
 #[derive(Clone)]
 pub struct ChainEntry {
+    /// Index of the plugin in the snapshot's plugin list (for per-plugin metrics).
+    pub index: usize,
     /// Rule configurations in rule order; a rule with host patterns applies only when one matches the
     /// request host, a rule without (matched by Ingress or Service at compile time) always applies.
     pub rules: Vec<(Vec<HostPattern>, Arc<dyn Plugin>)>,
@@ -26,7 +28,8 @@ impl ChainEntry {
     }
 }
 
-/// The plugins of one route, in execution order.
+/// The plugins of one route, in execution order. The proxy runs them one by one, applying each
+/// plugin's edits before the next one sees the request.
 #[derive(Clone, Default)]
 pub struct Chain {
     entries: Vec<ChainEntry>,
@@ -47,39 +50,14 @@ impl Chain {
         self.entries.is_empty()
     }
 
-    /// Whether some plugin of the chain may need the request body.
-    pub fn may_need_body(&self) -> bool {
-        self.needs_body
+    /// The plugins that apply to a request for `host`, in order, with their plugin index.
+    pub fn select<'a>(&'a self, host: &'a str) -> impl Iterator<Item = (usize, &'a Arc<dyn Plugin>)> + 'a {
+        self.entries.iter().filter_map(move |e| e.select(host).map(|p| (e.index, p)))
     }
 
-    /// The plugins that apply to a request for `host`, in order.
-    pub fn select<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Arc<dyn Plugin>> + 'a {
-        self.entries.iter().filter_map(move |e| e.select(host))
-    }
-
-    /// Runs every applicable plugin on the request headers until one responds.
-    pub fn on_request_headers(&self, request: &RequestView<'_>) -> Decision {
-        for plugin in self.select(request.host) {
-            if let Decision::Respond(response) = plugin.on_request_headers(request) {
-                return Decision::Respond(response);
-            }
-        }
-        Decision::Continue
-    }
-
-    /// Whether the plugins that apply to `host` need the body.
+    /// Whether the plugins that apply to `host` need the request body.
     pub fn needs_body_for(&self, host: &str) -> bool {
-        self.needs_body && self.select(host).any(|p| p.needs_request_body())
-    }
-
-    /// Runs every applicable plugin on the whole request body until one responds.
-    pub fn on_request_body(&self, request: &RequestView<'_>, body: &[u8]) -> Decision {
-        for plugin in self.select(request.host).filter(|p| p.needs_request_body()) {
-            if let Decision::Respond(response) = plugin.on_request_body(request, body) {
-                return Decision::Respond(response);
-            }
-        }
-        Decision::Continue
+        self.needs_body && self.select(host).any(|(_, p)| p.needs_request_body())
     }
 }
 

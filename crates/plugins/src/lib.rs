@@ -39,21 +39,71 @@ pub struct DirectResponse {
 
 /// The request as plugins see it.
 pub struct RequestView<'a> {
-    /// Method, URI (path and query as received), headers.
+    /// Method, URI (path and query as received), headers (with earlier plugins' edits applied).
     pub parts: &'a http::request::Parts,
     /// Host without port, lower case.
     pub host: &'a str,
     /// `http` or `https`.
     pub scheme: &'a str,
+    /// The downstream peer's address.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
-/// One plugin instance with one configuration.
+/// The upstream response as plugins see it.
+pub struct ResponseView<'a> {
+    /// Status code.
+    pub status: u16,
+    /// Headers (with earlier plugins' edits applied).
+    pub headers: &'a http::HeaderMap,
+}
+
+/// Header changes a plugin asks for; applied before the next plugin runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEdits {
+    /// Replace (or add) these headers.
+    pub set: Vec<(String, String)>,
+    /// Append these values.
+    pub add: Vec<(String, String)>,
+    /// Remove these headers.
+    pub remove: Vec<String>,
+}
+
+impl HeaderEdits {
+    /// Whether nothing is asked.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Request changes a plugin asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestEdits {
+    /// Header changes.
+    pub headers: HeaderEdits,
+    /// A new request target (path and query).
+    pub path_and_query: Option<String>,
+}
+
+/// Response changes a plugin asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseEdits {
+    /// Header changes.
+    pub headers: HeaderEdits,
+    /// A new status code.
+    pub status: Option<u16>,
+    /// A new body replacing the upstream's.
+    pub body: Option<Bytes>,
+}
+
+/// One plugin instance with one configuration. Every hook has a pass-through default.
 pub trait Plugin: Send + Sync {
     /// The plugin's name (for logs and metrics).
     fn name(&self) -> &str;
 
     /// Runs on the request headers, before the upstream is chosen.
-    fn on_request_headers(&self, request: &RequestView<'_>) -> Decision;
+    fn on_request_headers(&self, _request: &RequestView<'_>, _edits: &mut RequestEdits) -> Decision {
+        Decision::Continue
+    }
 
     /// Whether [`Plugin::on_request_body`] needs the whole request body (it is then buffered, bounded).
     fn needs_request_body(&self) -> bool {
@@ -61,7 +111,10 @@ pub trait Plugin: Send + Sync {
     }
 
     /// Runs on the whole request body (only when [`Plugin::needs_request_body`]).
-    fn on_request_body(&self, _request: &RequestView<'_>, _body: &[u8]) -> Decision {
+    fn on_request_body(&self, _request: &RequestView<'_>, _body: &[u8], _edits: &mut RequestEdits) -> Decision {
         Decision::Continue
     }
+
+    /// Runs on the upstream response headers.
+    fn on_response_headers(&self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _edits: &mut ResponseEdits) {}
 }

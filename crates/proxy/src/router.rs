@@ -9,7 +9,7 @@ use oxigress_plugins::Chain;
 use regex::Regex;
 
 use crate::cluster::ClusterRuntime;
-use crate::metrics::RouteMetrics;
+use crate::metrics::{PluginCounters, RouteMetrics};
 
 /// Why an IR route could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,8 @@ pub struct CompiledRoute {
     pub chain: Chain,
     /// Per-route counters.
     pub metrics: RouteMetrics,
+    /// Decision counters of the snapshot's plugins, by plugin index.
+    pub plugin_counters: Arc<[PluginCounters]>,
 }
 
 enum PathMatcher {
@@ -117,6 +119,7 @@ impl CompiledRoute {
         fallback: Option<Arc<ClusterRuntime>>,
         chain: Chain,
         metrics: RouteMetrics,
+        plugin_counters: Arc<[PluginCounters]>,
     ) -> Result<Self, CompileError> {
         let fail = |reason: String| CompileError { route: route.id.clone(), reason };
         let path = match &route.path {
@@ -151,6 +154,7 @@ impl CompiledRoute {
             fallback,
             chain,
             metrics,
+            plugin_counters,
         })
     }
 

@@ -8,7 +8,7 @@ use oxigress_ir::{RouteAction, RoutePlugin, Snapshot};
 use oxigress_plugins::{Chain, ChainEntry, HostPattern, Plugin};
 
 use crate::cluster::ClusterRuntime;
-use crate::metrics::ProxyMetrics;
+use crate::metrics::{PluginCounters, ProxyMetrics};
 use crate::router::{CompiledRoute, Router};
 use crate::tls::TlsRuntime;
 
@@ -35,6 +35,7 @@ impl Runtime {
         let clusters: HashMap<&str, Arc<ClusterRuntime>> =
             snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
         let plugins = compile_plugins(&snapshot, &mut problems);
+        let plugin_counters: Arc<[PluginCounters]> = snapshot.plugins.iter().map(|p| metrics.plugin(&p.id)).collect();
         let mut route_metrics = HashMap::new();
         let mut router = Router::default();
         for vhost in &snapshot.virtual_hosts {
@@ -49,7 +50,7 @@ impl Runtime {
                 let metrics =
                     route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
                 let chain = chain(&route.plugins, &plugins);
-                match CompiledRoute::new(route, cluster, fallback, chain, metrics) {
+                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone()) {
                     Ok(compiled) => routes.push(Arc::new(compiled)),
                     Err(e) => problems.push(e.to_string()),
                 }
@@ -61,12 +62,13 @@ impl Runtime {
     }
 }
 
-/// Every configuration of every plugin, built once: by plugin id, the rule instances and the default.
-type CompiledPlugins = HashMap<String, (Vec<Option<Arc<dyn Plugin>>>, Option<Arc<dyn Plugin>>)>;
+/// Every configuration of every plugin, built once: by plugin id, its index, the rule instances and the
+/// default.
+type CompiledPlugins = HashMap<String, (usize, Vec<Option<Arc<dyn Plugin>>>, Option<Arc<dyn Plugin>>)>;
 
 fn compile_plugins(snapshot: &Snapshot, problems: &mut Vec<String>) -> CompiledPlugins {
     let mut out = HashMap::new();
-    for plugin in &snapshot.plugins {
+    for (index, plugin) in snapshot.plugins.iter().enumerate() {
         let mut build = |what: &str, config: &serde_json::Value| match oxigress_plugins::registry::build(&plugin.builtin, config) {
             Ok(built) => Some(built),
             Err(e) => {
@@ -76,7 +78,7 @@ fn compile_plugins(snapshot: &Snapshot, problems: &mut Vec<String>) -> CompiledP
         };
         let rules = plugin.rules.iter().enumerate().map(|(i, r)| build(&format!("rule {i}"), &r.config)).collect();
         let default = plugin.default_config.as_ref().and_then(|c| build("default config", c));
-        out.insert(plugin.id.clone(), (rules, default));
+        out.insert(plugin.id.clone(), (index, rules, default));
     }
     out
 }
@@ -85,7 +87,7 @@ fn chain(route_plugins: &[RoutePlugin], plugins: &CompiledPlugins) -> Chain {
     let entries = route_plugins
         .iter()
         .filter_map(|used| {
-            let (rules, default) = plugins.get(&used.plugin)?;
+            let (index, rules, default) = plugins.get(&used.plugin)?;
             let rules = used
                 .rules
                 .iter()
@@ -95,7 +97,7 @@ fn chain(route_plugins: &[RoutePlugin], plugins: &CompiledPlugins) -> Chain {
                 })
                 .collect();
             let default = if used.default { default.clone() } else { None };
-            Some(ChainEntry { rules, default })
+            Some(ChainEntry { index: *index, rules, default })
         })
         .collect();
     Chain::new(entries)

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use oxigress_plugins::{Decision, DirectResponse, RequestView};
+use oxigress_plugins::{Decision, DirectResponse, HeaderEdits, RequestEdits, RequestView, ResponseEdits, ResponseView};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -42,6 +42,9 @@ pub struct RequestCtx {
     cluster: Option<Arc<ClusterRuntime>>,
     upstream: Option<SocketAddr>,
     connect_attempts: usize,
+    /// A body a plugin put in place of the upstream's.
+    replacement_body: Option<Bytes>,
+    body_replaced: bool,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -56,6 +59,8 @@ impl ProxyHttp for GatewayProxy {
             cluster: None,
             upstream: None,
             connect_attempts: 0,
+            replacement_body: None,
+            body_replaced: false,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
@@ -145,13 +150,33 @@ impl ProxyHttp for GatewayProxy {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
         // why: Envoy (server_header_transformation OVERWRITE) names itself on every response.
         upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
+        if let Some(route) = ctx.route.clone() {
+            if !route.chain.is_empty() {
+                self.run_response_chain(session, &route, upstream_response, ctx)?;
+            }
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if ctx.replacement_body.is_some() || ctx.body_replaced {
+            // The first chunk becomes the replacement, the upstream's own bytes are dropped.
+            *body = ctx.replacement_body.take();
+            ctx.body_replaced = true;
+        }
+        Ok(None)
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
@@ -183,14 +208,21 @@ impl ProxyHttp for GatewayProxy {
 }
 
 impl GatewayProxy {
-    /// Runs the route's plugins on the request headers and, when one asks, on the whole (bounded) body.
-    /// Returns the response to send when a plugin answers.
+    /// Runs the route's plugins on the request headers and, when one asks, on the whole (bounded) body,
+    /// applying each plugin's edits before the next one runs. Returns the response to send when a plugin
+    /// answers.
     async fn run_chain(&self, session: &mut Session, route: &CompiledRoute) -> Result<Option<DirectResponse>> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header()).into_owned();
-        let view = RequestView { parts: session.req_header(), host: &host, scheme };
-        if let Decision::Respond(response) = route.chain.on_request_headers(&view) {
-            return Ok(Some(response));
+        let client_ip = client_ip(session);
+        for (index, plugin) in route.chain.select(&host) {
+            let mut edits = RequestEdits::default();
+            let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
+            let decision = plugin.on_request_headers(&view, &mut edits);
+            apply_request_edits(session.req_header_mut(), edits)?;
+            if let Some(response) = count(route, index, decision) {
+                return Ok(Some(response));
+            }
         }
         if !route.chain.needs_body_for(&host) {
             return Ok(None);
@@ -202,12 +234,109 @@ impl GatewayProxy {
                 body: Bytes::from_static(b"request body too large for plugin inspection"),
             }));
         };
-        let view = RequestView { parts: session.req_header(), host: &host, scheme };
-        Ok(match route.chain.on_request_body(&view, &body) {
-            Decision::Respond(response) => Some(response),
-            Decision::Continue => None,
-        })
+        for (index, plugin) in route.chain.select(&host).filter(|(_, p)| p.needs_request_body()) {
+            let mut edits = RequestEdits::default();
+            let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
+            let decision = plugin.on_request_body(&view, &body, &mut edits);
+            apply_request_edits(session.req_header_mut(), edits)?;
+            if let Some(response) = count(route, index, decision) {
+                return Ok(Some(response));
+            }
+        }
+        Ok(None)
     }
+
+    /// Runs the route's plugins on the upstream response headers; a replacement body is kept in `ctx`.
+    fn run_response_chain(&self, session: &Session, route: &CompiledRoute, response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        let scheme = if self.https { "https" } else { "http" };
+        let host = request_host(session.req_header());
+        let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
+        for (_, plugin) in route.chain.select(&host) {
+            let mut edits = ResponseEdits::default();
+            plugin.on_response_headers(&view, &ResponseView { status: response.status.as_u16(), headers: &response.headers }, &mut edits);
+            if let Some(status) = edits.status {
+                response.set_status(status)?;
+            }
+            apply_header_edits(edits.headers, |op| match op {
+                HeaderOp::Set(name, value) => response.insert_header(name, value).map(|_| ()),
+                HeaderOp::Add(name, value) => response.append_header(name, value).map(|_| ()),
+                HeaderOp::Remove(name) => {
+                    response.remove_header(&name);
+                    Ok(())
+                }
+            })?;
+            if let Some(body) = edits.body {
+                response.remove_header(&http::header::TRANSFER_ENCODING);
+                response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+                ctx.replacement_body = Some(body);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts a plugin's decision; the response when it answered.
+fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<DirectResponse> {
+    let counters = route.plugin_counters.get(index);
+    match decision {
+        Decision::Continue => {
+            counters.inspect(|c| {
+                c.pass.inc();
+            });
+            None
+        }
+        Decision::Respond(response) => {
+            counters.inspect(|c| {
+                c.respond.inc();
+            });
+            Some(response)
+        }
+    }
+}
+
+fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
+    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
+}
+
+enum HeaderOp {
+    Set(String, String),
+    Add(String, String),
+    Remove(String),
+}
+
+fn apply_header_edits(edits: HeaderEdits, mut apply: impl FnMut(HeaderOp) -> Result<()>) -> Result<()> {
+    for name in edits.remove {
+        apply(HeaderOp::Remove(name))?;
+    }
+    for (name, value) in edits.set {
+        apply(HeaderOp::Set(name, value))?;
+    }
+    for (name, value) in edits.add {
+        apply(HeaderOp::Add(name, value))?;
+    }
+    Ok(())
+}
+
+fn apply_request_edits(request: &mut RequestHeader, edits: RequestEdits) -> Result<()> {
+    if edits.headers.is_empty() && edits.path_and_query.is_none() {
+        return Ok(());
+    }
+    apply_header_edits(edits.headers, |op| match op {
+        HeaderOp::Set(name, value) => request.insert_header(name, value).map(|_| ()),
+        HeaderOp::Add(name, value) => request.append_header(name, value).map(|_| ()),
+        HeaderOp::Remove(name) => {
+            request.remove_header(&name);
+            Ok(())
+        }
+    })?;
+    if let Some(target) = edits.path_and_query {
+        let uri = http::Uri::builder()
+            .path_and_query(target)
+            .build()
+            .map_err(|e| Error::explain(ErrorType::InternalError, format!("plugin set an invalid path: {e}")))?;
+        request.set_uri(uri);
+    }
+    Ok(())
 }
 
 /// Largest request body buffered for plugins (pingora replays at most this much to the upstream).

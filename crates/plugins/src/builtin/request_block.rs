@@ -14,7 +14,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::{gjson_bool, gjson_int, gjson_string, string_list};
-use crate::{ConfigError, Decision, DirectResponse, Plugin, RequestView};
+use crate::{ConfigError, Decision, DirectResponse, Plugin, RequestEdits, RequestView};
 
 /// Plugin name.
 pub const NAME: &str = "request-block";
@@ -88,7 +88,7 @@ impl Plugin for RequestBlock {
         NAME
     }
 
-    fn on_request_headers(&self, request: &RequestView<'_>) -> Decision {
+    fn on_request_headers(&self, request: &RequestView<'_>, _edits: &mut RequestEdits) -> Decision {
         if !self.urls.is_empty() {
             let uri = &request.parts.uri;
             let path = uri.path_and_query().map_or_else(|| uri.path(), |p| p.as_str());
@@ -114,7 +114,7 @@ impl Plugin for RequestBlock {
         !self.bodies.is_empty()
     }
 
-    fn on_request_body(&self, _request: &RequestView<'_>, body: &[u8]) -> Decision {
+    fn on_request_body(&self, _request: &RequestView<'_>, body: &[u8], _edits: &mut RequestEdits) -> Decision {
         let text = String::from_utf8_lossy(body);
         let text = self.folded(&text);
         if self.bodies.iter().any(|b| text.contains(b.as_str())) {

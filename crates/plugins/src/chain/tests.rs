@@ -1,4 +1,5 @@
 use super::*;
+use crate::{Decision, RequestView};
 use crate::DirectResponse;
 use bytes::Bytes;
 
@@ -7,22 +8,26 @@ impl Plugin for Answer {
     fn name(&self) -> &str {
         "answer"
     }
-    fn on_request_headers(&self, _request: &RequestView<'_>) -> Decision {
+    fn on_request_headers(&self, _request: &RequestView<'_>, _edits: &mut crate::RequestEdits) -> Decision {
         Decision::Respond(DirectResponse { status: self.0, headers: vec![], body: Bytes::new() })
     }
 }
 
 fn status(chain: &Chain, host: &str) -> Option<u16> {
     let (parts, _) = http::Request::get("/").body(()).unwrap().into_parts();
-    match chain.on_request_headers(&RequestView { parts: &parts, host, scheme: "http" }) {
-        Decision::Respond(r) => Some(r.status),
-        Decision::Continue => None,
+    let view = RequestView { parts: &parts, host, scheme: "http", client_ip: None };
+    for (_, plugin) in chain.select(host) {
+        if let Decision::Respond(r) = plugin.on_request_headers(&view, &mut Default::default()) {
+            return Some(r.status);
+        }
     }
+    None
 }
 
 #[test]
 fn first_matching_rule_then_default() {
     let entry = ChainEntry {
+        index: 0,
         rules: vec![
             (vec![HostPattern::parse("a.com")], Arc::new(Answer(401)) as Arc<dyn Plugin>),
             (vec![], Arc::new(Answer(402))),
@@ -34,6 +39,7 @@ fn first_matching_rule_then_default() {
     assert_eq!(status(&chain, "a.com"), Some(401));
     assert_eq!(status(&chain, "b.com"), Some(402), "an unconditional rule before b.com's rule wins");
     let host_only = Chain::new(vec![ChainEntry {
+        index: 0,
         rules: vec![(vec![HostPattern::parse("a.com")], Arc::new(Answer(401)) as Arc<dyn Plugin>)],
         default: None,
     }]);

@@ -21,6 +21,24 @@ struct RequestLabels {
 
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
+/// Labels of the plugin decision counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    /// Plugin id (`ns/name` of the WasmPlugin).
+    plugin: String,
+    /// `continue` or `respond`.
+    decision: &'static str,
+}
+
+/// Decision counters of one plugin.
+#[derive(Clone, Debug)]
+pub struct PluginCounters {
+    /// The plugin let the request go on.
+    pub pass: Counter,
+    /// The plugin answered the request itself.
+    pub respond: Counter,
+}
+
 /// All data-plane metrics of one instance.
 #[derive(Clone)]
 pub struct ProxyMetrics {
@@ -33,6 +51,7 @@ pub struct ProxyMetrics {
     pub snapshots_applied: Counter,
     /// Counters of requests that matched no route.
     pub unrouted: RouteMetrics,
+    plugin_decisions: Family<PluginLabels, Counter>,
 }
 
 impl ProxyMetrics {
@@ -46,8 +65,16 @@ impl ProxyMetrics {
         registry.register("oxigress_request_duration_seconds", "Request duration", latency.clone());
         registry.register("oxigress_upstream_errors", "Requests that failed talking to the upstream", upstream_errors.clone());
         registry.register("oxigress_snapshots_applied", "Configuration snapshots the proxy swapped in", snapshots_applied.clone());
+        let plugin_decisions = Family::<PluginLabels, Counter>::default();
+        registry.register("oxigress_plugin_decisions", "Plugin decisions by plugin", plugin_decisions.clone());
         let unrouted = RouteMetrics::new(&requests, "");
-        Self { requests, latency, upstream_errors, snapshots_applied, unrouted }
+        Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions }
+    }
+
+    /// The decision counters of one plugin.
+    pub fn plugin(&self, id: &str) -> PluginCounters {
+        let counter = |decision| self.plugin_decisions.get_or_create(&PluginLabels { plugin: id.to_string(), decision }).clone();
+        PluginCounters { pass: counter("continue"), respond: counter("respond") }
     }
 
     /// The counters of one route.

@@ -8,9 +8,10 @@ fn run(config: Value, method: &str, uri: &str, headers: &[(&str, &str)], body: &
         builder = builder.header(*name, *value);
     }
     let (parts, _) = builder.body(()).unwrap().into_parts();
-    let view = RequestView { parts: &parts, host: "foo.com", scheme: "http" };
-    let decision = match plugin.on_request_headers(&view) {
-        Decision::Continue if plugin.needs_request_body() => plugin.on_request_body(&view, body),
+    let view = RequestView { parts: &parts, host: "foo.com", scheme: "http", client_ip: None };
+    let mut edits = RequestEdits::default();
+    let decision = match plugin.on_request_headers(&view, &mut edits) {
+        Decision::Continue if plugin.needs_request_body() => plugin.on_request_body(&view, body, &mut edits),
         other => other,
     };
     match decision {
