@@ -81,24 +81,34 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
             Phase::Unspecified
         }
     };
-    let (default_config, match_rules, base) = match &spec.plugin_config {
+    let (raw_default, match_rules, base, default_field) = match &spec.plugin_config {
         Some(raw) => {
             let (default, rules) = split_raw_config(raw).map_err(|e| format!("spec.pluginConfig: {e}"))?;
-            (Some(default), rules, "spec.pluginConfig._rules_")
+            (Some(default), rules, "spec.pluginConfig._rules_", "spec.pluginConfig")
         }
-        None => {
-            let default = if spec.default_config_disable == Some(true) {
+        None => (spec.default_config.clone(), spec.match_rules.clone(), "spec.matchRules", "spec.defaultConfig"),
+    };
+    let has_rules = match_rules.iter().any(|r| r.config_disable != Some(true));
+    let empty = raw_default.as_ref().is_none_or(|c| c.is_null() || c.as_object().is_some_and(|m| m.is_empty()));
+    // why (wasm-go `ParseRuleConfig`): an empty global configuration next to rules means "no global
+    // configuration"; a global configuration that does not parse next to rules is only disabled.
+    let default_config = if spec.default_config_disable == Some(true) || (empty && has_rules) {
+        None
+    } else {
+        let config = raw_default.unwrap_or(Value::Object(Default::default()));
+        match oxigress_plugins::registry::validate(&builtin, &config) {
+            Ok(()) => Some(config),
+            Err(e) if has_rules => {
+                diagnostics.push(Diagnostic::warning(
+                    "InvalidWasmPlugin",
+                    Some(object.clone()),
+                    format!("{}; the global configuration is disabled, the rules apply", at(default_field, &e)),
+                ));
                 None
-            } else {
-                Some(spec.default_config.clone().unwrap_or(Value::Object(Default::default())))
-            };
-            (default, spec.match_rules.clone(), "spec.matchRules")
+            }
+            Err(e) => return Err(at(default_field, &e)),
         }
     };
-    if let Some(config) = &default_config {
-        let field = if spec.plugin_config.is_some() { "spec.pluginConfig" } else { "spec.defaultConfig" };
-        oxigress_plugins::registry::validate(&builtin, config).map_err(|e| at(field, &e))?;
-    }
     let mut rules = Vec::new();
     for (i, rule) in match_rules.iter().enumerate() {
         if rule.config_disable == Some(true) {
