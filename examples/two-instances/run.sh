@@ -31,6 +31,8 @@ Both instances are ready. Try:
   curl -k --http2 --resolve shop.example.com:8443:127.0.0.1 https://shop.example.com:8443/   # TLS by SNI, h2
   curl -H 'Host: shop.test.example.com' http://127.0.0.1:8080/   # 404: not prod's class
   curl -H 'Host: shop.test.example.com' http://127.0.0.1:8081/   # test instance -> shop-test
+  curl -H 'Host: shop.example.com'      http://127.0.0.1:8080/admin   # 403: prod's request-block plugin
+  curl -H 'Host: shop.test.example.com' http://127.0.0.1:8081/admin   # 200: the plugin is prod's only
   curl -H 'Host: legacy.example.com'    http://127.0.0.1:8081/   # 404: class nginx, served by neither
   curl http://127.0.0.1:15021/debug/config        # prod's routes, each with its owning Ingress
   curl http://127.0.0.1:15022/debug/diagnostics   # problems the test instance found
