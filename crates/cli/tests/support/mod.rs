@@ -21,8 +21,11 @@ pub fn echo(pod: &str) -> AppServer {
     AppServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), "echo", app).unwrap()
 }
 
-/// Starts a standalone instance over `dir` serving `class`, on ephemeral ports.
+/// Starts a standalone instance over `dir` serving `class`, on ephemeral ports. Logs go to the test
+/// output (filtered by `RUST_LOG`).
 pub fn instance(dir: &Path, name: &str, class: &str) -> Instance {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     Instance::start(StandaloneConfig {
         manifests: dir.to_path_buf(),

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Cost of the plugin chain: proxied requests/s through one oxigress instance with an empty chain vs with
+# request-block (20 rules, none matching) [+ key-auth when built in], same run, same machine.
+# Backend: nginx (Debian) answering 200 from memory, so the gateway is the bottleneck.
+# Usage: bench/plugin-chain.sh [seconds]   (needs wrk and nginx: apt-get install wrk nginx-light)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxigress-target}"
+cargo build --release -p oxigress >/dev/null
+bin="$CARGO_TARGET_DIR/release/oxigress"
+work="$(mktemp -d)"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+backend_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server { listen 127.0.0.1:$backend_port; keepalive_requests 1000000; location / { return 200 "ok\n"; } }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+
+manifests() { # dir
+    mkdir -p "$1"
+    cat > "$1/app.yaml" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: higress}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: bench}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: app-1, namespace: bench, labels: {kubernetes.io/service-name: app}}
+addressType: IPv4
+ports: [{name: "", port: $backend_port}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: app, namespace: bench}
+spec:
+  ingressClassName: higress
+  rules:
+  - host: bench.local
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
+YAML
+}
+manifests "$work/empty"
+manifests "$work/plugins"
+{
+    echo "apiVersion: extensions.higress.io/v1alpha1"
+    echo "kind: WasmPlugin"
+    echo "metadata: {name: request-block, namespace: higress-system}"
+    echo "spec:"
+    echo "  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0"
+    echo "  defaultConfig:"
+    echo "    block_urls: [$(seq -s, -f '/blocked-%g' 1 10)]"
+    echo "    block_regexp_urls: [$(seq -s, -f '"^/re-%g/.*"' 1 5)]"
+    echo "    block_headers: [$(seq -s, -f 'bad-agent-%g' 1 5)]"
+} > "$work/plugins/request-block.yaml"
+
+run() { # manifests-dir -> requests/s
+    local http admin
+    http=$(free_port); admin=$(free_port)
+    "$bin" standalone --manifests "$1" --bind 127.0.0.1 --http-port "$http" --https-port 0 --admin-port "$admin" \
+        --threads 1 2>/dev/null & local pid=$!
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin/healthz/ready" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' "http://127.0.0.1:$http/")" = 200 ] || { echo "gateway not routing" >&2; exit 1; }
+    wrk -t1 -c32 -d"${secs}s" -H 'Host: bench.local' "http://127.0.0.1:$http/api/items?id=1" | awk '/Requests\/sec/ {print $2}'
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+empty=$(run "$work/empty")
+plugins=$(run "$work/plugins")
+ratio=$(python3 -c "print(f'{$plugins/$empty:.3f}')")
+out="bench/results/$(date +%Y-%m-%d)-plugin-chain.md"
+{
+    echo "# Plugin chain cost ($(date -u +%FT%TZ), $(nproc) cores, gateway 1 worker thread, wrk -t1 -c32 -d${secs}s)"
+    echo
+    echo "| chain | requests/s |"
+    echo "|---|---|"
+    echo "| empty | $empty |"
+    echo "| request-block (20 rules) | $plugins |"
+    echo
+    echo "ratio with plugins / empty: **$ratio** (target ≥ 0.90)"
+} | tee "$out"
