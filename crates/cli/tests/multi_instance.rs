@@ -20,13 +20,26 @@ fn manifests(dir: &std::path::Path, prod: std::net::SocketAddr, test: std::net::
     write(dir, "other.yaml", &ingress("legacy", "other", "legacy.example.com", &["/"], "other-svc"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn each_instance_serves_exactly_its_own_class() {
-    let (prod_backend, test_backend, other_backend) = (echo("prod-pod"), echo("test-pod"), echo("other-pod"));
+/// The two instances over one folder, with the backends and the folder they need.
+struct Pair {
+    prod: oxigress_cli::standalone::Instance,
+    test: oxigress_cli::standalone::Instance,
+    dir: tempfile::TempDir,
+    _backends: [oxigress_proxy::AppServer; 3],
+}
+
+fn start_pair() -> Pair {
+    let backends = [echo("prod-pod"), echo("test-pod"), echo("other-pod")];
     let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), prod_backend.addr, test_backend.addr, other_backend.addr);
+    manifests(dir.path(), backends[0].addr, backends[1].addr, backends[2].addr);
     let prod = instance(dir.path(), "higress-prod", "higress-prod");
     let test = instance(dir.path(), "higress-test", "higress-test");
+    Pair { prod, test, dir, _backends: backends }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_instance_serves_exactly_its_own_class() {
+    let Pair { prod, test, .. } = start_pair();
     let (prod_http, test_http) = (prod.http_addr().unwrap(), test.http_addr().unwrap());
 
     let r = get_async(prod_http, "shop.example.com", "/cart").await.unwrap();
@@ -57,11 +70,7 @@ async fn each_instance_serves_exactly_its_own_class() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn file_change_reaches_the_right_instance_without_failed_requests() {
-    let (prod_backend, test_backend, other_backend) = (echo("prod-pod"), echo("test-pod"), echo("other-pod"));
-    let dir = tempfile::tempdir().unwrap();
-    manifests(dir.path(), prod_backend.addr, test_backend.addr, other_backend.addr);
-    let prod = instance(dir.path(), "higress-prod", "higress-prod");
-    let test = instance(dir.path(), "higress-test", "higress-test");
+    let Pair { prod, test, dir, _backends } = start_pair();
     let (prod_http, test_http) = (prod.http_addr().unwrap(), test.http_addr().unwrap());
 
     // Steady traffic to both instances during the change; every answer must be right.

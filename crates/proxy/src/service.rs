@@ -257,14 +257,7 @@ impl GatewayProxy {
             if let Some(status) = edits.status {
                 response.set_status(status)?;
             }
-            apply_header_edits(edits.headers, |op| match op {
-                HeaderOp::Set(name, value) => response.insert_header(name, value).map(|_| ()),
-                HeaderOp::Add(name, value) => response.append_header(name, value).map(|_| ()),
-                HeaderOp::Remove(name) => {
-                    response.remove_header(&name);
-                    Ok(())
-                }
-            })?;
+            apply_header_edits(response, edits.headers)?;
             if let Some(body) = edits.body {
                 response.remove_header(&http::header::TRANSFER_ENCODING);
                 response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
@@ -298,21 +291,47 @@ fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
     session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
 }
 
-enum HeaderOp {
-    Set(String, String),
-    Add(String, String),
-    Remove(String),
+/// Request and response headers, as plugin edits change them.
+trait EditableHeaders {
+    fn set(&mut self, name: String, value: String) -> Result<()>;
+    fn add(&mut self, name: String, value: String) -> Result<()>;
+    fn remove(&mut self, name: &str);
 }
 
-fn apply_header_edits(edits: HeaderEdits, mut apply: impl FnMut(HeaderOp) -> Result<()>) -> Result<()> {
+impl EditableHeaders for RequestHeader {
+    fn set(&mut self, name: String, value: String) -> Result<()> {
+        self.insert_header(name, value)
+    }
+    fn add(&mut self, name: String, value: String) -> Result<()> {
+        self.append_header(name, value).map(|_| ())
+    }
+    fn remove(&mut self, name: &str) {
+        self.remove_header(name);
+    }
+}
+
+impl EditableHeaders for ResponseHeader {
+    fn set(&mut self, name: String, value: String) -> Result<()> {
+        self.insert_header(name, value)
+    }
+    fn add(&mut self, name: String, value: String) -> Result<()> {
+        self.append_header(name, value).map(|_| ())
+    }
+    fn remove(&mut self, name: &str) {
+        self.remove_header(name);
+    }
+}
+
+/// Removes, then sets, then appends, as the plugin asked.
+fn apply_header_edits(target: &mut impl EditableHeaders, edits: HeaderEdits) -> Result<()> {
     for name in edits.remove {
-        apply(HeaderOp::Remove(name))?;
+        target.remove(&name);
     }
     for (name, value) in edits.set {
-        apply(HeaderOp::Set(name, value))?;
+        target.set(name, value)?;
     }
     for (name, value) in edits.add {
-        apply(HeaderOp::Add(name, value))?;
+        target.add(name, value)?;
     }
     Ok(())
 }
@@ -321,14 +340,7 @@ fn apply_request_edits(request: &mut RequestHeader, edits: RequestEdits) -> Resu
     if edits.headers.is_empty() && edits.path_and_query.is_none() {
         return Ok(());
     }
-    apply_header_edits(edits.headers, |op| match op {
-        HeaderOp::Set(name, value) => request.insert_header(name, value).map(|_| ()),
-        HeaderOp::Add(name, value) => request.append_header(name, value).map(|_| ()),
-        HeaderOp::Remove(name) => {
-            request.remove_header(&name);
-            Ok(())
-        }
-    })?;
+    apply_header_edits(request, edits.headers)?;
     if let Some(target) = edits.path_and_query {
         let uri = http::Uri::builder()
             .path_and_query(target)
@@ -399,17 +411,7 @@ fn strip_port(authority: &str) -> &str {
 
 /// Answers with `status` and a short text body.
 async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Result<()> {
-    let mut header = ResponseHeader::build(status, Some(3))?;
-    header.insert_header(http::header::SERVER, SERVER_NAME)?;
-    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-    if !body.is_empty() {
-        header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
-    }
-    session.write_response_header(Box::new(header), body.is_empty()).await?;
-    if !body.is_empty() {
-        session.write_response_body(Some(Bytes::from_static(body)), true).await?;
-    }
-    Ok(())
+    send_direct(session, DirectResponse { status, headers: Vec::new(), body: Bytes::from_static(body) }).await
 }
 
 #[cfg(test)]
