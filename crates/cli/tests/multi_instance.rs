@@ -39,7 +39,7 @@ fn start_pair() -> Pair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_instance_serves_exactly_its_own_class() {
-    let Pair { prod, test, .. } = start_pair();
+    let Pair { prod, test, dir: _dir, _backends } = start_pair();
     let (prod_http, test_http) = (prod.http_addr().unwrap(), test.http_addr().unwrap());
 
     let r = get_async(prod_http, "shop.example.com", "/cart").await.unwrap();
