@@ -115,6 +115,7 @@ pub trait Plugin: Send + Sync {
         Decision::Continue
     }
 
-    /// Runs on the upstream response headers.
+    /// Runs on the response headers — the upstream's, or a plugin's direct answer when this plugin's
+    /// request hook ran — in the reverse order of the request hooks (Envoy's encoder filter order).
     fn on_response_headers(&self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _edits: &mut ResponseEdits) {}
 }

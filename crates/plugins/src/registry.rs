@@ -27,7 +27,13 @@ impl ConfigError {
 }
 
 /// Names of the built-in plugins.
-pub const BUILTINS: &[&str] = &[builtin::request_block::NAME];
+pub const BUILTINS: &[&str] = &[
+    builtin::request_block::NAME,
+    builtin::ip_restriction::NAME,
+    builtin::custom_response::NAME,
+    builtin::cache_control::NAME,
+    builtin::bot_detect::NAME,
+];
 
 /// Whether `name` is a built-in plugin.
 pub fn is_builtin(name: &str) -> bool {
@@ -43,6 +49,10 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
     }
     match name {
         builtin::request_block::NAME => Ok(Arc::new(builtin::request_block::RequestBlock::from_config(config)?)),
+        builtin::ip_restriction::NAME => Ok(Arc::new(builtin::ip_restriction::IpRestriction::from_config(config)?)),
+        builtin::custom_response::NAME => Ok(Arc::new(builtin::custom_response::CustomResponse::from_config(config)?)),
+        builtin::cache_control::NAME => Ok(Arc::new(builtin::cache_control::CacheControl::from_config(config)?)),
+        builtin::bot_detect::NAME => Ok(Arc::new(builtin::bot_detect::BotDetect::from_config(config)?)),
         other => Err(ConfigError::new("", format!("no built-in plugin named {other:?}"))),
     }
 }

@@ -83,9 +83,10 @@ impl ProxyHttp for GatewayProxy {
             return Ok(true);
         };
         if !route.chain.is_empty() {
-            if let Some(response) = self.run_chain(session, &route).await? {
+            if let Some((response, ran)) = self.run_chain(session, &route).await? {
+                let (header, body) = self.local_reply(session, &route, response, ran)?;
                 ctx.route = Some(route);
-                send_direct(session, response).await?;
+                send_local_reply(session, header, body).await?;
                 return Ok(true);
             }
         }
@@ -210,29 +211,31 @@ impl ProxyHttp for GatewayProxy {
 impl GatewayProxy {
     /// Runs the route's plugins on the request headers and, when one asks, on the whole (bounded) body,
     /// applying each plugin's edits before the next one runs. Returns the response to send when a plugin
-    /// answers.
-    async fn run_chain(&self, session: &mut Session, route: &CompiledRoute) -> Result<Option<DirectResponse>> {
+    /// answers, with how many of the selected plugins ran (the answering one included).
+    async fn run_chain(&self, session: &mut Session, route: &CompiledRoute) -> Result<Option<(DirectResponse, usize)>> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header()).into_owned();
         let client_ip = client_ip(session);
-        for (index, plugin) in route.chain.select(&host) {
+        for (position, (index, plugin)) in route.chain.select(&host).enumerate() {
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
             let decision = plugin.on_request_headers(&view, &mut edits);
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
-                return Ok(Some(response));
+                return Ok(Some((response, position + 1)));
             }
         }
         if !route.chain.needs_body_for(&host) {
             return Ok(None);
         }
+        let all = route.chain.select(&host).count();
         let Some(body) = read_body(session).await? else {
-            return Ok(Some(DirectResponse {
+            let response = DirectResponse {
                 status: 413,
                 headers: Vec::new(),
                 body: Bytes::from_static(b"request body too large for plugin inspection"),
-            }));
+            };
+            return Ok(Some((response, all)));
         };
         for (index, plugin) in route.chain.select(&host).filter(|(_, p)| p.needs_request_body()) {
             let mut edits = RequestEdits::default();
@@ -240,7 +243,7 @@ impl GatewayProxy {
             let decision = plugin.on_request_body(&view, &body, &mut edits);
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
-                return Ok(Some(response));
+                return Ok(Some((response, all)));
             }
         }
         Ok(None)
@@ -248,10 +251,49 @@ impl GatewayProxy {
 
     /// Runs the route's plugins on the upstream response headers; a replacement body is kept in `ctx`.
     fn run_response_chain(&self, session: &Session, route: &CompiledRoute, response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        let host = request_host(session.req_header());
+        let ran = route.chain.select(&host).count();
+        if let Some(body) = self.response_hooks(session, route, ran, response)? {
+            ctx.replacement_body = Some(body);
+        }
+        Ok(())
+    }
+
+    /// The response for a plugin's answer: its headers as [`send_local_reply`] writes them, after the
+    /// response hooks of the plugins that ran (the answering one included) — Envoy sends a local reply
+    /// through the encoder filters, and a Wasm filter that saw the request sees its response (this is how
+    /// `custom-response` rewrites another plugin's 401).
+    fn local_reply(
+        &self,
+        session: &Session,
+        route: &CompiledRoute,
+        response: DirectResponse,
+        ran: usize,
+    ) -> Result<(ResponseHeader, Bytes)> {
+        let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 3))?;
+        header.insert_header(http::header::SERVER, SERVER_NAME)?;
+        if !response.body.is_empty() {
+            header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
+        }
+        for (name, value) in response.headers {
+            header.insert_header(name, value)?;
+        }
+        let body = self.response_hooks(session, route, ran, &mut header)?.unwrap_or(response.body);
+        header.remove_header(&http::header::TRANSFER_ENCODING);
+        header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+        Ok((header, body))
+    }
+
+    /// Runs `on_response_headers` of the first `ran` plugins selected for the request, **last first** (Envoy
+    /// runs encoder filters in the reverse order of decoder filters), applying each one's edits to
+    /// `response` before the next runs. Returns the replacement body a plugin asked for, the last one wins.
+    fn response_hooks(&self, session: &Session, route: &CompiledRoute, ran: usize, response: &mut ResponseHeader) -> Result<Option<Bytes>> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header());
         let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
-        for (_, plugin) in route.chain.select(&host) {
+        let plugins: Vec<_> = route.chain.select(&host).take(ran).collect();
+        let mut replacement = None;
+        for (_, plugin) in plugins.into_iter().rev() {
             let mut edits = ResponseEdits::default();
             plugin.on_response_headers(&view, &ResponseView { status: response.status.as_u16(), headers: &response.headers }, &mut edits);
             if let Some(status) = edits.status {
@@ -261,10 +303,10 @@ impl GatewayProxy {
             if let Some(body) = edits.body {
                 response.remove_header(&http::header::TRANSFER_ENCODING);
                 response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-                ctx.replacement_body = Some(body);
+                replacement = Some(body);
             }
         }
-        Ok(())
+        Ok(replacement)
     }
 }
 
@@ -367,20 +409,11 @@ async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
     Ok(Some(body.freeze()))
 }
 
-/// Sends a plugin's response.
-async fn send_direct(session: &mut Session, response: DirectResponse) -> Result<()> {
-    let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 3))?;
-    header.insert_header(http::header::SERVER, SERVER_NAME)?;
-    if !response.body.is_empty() {
-        header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
-    }
-    for (name, value) in response.headers {
-        header.insert_header(name, value)?;
-    }
-    header.insert_header(http::header::CONTENT_LENGTH, response.body.len())?;
-    session.write_response_header(Box::new(header), response.body.is_empty()).await?;
-    if !response.body.is_empty() {
-        session.write_response_body(Some(response.body), true).await?;
+/// Sends a plugin's response (built by [`GatewayProxy::local_reply`]).
+async fn send_local_reply(session: &mut Session, header: ResponseHeader, body: Bytes) -> Result<()> {
+    session.write_response_header(Box::new(header), body.is_empty()).await?;
+    if !body.is_empty() {
+        session.write_response_body(Some(body), true).await?;
     }
     Ok(())
 }

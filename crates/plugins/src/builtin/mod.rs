@@ -1,6 +1,10 @@
 //! Built-in plugins, one file each, with Higress's configuration schema and semantics (the Go version
 //! unless a file says otherwise). Shared JSON readers live here.
 
+pub mod bot_detect;
+pub mod cache_control;
+pub mod custom_response;
+pub mod ip_restriction;
 pub mod request_block;
 
 use serde_json::Value;
