@@ -270,11 +270,7 @@ impl GatewayProxy {
         response: DirectResponse,
         ran: usize,
     ) -> Result<(ResponseHeader, Bytes)> {
-        let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 3))?;
-        header.insert_header(http::header::SERVER, SERVER_NAME)?;
-        if !response.body.is_empty() {
-            header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
-        }
+        let mut header = local_header(response.status, response.headers.len(), &response.body)?;
         for (name, value) in response.headers {
             header.insert_header(name, value)?;
         }
@@ -442,9 +438,21 @@ fn strip_port(authority: &str) -> &str {
     authority.rsplit_once(':').map_or(authority, |(host, _)| host)
 }
 
-/// Answers with `status` and a short text body.
+/// The headers of a gateway-made response: `Server`, and `Content-Type: text/plain` when there is a body.
+fn local_header(status: u16, extra: usize, body: &[u8]) -> Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(status, Some(extra + 3))?;
+    header.insert_header(http::header::SERVER, SERVER_NAME)?;
+    if !body.is_empty() {
+        header.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
+    }
+    Ok(header)
+}
+
+/// Answers with `status` and a short text body (no route, no healthy upstream).
 async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Result<()> {
-    send_direct(session, DirectResponse { status, headers: Vec::new(), body: Bytes::from_static(body) }).await
+    let mut header = local_header(status, 0, body)?;
+    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    send_local_reply(session, header, Bytes::from_static(body)).await
 }
 
 #[cfg(test)]
