@@ -1,6 +1,9 @@
 //! Built-in plugins, one file each, with Higress's configuration schema and semantics (the Go version
 //! unless a file says otherwise). Shared JSON readers live here.
 
+pub mod basic_auth;
+pub(crate) mod consumer_auth;
+pub mod key_auth;
 pub mod request_block;
 
 use serde_json::Value;
