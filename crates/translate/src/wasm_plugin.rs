@@ -8,6 +8,10 @@
 //! version of the whole plugin; order is creation time, then phase (AUTHN, AUTHZ, STATS, UNSPECIFIED),
 //! then priority (higher first, none last); at request time the **first matching rule wins**, else the
 //! global configuration. A rule with `ingress` matches by route name only (plus `service` when given).
+//! A global configuration with no key besides `_rules_` is no global configuration when rules exist (wasm-go
+//! `ParseRuleConfig` `keyCount`). Plugins that Higress parses with `ParseOverrideConfigBy` (`key-auth`,
+//! `basic-auth`) build each rule from the global configuration: the registry's `effective_global_config` /
+//! `effective_rule_config` give the configurations the instances are built from (and the IR keeps).
 //!
 //! oxigress fixes: several instances sharing a namespace pick their plugins with the label
 //! `oxigress.io/instance` (Higress applies every plugin of the namespace to every instance there);
@@ -95,11 +99,7 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
             (default, spec.match_rules.clone(), "spec.matchRules")
         }
     };
-    if let Some(config) = &default_config {
-        let field = if spec.plugin_config.is_some() { "spec.pluginConfig" } else { "spec.defaultConfig" };
-        oxigress_plugins::registry::validate(&builtin, config).map_err(|e| at(field, &e))?;
-    }
-    let mut rules = Vec::new();
+    let mut kept = Vec::new();
     for (i, rule) in match_rules.iter().enumerate() {
         if rule.config_disable == Some(true) {
             continue;
@@ -107,8 +107,27 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
         if rule.ingress.is_empty() && rule.domain.is_empty() && rule.service.is_empty() {
             return Err(format!("{base}[{i}]: invalid match rule has no match condition"));
         }
-        let config = rule.config.clone().unwrap_or(Value::Object(Default::default()));
-        oxigress_plugins::registry::validate(&builtin, &config).map_err(|e| at(&format!("{base}[{i}].config"), &e))?;
+        kept.push((i, rule));
+    }
+    // why (wasm-go `ParseRuleConfig`, C++ `parseRuleConfig`): a global configuration without any key next
+    // to `_rules_` is no global configuration when rules exist.
+    let written_default = default_config.filter(|c| kept.is_empty() || !is_empty_config(c));
+    // why (wasm-go `ParseOverrideConfigBy`): some plugins derive their rules' configurations from the
+    // global one (see `registry::effective_rule_config`).
+    let default_config = written_default
+        .as_ref()
+        .map(|c| oxigress_plugins::registry::effective_global_config(&builtin, c, !kept.is_empty()));
+    if let Some(config) = &default_config {
+        let field = if spec.plugin_config.is_some() { "spec.pluginConfig" } else { "spec.defaultConfig" };
+        oxigress_plugins::registry::validate(&builtin, config).map_err(|e| at(field, &e))?;
+    }
+    let mut rules = Vec::new();
+    for (i, rule) in kept {
+        let field = format!("{base}[{i}].config");
+        let written = rule.config.clone().unwrap_or(Value::Object(Default::default()));
+        let config = oxigress_plugins::registry::effective_rule_config(&builtin, written_default.as_ref(), &written)
+            .map_err(|e| at(&field, &e))?;
+        oxigress_plugins::registry::validate(&builtin, &config).map_err(|e| at(&field, &e))?;
         rules.push(PluginRule {
             ingress: rule.ingress.clone(),
             domain: rule.domain.clone(),
@@ -129,6 +148,11 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
         default_config,
         rules,
     }))
+}
+
+/// `null` or `{}`.
+fn is_empty_config(config: &Value) -> bool {
+    config.is_null() || config.as_object().is_some_and(|m| m.is_empty())
 }
 
 fn at(field: &str, error: &oxigress_plugins::ConfigError) -> String {
@@ -272,3 +296,6 @@ fn service_matches(entry: &str, route: &Route) -> bool {
     entry == fqdn || entry == format!("{fqdn}:{port}")
 }
 
+
+#[cfg(test)]
+mod tests;
