@@ -33,6 +33,8 @@ pub const BUILTINS: &[&str] = &[
     builtin::custom_response::NAME,
     builtin::cache_control::NAME,
     builtin::bot_detect::NAME,
+    builtin::key_auth::NAME,
+    builtin::basic_auth::NAME,
 ];
 
 /// Whether `name` is a built-in plugin.
@@ -53,6 +55,8 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
         builtin::custom_response::NAME => Ok(Arc::new(builtin::custom_response::CustomResponse::from_config(config)?)),
         builtin::cache_control::NAME => Ok(Arc::new(builtin::cache_control::CacheControl::from_config(config)?)),
         builtin::bot_detect::NAME => Ok(Arc::new(builtin::bot_detect::BotDetect::from_config(config)?)),
+        builtin::key_auth::NAME => Ok(Arc::new(builtin::key_auth::KeyAuth::from_config(config)?)),
+        builtin::basic_auth::NAME => Ok(Arc::new(builtin::basic_auth::BasicAuth::from_config(config)?)),
         other => Err(ConfigError::new("", format!("no built-in plugin named {other:?}"))),
     }
 }
@@ -60,4 +64,33 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
 /// Checks `config` for plugin `name` without keeping the result.
 pub fn validate(name: &str, config: &Value) -> Result<(), ConfigError> {
     build(name, config).map(|_| ())
+}
+
+/// Whether Higress parses `name` with wasm-go `ParseOverrideConfigBy`: its rule configurations start as a
+/// copy of the parsed global configuration, so the translator must derive them with
+/// [`effective_rule_config`] (and the global one with [`effective_global_config`]). Plugins parsed with
+/// `ParseConfigBy` use every configuration as written.
+pub fn overrides_rules_from_global(name: &str) -> bool {
+    matches!(name, builtin::key_auth::NAME | builtin::basic_auth::NAME)
+}
+
+/// The configuration the global instance of `name` is built from, given the written one and whether the
+/// plugin has at least one rule (some plugins behave differently then, e.g. `key-auth` without
+/// `global_auth`).
+pub fn effective_global_config(name: &str, global: &Value, has_rules: bool) -> Value {
+    if overrides_rules_from_global(name) {
+        builtin::consumer_auth::effective_global_config(global, has_rules)
+    } else {
+        global.clone()
+    }
+}
+
+/// The configuration a rule instance of `name` is built from, given the written global configuration
+/// (`None` when disabled) and the rule's own. Errors name a field of the rule's configuration.
+pub fn effective_rule_config(name: &str, global: Option<&Value>, rule: &Value) -> Result<Value, ConfigError> {
+    if overrides_rules_from_global(name) {
+        builtin::consumer_auth::effective_rule_config(global, rule)
+    } else {
+        Ok(rule.clone())
+    }
 }

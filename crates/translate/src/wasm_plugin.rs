@@ -8,6 +8,10 @@
 //! version of the whole plugin; order is creation time, then phase (AUTHN, AUTHZ, STATS, UNSPECIFIED),
 //! then priority (higher first, none last); at request time the **first matching rule wins**, else the
 //! global configuration. A rule with `ingress` matches by route name only (plus `service` when given).
+//! A global configuration with no key besides `_rules_` is no global configuration when rules exist (wasm-go
+//! `ParseRuleConfig` `keyCount`). Plugins that Higress parses with `ParseOverrideConfigBy` (`key-auth`,
+//! `basic-auth`) build each rule from the global configuration: the registry's `effective_global_config` /
+//! `effective_rule_config` give the configurations the instances are built from (and the IR keeps).
 //!
 //! oxigress fixes: several instances sharing a namespace pick their plugins with the label
 //! `oxigress.io/instance` (Higress applies every plugin of the namespace to every instance there);
@@ -88,16 +92,35 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
         }
         None => (spec.default_config.clone(), spec.match_rules.clone(), "spec.matchRules", "spec.defaultConfig"),
     };
-    let has_rules = match_rules.iter().any(|r| r.config_disable != Some(true));
-    let empty = raw_default.as_ref().is_none_or(|c| c.is_null() || c.as_object().is_some_and(|m| m.is_empty()));
-    // why (wasm-go `ParseRuleConfig`): an empty global configuration next to rules means "no global
-    // configuration"; a global configuration that does not parse next to rules is only disabled.
-    let default_config = if spec.default_config_disable == Some(true) || (empty && has_rules) {
+    let mut kept = Vec::new();
+    for (i, rule) in match_rules.iter().enumerate() {
+        if rule.config_disable == Some(true) {
+            continue;
+        }
+        if rule.ingress.is_empty() && rule.domain.is_empty() && rule.service.is_empty() {
+            return Err(format!("{base}[{i}]: invalid match rule has no match condition"));
+        }
+        kept.push((i, rule));
+    }
+    let has_rules = !kept.is_empty();
+    // why (wasm-go `ParseRuleConfig`, C++ `parseRuleConfig`): a global configuration without any key next
+    // to `_rules_` is no global configuration when rules exist.
+    let written_default = if spec.default_config_disable == Some(true) {
         None
     } else {
-        let config = raw_default.unwrap_or(Value::Object(Default::default()));
-        match oxigress_plugins::registry::validate(&builtin, &config) {
+        Some(raw_default.unwrap_or(Value::Object(Default::default()))).filter(|c| !has_rules || !is_empty_config(c))
+    };
+    // why (wasm-go `ParseOverrideConfigBy`): some plugins derive their rules' configurations from the
+    // global one (see `registry::effective_rule_config`).
+    let default_config = match written_default
+        .as_ref()
+        .map(|c| oxigress_plugins::registry::effective_global_config(&builtin, c, has_rules))
+    {
+        None => None,
+        Some(config) => match oxigress_plugins::registry::validate(&builtin, &config) {
             Ok(()) => Some(config),
+            // why (wasm-go `ParseRuleConfig`): a global configuration that does not parse next to rules
+            // only disables the global configuration.
             Err(e) if has_rules => {
                 diagnostics.push(Diagnostic::warning(
                     "InvalidWasmPlugin",
@@ -107,18 +130,15 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
                 None
             }
             Err(e) => return Err(at(default_field, &e)),
-        }
+        },
     };
     let mut rules = Vec::new();
-    for (i, rule) in match_rules.iter().enumerate() {
-        if rule.config_disable == Some(true) {
-            continue;
-        }
-        if rule.ingress.is_empty() && rule.domain.is_empty() && rule.service.is_empty() {
-            return Err(format!("{base}[{i}]: invalid match rule has no match condition"));
-        }
-        let config = rule.config.clone().unwrap_or(Value::Object(Default::default()));
-        oxigress_plugins::registry::validate(&builtin, &config).map_err(|e| at(&format!("{base}[{i}].config"), &e))?;
+    for (i, rule) in kept {
+        let field = format!("{base}[{i}].config");
+        let written = rule.config.clone().unwrap_or(Value::Object(Default::default()));
+        let config = oxigress_plugins::registry::effective_rule_config(&builtin, written_default.as_ref(), &written)
+            .map_err(|e| at(&field, &e))?;
+        oxigress_plugins::registry::validate(&builtin, &config).map_err(|e| at(&field, &e))?;
         rules.push(PluginRule {
             ingress: rule.ingress.clone(),
             domain: rule.domain.clone(),
@@ -139,6 +159,11 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
         default_config,
         rules,
     }))
+}
+
+/// `null` or `{}`.
+fn is_empty_config(config: &Value) -> bool {
+    config.is_null() || config.as_object().is_some_and(|m| m.is_empty())
 }
 
 fn at(field: &str, error: &oxigress_plugins::ConfigError) -> String {
@@ -282,3 +307,6 @@ fn service_matches(entry: &str, route: &Route) -> bool {
     entry == fqdn || entry == format!("{fqdn}:{port}")
 }
 
+
+#[cfg(test)]
+mod tests;

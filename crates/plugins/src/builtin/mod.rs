@@ -5,6 +5,9 @@ pub mod bot_detect;
 pub mod cache_control;
 pub mod custom_response;
 pub mod ip_restriction;
+pub mod basic_auth;
+pub(crate) mod consumer_auth;
+pub mod key_auth;
 pub mod request_block;
 
 use serde_json::Value;
