@@ -45,6 +45,11 @@ pub struct RequestCtx {
     /// A body a plugin put in place of the upstream's.
     replacement_body: Option<Bytes>,
     body_replaced: bool,
+    /// A request body a plugin put in place of the client's, and the connect attempt it was last sent on.
+    request_body: Option<Bytes>,
+    request_body_sent: usize,
+    /// Plugins that asked for the whole upstream body, in chain order, with the body so far.
+    response_body: Option<ResponseBodyReaders>,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -61,6 +66,9 @@ impl ProxyHttp for GatewayProxy {
             connect_attempts: 0,
             replacement_body: None,
             body_replaced: false,
+            request_body: None,
+            request_body_sent: 0,
+            response_body: None,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
@@ -83,7 +91,7 @@ impl ProxyHttp for GatewayProxy {
             return Ok(true);
         };
         if !route.chain.is_empty() {
-            if let Some(response) = self.run_chain(session, &route).await? {
+            if let Some(response) = self.run_chain(session, &route, ctx).await? {
                 ctx.route = Some(route);
                 send_direct(session, response).await?;
                 return Ok(true);
@@ -134,7 +142,7 @@ impl ProxyHttp for GatewayProxy {
         &self,
         session: &mut Session,
         upstream_request: &mut RequestHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
             let ip = client.ip().to_string();
@@ -145,6 +153,30 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
         }
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
+        if let Some(body) = &ctx.request_body {
+            upstream_request.remove_header(&http::header::TRANSFER_ENCODING);
+            upstream_request.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // The client's body was read whole (and kept by pingora for retries) before the upstream was
+        // chosen; each connect attempt replays it, so each attempt gets the replacement once.
+        if let Some(replacement) = &ctx.request_body {
+            if ctx.request_body_sent != ctx.connect_attempts {
+                ctx.request_body_sent = ctx.connect_attempts;
+                *body = Some(replacement.clone());
+            } else if body.is_some() {
+                *body = Some(Bytes::new());
+            }
+        }
         Ok(())
     }
 
@@ -166,15 +198,26 @@ impl ProxyHttp for GatewayProxy {
 
     fn response_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
         if ctx.replacement_body.is_some() || ctx.body_replaced {
             // The first chunk becomes the replacement, the upstream's own bytes are dropped.
             *body = ctx.replacement_body.take();
             ctx.body_replaced = true;
+        }
+        if let Some(readers) = ctx.response_body.as_mut() {
+            if let Some(chunk) = body.take() {
+                readers.body.extend_from_slice(&chunk);
+            }
+            if readers.body.len() > MAX_BUFFERED_RESPONSE_BODY {
+                // Too large to rewrite: what was held back goes out unchanged, and so does the rest.
+                *body = ctx.response_body.take().map(|r| r.body.freeze());
+            } else if end_of_stream {
+                *body = ctx.response_body.take().map(|r| self.run_response_body(session, r));
+            }
         }
         Ok(None)
     }
@@ -210,34 +253,46 @@ impl ProxyHttp for GatewayProxy {
 impl GatewayProxy {
     /// Runs the route's plugins on the request headers and, when one asks, on the whole (bounded) body,
     /// applying each plugin's edits before the next one runs. Returns the response to send when a plugin
-    /// answers.
-    async fn run_chain(&self, session: &mut Session, route: &CompiledRoute) -> Result<Option<DirectResponse>> {
+    /// answers; a replaced request body is kept in `ctx`.
+    async fn run_chain(&self, session: &mut Session, route: &CompiledRoute, ctx: &mut RequestCtx) -> Result<Option<DirectResponse>> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header()).into_owned();
         let client_ip = client_ip(session);
+        // Plugins that said, on the headers, that they do not need this request's body.
+        let mut skip_body = Vec::new();
         for (index, plugin) in route.chain.select(&host) {
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
             let decision = plugin.on_request_headers(&view, &mut edits);
+            if edits.skip_body {
+                skip_body.push(index);
+            }
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
                 return Ok(Some(response));
             }
         }
-        if !route.chain.needs_body_for(&host) {
+        let wants_body = |(index, plugin): &(usize, &Arc<dyn oxigress_plugins::Plugin>)| {
+            plugin.needs_request_body() && !skip_body.contains(index)
+        };
+        if !route.chain.needs_body_for(&host) || !route.chain.select(&host).any(|p| wants_body(&p)) {
             return Ok(None);
         }
-        let Some(body) = read_body(session).await? else {
+        let Some(mut body) = read_body(session).await? else {
             return Ok(Some(DirectResponse {
                 status: 413,
                 headers: Vec::new(),
                 body: Bytes::from_static(b"request body too large for plugin inspection"),
             }));
         };
-        for (index, plugin) in route.chain.select(&host).filter(|(_, p)| p.needs_request_body()) {
+        for (index, plugin) in route.chain.select(&host).filter(wants_body) {
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
             let decision = plugin.on_request_body(&view, &body, &mut edits);
+            if let Some(replacement) = edits.body.take() {
+                body = replacement.clone();
+                ctx.request_body = Some(replacement);
+            }
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
                 return Ok(Some(response));
@@ -251,6 +306,7 @@ impl GatewayProxy {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header());
         let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
+        let mut readers = Vec::new();
         for (_, plugin) in route.chain.select(&host) {
             let mut edits = ResponseEdits::default();
             plugin.on_response_headers(&view, &ResponseView { status: response.status.as_u16(), headers: &response.headers }, &mut edits);
@@ -270,10 +326,54 @@ impl GatewayProxy {
                 response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
                 ctx.replacement_body = Some(body);
             }
+            if edits.read_body {
+                readers.push(plugin.clone());
+            }
+        }
+        let bodiless = matches!(response.status.as_u16(), 204 | 304) || session.req_header().method == http::Method::HEAD;
+        if !readers.is_empty() && !bodiless {
+            // The body may change size after the headers left: stream it.
+            response.remove_header(&http::header::CONTENT_LENGTH);
+            if session.req_header().version == http::Version::HTTP_11 {
+                response.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+            }
+            ctx.response_body = Some(ResponseBodyReaders {
+                plugins: readers,
+                status: response.status.as_u16(),
+                headers: response.headers.clone(),
+                body: bytes::BytesMut::new(),
+            });
         }
         Ok(())
     }
+
+    /// Runs the plugins that asked for the upstream body on it, in chain order, each on the previous one's
+    /// result.
+    fn run_response_body(&self, session: &Session, readers: ResponseBodyReaders) -> Bytes {
+        let scheme = if self.https { "https" } else { "http" };
+        let host = request_host(session.req_header());
+        let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
+        let response = ResponseView { status: readers.status, headers: &readers.headers };
+        let mut body = readers.body.freeze();
+        for plugin in &readers.plugins {
+            if let Some(replacement) = plugin.on_response_body(&view, &response, &body) {
+                body = replacement;
+            }
+        }
+        body
+    }
 }
+
+/// The plugins that read the upstream body, and what they need to run at its end.
+pub struct ResponseBodyReaders {
+    plugins: Vec<Arc<dyn oxigress_plugins::Plugin>>,
+    status: u16,
+    headers: http::HeaderMap,
+    body: bytes::BytesMut,
+}
+
+/// Largest upstream body held back for plugins; a larger one passes unchanged.
+const MAX_BUFFERED_RESPONSE_BODY: usize = 1024 * 1024;
 
 /// Counts a plugin's decision; the response when it answered.
 fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<DirectResponse> {

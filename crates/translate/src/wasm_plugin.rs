@@ -95,6 +95,10 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
             (default, spec.match_rules.clone(), "spec.matchRules")
         }
     };
+    // why (wasm-go `ParseRuleConfig`): a global configuration without keys beside `_rules_` is no global
+    // configuration at all when a rule is enabled (only without rules does `{}` enable the plugin).
+    let enabled_rule = match_rules.iter().any(|r| r.config_disable != Some(true));
+    let default_config = default_config.filter(|c| !(enabled_rule && c.as_object().is_some_and(|m| m.is_empty())));
     if let Some(config) = &default_config {
         let field = if spec.plugin_config.is_some() { "spec.pluginConfig" } else { "spec.defaultConfig" };
         oxigress_plugins::registry::validate(&builtin, config).map_err(|e| at(field, &e))?;
