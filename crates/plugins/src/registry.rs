@@ -27,7 +27,12 @@ impl ConfigError {
 }
 
 /// Names of the built-in plugins.
-pub const BUILTINS: &[&str] = &[builtin::request_block::NAME];
+pub const BUILTINS: &[&str] = &[
+    builtin::request_block::NAME,
+    builtin::request_validation::NAME,
+    builtin::transformer::NAME,
+    builtin::cors::NAME,
+];
 
 /// Whether `name` is a built-in plugin.
 pub fn is_builtin(name: &str) -> bool {
@@ -43,6 +48,11 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
     }
     match name {
         builtin::request_block::NAME => Ok(Arc::new(builtin::request_block::RequestBlock::from_config(config)?)),
+        builtin::request_validation::NAME => {
+            Ok(Arc::new(builtin::request_validation::RequestValidation::from_config(config)?))
+        }
+        builtin::transformer::NAME => Ok(Arc::new(builtin::transformer::Transformer::from_config(config)?)),
+        builtin::cors::NAME => Ok(Arc::new(builtin::cors::Cors::from_config(config)?)),
         other => Err(ConfigError::new("", format!("no built-in plugin named {other:?}"))),
     }
 }

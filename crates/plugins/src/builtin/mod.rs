@@ -1,7 +1,10 @@
 //! Built-in plugins, one file each, with Higress's configuration schema and semantics (the Go version
 //! unless a file says otherwise). Shared JSON readers live here.
 
+pub mod cors;
 pub mod request_block;
+pub mod request_validation;
+pub mod transformer;
 
 use serde_json::Value;
 
