@@ -125,6 +125,13 @@ pub trait Plugin: Send + Sync {
         Decision::Continue
     }
 
+    /// Whether this plugin's request edits (headers or path) make the proxy choose the route again once
+    /// the chain has run, as Envoy re-resolves the route after a Wasm plugin changed request headers unless
+    /// the plugin called `DisableReroute`. Off unless a plugin opts in.
+    fn reroute(&self) -> bool {
+        false
+    }
+
     /// Runs on the upstream response headers.
     fn on_response_headers(&self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _edits: &mut ResponseEdits) {}
 

@@ -50,6 +50,8 @@ pub struct RequestCtx {
     request_body_sent: usize,
     /// Plugins that asked for the whole upstream body, in chain order, with the body so far.
     response_body: Option<ResponseBodyReaders>,
+    /// A plugin that reroutes edited the request: the route is chosen again after the chain.
+    reroute: bool,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -69,24 +71,16 @@ impl ProxyHttp for GatewayProxy {
             request_body: None,
             request_body_sent: 0,
             response_body: None,
+            reroute: false,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let req = session.req_header();
-        let host = request_host(req);
-        let facts = RequestFacts {
-            host: &host,
-            path: req.uri.path(),
-            query: req.uri.query(),
-            method: &req.method,
-            headers: &req.headers,
-        };
         // One load per request: the route (and its clusters) come from one snapshot.
-        let route = self.state.runtime().router.find(&facts).cloned();
-        let Some(route) = route else {
+        let runtime = arc_swap::Guard::into_inner(self.state.runtime());
+        let Some(mut route) = find_route(&runtime, session.req_header()) else {
             respond(session, 404, b"").await?;
             return Ok(true);
         };
@@ -95,6 +89,15 @@ impl ProxyHttp for GatewayProxy {
                 ctx.route = Some(route);
                 send_direct(session, response).await?;
                 return Ok(true);
+            }
+            if ctx.reroute {
+                // why: Envoy re-resolves the route after a Wasm plugin changed request headers.
+                let Some(rerouted) = find_route(&runtime, session.req_header()) else {
+                    ctx.route = Some(route);
+                    respond(session, 404, b"").await?;
+                    return Ok(true);
+                };
+                route = rerouted;
             }
         }
         let cluster = if route.cluster.has_peers() {
@@ -267,6 +270,7 @@ impl GatewayProxy {
             if edits.skip_body {
                 skip_body.push(index);
             }
+            ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
                 return Ok(Some(response));
@@ -293,6 +297,7 @@ impl GatewayProxy {
                 body = replacement.clone();
                 ctx.request_body = Some(replacement);
             }
+            ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
                 return Ok(Some(response));
@@ -374,6 +379,14 @@ pub struct ResponseBodyReaders {
 
 /// Largest upstream body held back for plugins; a larger one passes unchanged.
 const MAX_BUFFERED_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// The route for `req` in `runtime`.
+fn find_route(runtime: &crate::runtime::Runtime, req: &RequestHeader) -> Option<Arc<CompiledRoute>> {
+    let host = request_host(req);
+    let facts =
+        RequestFacts { host: &host, path: req.uri.path(), query: req.uri.query(), method: &req.method, headers: &req.headers };
+    runtime.router.find(&facts).cloned()
+}
 
 /// Counts a plugin's decision; the response when it answered.
 fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<DirectResponse> {

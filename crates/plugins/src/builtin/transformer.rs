@@ -38,8 +38,9 @@
 //! later rule** (an error wrapped around `nil`); here they are configuration errors naming the field, as
 //! is an invalid pattern. Response header rules that map from the response body cannot wait for it (the
 //! headers leave first): they run on the headers without the body. Response patterns see the request
-//! as it went upstream (Higress: as it arrived). `reroute` is accepted; after a plugin edits request
-//! headers the proxy does not choose the route again yet. gjson wildcards, queries and modifiers are
+//! as it went upstream (Higress: as it arrived). With `reroute` (default) the proxy chooses the route
+//! again once the whole chain ran (Envoy: right after this plugin); the new route's plugins do not run
+//! on the request, only on the response. gjson wildcards, queries and modifiers are
 //! not supported in body keys. Patterns use Rust's `regex` (Unicode-aware `\w`, `\d`).
 
 mod form;
@@ -169,11 +170,6 @@ impl Transformer {
         }
         let reroute = config.get("reroute").is_none() || super::gjson_bool(config, "reroute");
         Ok(Self { reroute, request: parse_rules(config, "reqRules")?, response: parse_rules(config, "respRules")? })
-    }
-
-    /// Whether the configuration asks the proxy to choose the route again after request edits.
-    pub fn reroute(&self) -> bool {
-        self.reroute
     }
 }
 
@@ -667,6 +663,10 @@ fn push_header_edit(edits: &mut crate::HeaderEdits, name: &str, values: &[String
 impl Plugin for Transformer {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn reroute(&self) -> bool {
+        self.reroute
     }
 
     fn on_request_headers(&self, request: &RequestView<'_>, edits: &mut RequestEdits) -> Decision {
