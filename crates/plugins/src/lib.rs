@@ -82,6 +82,13 @@ pub struct RequestEdits {
     pub headers: HeaderEdits,
     /// A new request target (path and query).
     pub path_and_query: Option<String>,
+    /// A new request body (from [`Plugin::on_request_body`] only): later plugins see it, the proxy sends it
+    /// upstream with a matching `Content-Length`.
+    pub body: Option<Bytes>,
+    /// This plugin does not need this request's body after all (the Wasm SDK's `DontReadRequestBody`):
+    /// set in [`Plugin::on_request_headers`], its [`Plugin::on_request_body`] is skipped, and the body is
+    /// not buffered when no other plugin needs it.
+    pub skip_body: bool,
 }
 
 /// Response changes a plugin asks for.
@@ -93,6 +100,9 @@ pub struct ResponseEdits {
     pub status: Option<u16>,
     /// A new body replacing the upstream's.
     pub body: Option<Bytes>,
+    /// Ask for the whole upstream body: [`Plugin::on_response_body`] then runs on it (bounded). The
+    /// proxy drops `Content-Length` (the body may change size after the headers left).
+    pub read_body: bool,
 }
 
 /// One plugin instance with one configuration. Every hook has a pass-through default.
@@ -115,7 +125,20 @@ pub trait Plugin: Send + Sync {
         Decision::Continue
     }
 
+    /// Whether this plugin's request edits (headers or path) make the proxy choose the route again once
+    /// the chain has run, as Envoy re-resolves the route after a Wasm plugin changed request headers unless
+    /// the plugin called `DisableReroute`. Off unless a plugin opts in.
+    fn reroute(&self) -> bool {
+        false
+    }
+
     /// Runs on the response headers — the upstream's, or a plugin's direct answer when this plugin's
     /// request hook ran — in the reverse order of the request hooks (Envoy's encoder filter order).
     fn on_response_headers(&self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _edits: &mut ResponseEdits) {}
+
+    /// Runs on the whole upstream body when this plugin set [`ResponseEdits::read_body`]; `response` has
+    /// the headers as sent downstream. Returns a replacement body.
+    fn on_response_body(&self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _body: &[u8]) -> Option<Bytes> {
+        None
+    }
 }

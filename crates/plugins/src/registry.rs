@@ -35,6 +35,9 @@ pub const BUILTINS: &[&str] = &[
     builtin::bot_detect::NAME,
     builtin::key_auth::NAME,
     builtin::basic_auth::NAME,
+    builtin::request_validation::NAME,
+    builtin::transformer::NAME,
+    builtin::cors::NAME,
 ];
 
 /// Whether `name` is a built-in plugin.
@@ -57,6 +60,11 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
         builtin::bot_detect::NAME => Ok(Arc::new(builtin::bot_detect::BotDetect::from_config(config)?)),
         builtin::key_auth::NAME => Ok(Arc::new(builtin::key_auth::KeyAuth::from_config(config)?)),
         builtin::basic_auth::NAME => Ok(Arc::new(builtin::basic_auth::BasicAuth::from_config(config)?)),
+        builtin::request_validation::NAME => {
+            Ok(Arc::new(builtin::request_validation::RequestValidation::from_config(config)?))
+        }
+        builtin::transformer::NAME => Ok(Arc::new(builtin::transformer::Transformer::from_config(config)?)),
+        builtin::cors::NAME => Ok(Arc::new(builtin::cors::Cors::from_config(config)?)),
         other => Err(ConfigError::new("", format!("no built-in plugin named {other:?}"))),
     }
 }

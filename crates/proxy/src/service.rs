@@ -45,6 +45,13 @@ pub struct RequestCtx {
     /// A body a plugin put in place of the upstream's.
     replacement_body: Option<Bytes>,
     body_replaced: bool,
+    /// A request body a plugin put in place of the client's, and the connect attempt it was last sent on.
+    request_body: Option<Bytes>,
+    request_body_sent: usize,
+    /// Plugins that asked for the whole upstream body, in chain order, with the body so far.
+    response_body: Option<ResponseBodyReaders>,
+    /// A plugin that reroutes edited the request: the route is chosen again after the chain.
+    reroute: bool,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -61,33 +68,37 @@ impl ProxyHttp for GatewayProxy {
             connect_attempts: 0,
             replacement_body: None,
             body_replaced: false,
+            request_body: None,
+            request_body_sent: 0,
+            response_body: None,
+            reroute: false,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let req = session.req_header();
-        let host = request_host(req);
-        let facts = RequestFacts {
-            host: &host,
-            path: req.uri.path(),
-            query: req.uri.query(),
-            method: &req.method,
-            headers: &req.headers,
-        };
         // One load per request: the route (and its clusters) come from one snapshot.
-        let route = self.state.runtime().router.find(&facts).cloned();
-        let Some(route) = route else {
+        let runtime = arc_swap::Guard::into_inner(self.state.runtime());
+        let Some(mut route) = find_route(&runtime, session.req_header()) else {
             respond(session, 404, b"").await?;
             return Ok(true);
         };
         if !route.chain.is_empty() {
-            if let Some((response, ran)) = self.run_chain(session, &route).await? {
+            if let Some((response, ran)) = self.run_chain(session, &route, ctx).await? {
                 let (header, body) = self.local_reply(session, &route, response, ran)?;
                 ctx.route = Some(route);
                 send_local_reply(session, header, body).await?;
                 return Ok(true);
+            }
+            if ctx.reroute {
+                // why: Envoy re-resolves the route after a Wasm plugin changed request headers.
+                let Some(rerouted) = find_route(&runtime, session.req_header()) else {
+                    ctx.route = Some(route);
+                    respond(session, 404, b"").await?;
+                    return Ok(true);
+                };
+                route = rerouted;
             }
         }
         let cluster = if route.cluster.has_peers() {
@@ -135,7 +146,7 @@ impl ProxyHttp for GatewayProxy {
         &self,
         session: &mut Session,
         upstream_request: &mut RequestHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
             let ip = client.ip().to_string();
@@ -146,6 +157,30 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
         }
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
+        if let Some(body) = &ctx.request_body {
+            upstream_request.remove_header(&http::header::TRANSFER_ENCODING);
+            upstream_request.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // The client's body was read whole (and kept by pingora for retries) before the upstream was
+        // chosen; each connect attempt replays it, so each attempt gets the replacement once.
+        if let Some(replacement) = &ctx.request_body {
+            if ctx.request_body_sent != ctx.connect_attempts {
+                ctx.request_body_sent = ctx.connect_attempts;
+                *body = Some(replacement.clone());
+            } else if body.is_some() {
+                *body = Some(Bytes::new());
+            }
+        }
         Ok(())
     }
 
@@ -167,15 +202,26 @@ impl ProxyHttp for GatewayProxy {
 
     fn response_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
         if ctx.replacement_body.is_some() || ctx.body_replaced {
             // The first chunk becomes the replacement, the upstream's own bytes are dropped.
             *body = ctx.replacement_body.take();
             ctx.body_replaced = true;
+        }
+        if let Some(readers) = ctx.response_body.as_mut() {
+            if let Some(chunk) = body.take() {
+                readers.body.extend_from_slice(&chunk);
+            }
+            if readers.body.len() > MAX_BUFFERED_RESPONSE_BODY {
+                // Too large to rewrite: what was held back goes out unchanged, and so does the rest.
+                *body = ctx.response_body.take().map(|r| r.body.freeze());
+            } else if end_of_stream {
+                *body = ctx.response_body.take().map(|r| self.run_response_body(session, r));
+            }
         }
         Ok(None)
     }
@@ -211,25 +257,40 @@ impl ProxyHttp for GatewayProxy {
 impl GatewayProxy {
     /// Runs the route's plugins on the request headers and, when one asks, on the whole (bounded) body,
     /// applying each plugin's edits before the next one runs. Returns the response to send when a plugin
-    /// answers, with how many of the selected plugins ran (the answering one included).
-    async fn run_chain(&self, session: &mut Session, route: &CompiledRoute) -> Result<Option<(DirectResponse, usize)>> {
+    /// answers, with how many of the selected plugins ran (the answering one included); a replaced
+    /// request body is kept in `ctx`.
+    async fn run_chain(
+        &self,
+        session: &mut Session,
+        route: &CompiledRoute,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<(DirectResponse, usize)>> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header()).into_owned();
         let client_ip = client_ip(session);
+        // Plugins that said, on the headers, that they do not need this request's body.
+        let mut skip_body = Vec::new();
         for (position, (index, plugin)) in route.chain.select(&host).enumerate() {
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
             let decision = plugin.on_request_headers(&view, &mut edits);
+            if edits.skip_body {
+                skip_body.push(index);
+            }
+            ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
                 return Ok(Some((response, position + 1)));
             }
         }
-        if !route.chain.needs_body_for(&host) {
+        let wants_body = |(index, plugin): &(usize, &Arc<dyn oxigress_plugins::Plugin>)| {
+            plugin.needs_request_body() && !skip_body.contains(index)
+        };
+        if !route.chain.needs_body_for(&host) || !route.chain.select(&host).any(|p| wants_body(&p)) {
             return Ok(None);
         }
         let all = route.chain.select(&host).count();
-        let Some(body) = read_body(session).await? else {
+        let Some(mut body) = read_body(session).await? else {
             let response = DirectResponse {
                 status: 413,
                 headers: Vec::new(),
@@ -237,10 +298,15 @@ impl GatewayProxy {
             };
             return Ok(Some((response, all)));
         };
-        for (index, plugin) in route.chain.select(&host).filter(|(_, p)| p.needs_request_body()) {
+        for (index, plugin) in route.chain.select(&host).filter(wants_body) {
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
             let decision = plugin.on_request_body(&view, &body, &mut edits);
+            if let Some(replacement) = edits.body.take() {
+                body = replacement.clone();
+                ctx.request_body = Some(replacement);
+            }
+            ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, index, decision) {
                 return Ok(Some((response, all)));
@@ -253,7 +319,9 @@ impl GatewayProxy {
     fn run_response_chain(&self, session: &Session, route: &CompiledRoute, response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         let host = request_host(session.req_header());
         let ran = route.chain.select(&host).count();
-        if let Some(body) = self.response_hooks(session, route, ran, response)? {
+        let (replacement, readers) = self.response_hooks(session, route, ran, response)?;
+        ctx.response_body = readers;
+        if let Some(body) = replacement {
             ctx.replacement_body = Some(body);
         }
         Ok(())
@@ -274,7 +342,8 @@ impl GatewayProxy {
         for (name, value) in response.headers {
             header.insert_header(name, value)?;
         }
-        let body = self.response_hooks(session, route, ran, &mut header)?.unwrap_or(response.body);
+        // A local reply's body is known: plugins that asked to read it are not run on it.
+        let body = self.response_hooks(session, route, ran, &mut header)?.0.unwrap_or(response.body);
         header.remove_header(&http::header::TRANSFER_ENCODING);
         header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
         Ok((header, body))
@@ -283,12 +352,19 @@ impl GatewayProxy {
     /// Runs `on_response_headers` of the first `ran` plugins selected for the request, **last first** (Envoy
     /// runs encoder filters in the reverse order of decoder filters), applying each one's edits to
     /// `response` before the next runs. Returns the replacement body a plugin asked for, the last one wins.
-    fn response_hooks(&self, session: &Session, route: &CompiledRoute, ran: usize, response: &mut ResponseHeader) -> Result<Option<Bytes>> {
+    fn response_hooks(
+        &self,
+        session: &Session,
+        route: &CompiledRoute,
+        ran: usize,
+        response: &mut ResponseHeader,
+    ) -> Result<(Option<Bytes>, Option<ResponseBodyReaders>)> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header());
         let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
         let plugins: Vec<_> = route.chain.select(&host).take(ran).collect();
         let mut replacement = None;
+        let mut readers = Vec::new();
         for (_, plugin) in plugins.into_iter().rev() {
             let mut edits = ResponseEdits::default();
             plugin.on_response_headers(&view, &ResponseView { status: response.status.as_u16(), headers: &response.headers }, &mut edits);
@@ -301,9 +377,62 @@ impl GatewayProxy {
                 response.insert_header(http::header::CONTENT_LENGTH, body.len())?;
                 replacement = Some(body);
             }
+            if edits.read_body {
+                readers.push(plugin.clone());
+            }
         }
-        Ok(replacement)
+        let bodiless = matches!(response.status.as_u16(), 204 | 304) || session.req_header().method == http::Method::HEAD;
+        if !readers.is_empty() && !bodiless {
+            // The body may change size after the headers left: stream it.
+            response.remove_header(&http::header::CONTENT_LENGTH);
+            if session.req_header().version == http::Version::HTTP_11 {
+                response.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+            }
+            let readers = ResponseBodyReaders {
+                plugins: readers,
+                status: response.status.as_u16(),
+                headers: response.headers.clone(),
+                body: bytes::BytesMut::new(),
+            };
+            return Ok((replacement, Some(readers)));
+        }
+        Ok((replacement, None))
     }
+
+    /// Runs the plugins that asked for the upstream body on it, in chain order, each on the previous one's
+    /// result.
+    fn run_response_body(&self, session: &Session, readers: ResponseBodyReaders) -> Bytes {
+        let scheme = if self.https { "https" } else { "http" };
+        let host = request_host(session.req_header());
+        let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
+        let response = ResponseView { status: readers.status, headers: &readers.headers };
+        let mut body = readers.body.freeze();
+        for plugin in &readers.plugins {
+            if let Some(replacement) = plugin.on_response_body(&view, &response, &body) {
+                body = replacement;
+            }
+        }
+        body
+    }
+}
+
+/// The plugins that read the upstream body, and what they need to run at its end.
+pub struct ResponseBodyReaders {
+    plugins: Vec<Arc<dyn oxigress_plugins::Plugin>>,
+    status: u16,
+    headers: http::HeaderMap,
+    body: bytes::BytesMut,
+}
+
+/// Largest upstream body held back for plugins; a larger one passes unchanged.
+const MAX_BUFFERED_RESPONSE_BODY: usize = 1024 * 1024;
+
+/// The route for `req` in `runtime`.
+fn find_route(runtime: &crate::runtime::Runtime, req: &RequestHeader) -> Option<Arc<CompiledRoute>> {
+    let host = request_host(req);
+    let facts =
+        RequestFacts { host: &host, path: req.uri.path(), query: req.uri.query(), method: &req.method, headers: &req.headers };
+    runtime.router.find(&facts).cloned()
 }
 
 /// Counts a plugin's decision; the response when it answered.

@@ -8,7 +8,10 @@ pub mod ip_restriction;
 pub mod basic_auth;
 pub(crate) mod consumer_auth;
 pub mod key_auth;
+pub mod cors;
 pub mod request_block;
+pub mod request_validation;
+pub mod transformer;
 
 use serde_json::Value;
 
