@@ -6,6 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../.."
+scripts/install-build-deps
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxigress-target}"
 cargo build --release -p oxigress
 bin="$CARGO_TARGET_DIR/release/oxigress"
