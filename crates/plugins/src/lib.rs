@@ -49,6 +49,20 @@ pub struct RequestView<'a> {
     pub client_ip: Option<std::net::IpAddr>,
 }
 
+impl RequestView<'_> {
+    /// `:authority` as Envoy has it: the `Host` header (with its port), else the URI authority, else the
+    /// routing host.
+    pub fn authority(&self) -> String {
+        self.parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .or_else(|| self.parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_else(|| self.host.to_string())
+    }
+}
+
 /// The upstream response as plugins see it.
 pub struct ResponseView<'a> {
     /// Status code.

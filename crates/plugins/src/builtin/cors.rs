@@ -165,7 +165,7 @@ impl Cors {
     /// Go's `CorsConfig.Process`.
     fn process(&self, request: &RequestView<'_>) -> CorsResult {
         let scheme = request.scheme.trim().to_lowercase();
-        let host = authority(request).trim().to_lowercase();
+        let host = request.authority().trim().to_lowercase();
         let method = request.parts.method.as_str().to_lowercase();
         let mut origin = String::new();
         let mut request_method = String::new();
@@ -278,17 +278,6 @@ fn gjson_strings(config: &Value, field: &str) -> Vec<String> {
     }
 }
 
-/// `:authority` as Envoy has it: the `Host` header (with its port), else the URI authority.
-fn authority(request: &RequestView<'_>) -> String {
-    let parts = request.parts;
-    parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| request.host.to_string())
-}
 
 /// Go's `isCorsRequest`: the origin parses and differs from the request in scheme, host or port.
 fn is_cors_request(scheme: &str, host: &str, origin: &str) -> bool {

@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::consumer_auth::{check_consumer_name, deny, gjson_array, gjson_text, has_none_of, Scope, CONSUMER_HEADER};
-use super::gjson_bool;
+use super::{gjson_bool, query_unescape};
 use crate::{ConfigError, Decision, Plugin, RequestEdits, RequestView};
 
 /// Plugin name.
@@ -169,33 +169,6 @@ fn go_query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Go `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` on a bad escape.
-fn query_unescape(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            other => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
 
 #[cfg(test)]
 mod tests;

@@ -138,7 +138,7 @@ fn header_document(request: &RequestView<'_>) -> Value {
     let parts = request.parts;
     let mut map = Map::new();
     let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |p| p.as_str());
-    map.insert(":authority".into(), Value::String(authority(request)));
+    map.insert(":authority".into(), Value::String(request.authority()));
     map.insert(":path".into(), Value::String(path.to_string()));
     map.insert(":method".into(), Value::String(parts.method.to_string()));
     map.insert(":scheme".into(), Value::String(request.scheme.to_string()));
@@ -151,17 +151,6 @@ fn header_document(request: &RequestView<'_>) -> Value {
     Value::Object(map)
 }
 
-/// `:authority` as Envoy has it: the `Host` header (with its port), else the URI authority.
-fn authority(request: &RequestView<'_>) -> String {
-    let parts = request.parts;
-    parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| request.host.to_string())
-}
 
 /// Whether the Wasm SDK would leave this request's body unread (`IsBinaryRequestBody`).
 fn is_binary_body(request: &RequestView<'_>) -> bool {

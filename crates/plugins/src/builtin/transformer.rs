@@ -536,13 +536,7 @@ impl RequestState {
         let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |p| p.as_str()).to_string();
         let (_, query, _) = form::split_target(&path)?;
         let querys = form::parse_query(query.unwrap_or("")).0;
-        let host = parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from)
-            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-            .unwrap_or_else(|| request.host.to_string());
+        let host = request.authority();
         let mut headers = header_kvs(&parts.headers);
         headers.remove("host");
         headers.insert(":authority".into(), vec![host.clone()]);

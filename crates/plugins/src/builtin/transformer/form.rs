@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::builtin::query_unescape;
+
 /// Keys (sorted, as `url.Values.Encode` writes them) to their values in order.
 pub(crate) type Kvs = BTreeMap<String, Vec<String>>;
 
@@ -29,30 +31,6 @@ pub(crate) fn parse_query(query: &str) -> (Kvs, bool) {
     (kvs, ok)
 }
 
-/// `url.QueryUnescape`.
-pub(crate) fn query_unescape(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
 
 /// `url.QueryEscape`.
 pub(crate) fn query_escape(s: &str) -> String {
