@@ -38,6 +38,8 @@ pub const BUILTINS: &[&str] = &[
     builtin::request_validation::NAME,
     builtin::transformer::NAME,
     builtin::cors::NAME,
+    builtin::jwt_auth::NAME,
+    builtin::simple_jwt_auth::NAME,
 ];
 
 /// Whether `name` is a built-in plugin.
@@ -65,6 +67,8 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
         }
         builtin::transformer::NAME => Ok(Arc::new(builtin::transformer::Transformer::from_config(config)?)),
         builtin::cors::NAME => Ok(Arc::new(builtin::cors::Cors::from_config(config)?)),
+        builtin::jwt_auth::NAME => Ok(Arc::new(builtin::jwt_auth::JwtAuth::from_config(config)?)),
+        builtin::simple_jwt_auth::NAME => Ok(Arc::new(builtin::simple_jwt_auth::SimpleJwtAuth::from_config(config)?)),
         other => Err(ConfigError::new("", format!("no built-in plugin named {other:?}"))),
     }
 }
@@ -79,26 +83,28 @@ pub fn validate(name: &str, config: &Value) -> Result<(), ConfigError> {
 /// [`effective_rule_config`] (and the global one with [`effective_global_config`]). Plugins parsed with
 /// `ParseConfigBy` use every configuration as written.
 pub fn overrides_rules_from_global(name: &str) -> bool {
-    matches!(name, builtin::key_auth::NAME | builtin::basic_auth::NAME)
+    matches!(name, builtin::key_auth::NAME | builtin::basic_auth::NAME | builtin::jwt_auth::NAME)
 }
 
 /// The configuration the global instance of `name` is built from, given the written one and whether the
 /// plugin has at least one rule (some plugins behave differently then, e.g. `key-auth` without
 /// `global_auth`).
 pub fn effective_global_config(name: &str, global: &Value, has_rules: bool) -> Value {
-    if overrides_rules_from_global(name) {
-        builtin::consumer_auth::effective_global_config(global, has_rules)
-    } else {
-        global.clone()
+    match name {
+        builtin::key_auth::NAME | builtin::basic_auth::NAME => {
+            builtin::consumer_auth::effective_global_config(global, has_rules)
+        }
+        builtin::jwt_auth::NAME => builtin::jwt_auth::global_config(global.clone(), has_rules),
+        _ => global.clone(),
     }
 }
 
 /// The configuration a rule instance of `name` is built from, given the written global configuration
 /// (`None` when disabled) and the rule's own. Errors name a field of the rule's configuration.
 pub fn effective_rule_config(name: &str, global: Option<&Value>, rule: &Value) -> Result<Value, ConfigError> {
-    if overrides_rules_from_global(name) {
-        builtin::consumer_auth::effective_rule_config(global, rule)
-    } else {
-        Ok(rule.clone())
+    match name {
+        builtin::key_auth::NAME | builtin::basic_auth::NAME => builtin::consumer_auth::effective_rule_config(global, rule),
+        builtin::jwt_auth::NAME => Ok(builtin::jwt_auth::rule_config(global, rule)),
+        _ => Ok(rule.clone()),
     }
 }

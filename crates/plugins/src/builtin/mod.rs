@@ -1,17 +1,19 @@
 //! Built-in plugins, one file each, with Higress's configuration schema and semantics (the Go version
 //! unless a file says otherwise). Shared JSON readers live here.
 
+pub mod basic_auth;
 pub mod bot_detect;
 pub mod cache_control;
+pub mod cors;
 pub mod custom_response;
 pub mod ip_restriction;
-pub mod basic_auth;
-pub(crate) mod consumer_auth;
+pub mod jwt_auth;
 pub mod key_auth;
-pub mod cors;
 pub mod request_block;
 pub mod request_validation;
+pub mod simple_jwt_auth;
 pub mod transformer;
+pub(crate) mod consumer_auth;
 
 use serde_json::Value;
 
