@@ -568,6 +568,6 @@ fn rule_configs() {
     let orphan = JwtAuth::from_config(&rule_config(None, &json!({"allow": ["x"]}))).unwrap();
     assert_eq!(run(&orphan, "/", &[("authorization", &format!("Bearer {ES256}"))]).status, Some(403));
     // Rules marked by the registry only for jwt-auth.
-    assert_eq!(crate::registry::rule_config("request-block", Some(&global), &json!({"a": 1})), json!({"a": 1}));
-    assert!(crate::registry::build(NAME, &crate::registry::rule_config(NAME, Some(&global), &json!({"allow": ["a"]}))).is_ok());
+    assert_eq!(crate::registry::effective_rule_config("request-block", Some(&global), &json!({"a": 1})).unwrap(), json!({"a": 1}));
+    assert!(crate::registry::build(NAME, &crate::registry::effective_rule_config(NAME, Some(&global), &json!({"allow": ["a"]})).unwrap()).is_ok());
 }
