@@ -33,6 +33,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve the Kubernetes manifests of a directory (watched for changes).
     Standalone(StandaloneArgs),
+    /// Kubernetes mode: watch the API server, translate, stream snapshots to the instance's gateways.
+    Controller(ControllerArgs),
+    /// Kubernetes mode: serve traffic with the snapshots streamed by the instance's controller.
+    Gateway(GatewayArgs),
     /// Print the IR and diagnostics an instance would serve for a directory, then exit.
     Translate(TranslateArgs),
     /// Run a small echo backend (answers every request with a JSON description of it).
@@ -77,30 +81,9 @@ pub struct StandaloneArgs {
     /// Instance selection.
     #[command(flatten)]
     pub instance: InstanceArgs,
-    /// HTTP port (0 = any free port, see the `instance started` log line).
-    #[arg(long, default_value_t = 80)]
-    pub http_port: u16,
-    /// HTTPS port (0 = any free port).
-    #[arg(long, default_value_t = 443)]
-    pub https_port: u16,
-    /// Admin port: readiness, metrics, debug (0 = any free port).
-    #[arg(long, default_value_t = 15021)]
-    pub admin_port: u16,
-    /// Address of the HTTP and HTTPS listeners.
-    #[arg(long, default_value = "0.0.0.0")]
-    pub bind: IpAddr,
-    /// Address of the admin listener.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub admin_bind: IpAddr,
-    /// Longest wait for in-flight requests on SIGTERM, in seconds.
-    #[arg(long, default_value_t = 15)]
-    pub drain_timeout: u64,
-    /// Upstream keep-alive connections kept per instance (should cover peak concurrency).
-    #[arg(long, default_value_t = 1024)]
-    pub upstream_pool_size: usize,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Listeners.
+    #[command(flatten)]
+    pub listen: ListenArgs,
 }
 
 /// `oxigress translate`.
@@ -129,4 +112,110 @@ pub struct EchoArgs {
     /// Reported as `service`.
     #[arg(long, default_value = "")]
     pub service: String,
+}
+
+/// Listener flags shared by `standalone` and `gateway`.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// HTTP port (0 = any free port, see the `started` log line).
+    #[arg(long, default_value_t = 80)]
+    pub http_port: u16,
+    /// HTTPS port (0 = any free port).
+    #[arg(long, default_value_t = 443)]
+    pub https_port: u16,
+    /// Admin port: readiness, metrics, debug (0 = any free port).
+    #[arg(long, default_value_t = 15021)]
+    pub admin_port: u16,
+    /// Address of the HTTP and HTTPS listeners.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Address of the admin listener (`0.0.0.0` in a pod, for probes and scraping).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub admin_bind: IpAddr,
+    /// Longest wait for in-flight requests on SIGTERM, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub drain_timeout: u64,
+    /// Upstream keep-alive connections kept per instance (should cover peak concurrency).
+    #[arg(long, default_value_t = 1024)]
+    pub upstream_pool_size: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `oxigress controller`.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// Instance selection.
+    #[command(flatten)]
+    pub instance: InstanceArgs,
+    /// Write `status.loadBalancer` of the Ingresses this instance owns (leader only).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub enable_status: bool,
+    /// The gateway Service (instance namespace) whose addresses go into Ingress status
+    /// (default: `<instance-name>-gateway`).
+    #[arg(long)]
+    pub gateway_service: Option<String>,
+    /// Port gateways connect to for snapshots.
+    #[arg(long, default_value_t = 15051)]
+    pub xds_port: u16,
+    /// Address of the snapshot stream listener.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub xds_bind: IpAddr,
+    /// Admin port: readiness, metrics, debug (0 = any free port).
+    #[arg(long, default_value_t = 8888)]
+    pub admin_port: u16,
+    /// Address of the admin listener.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub admin_bind: IpAddr,
+    /// Kubeconfig file (default: in-cluster config, then `$KUBECONFIG` / `~/.kube/config`).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// This replica's identity for leader election (default: `$POD_NAME`, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// File holding the token gateways must present (e.g. a mounted Secret).
+    #[arg(long)]
+    pub stream_token_file: Option<PathBuf>,
+    /// TLS certificate (PEM) of the snapshot stream.
+    #[arg(long, requires = "stream_tls_key")]
+    pub stream_tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of the snapshot stream.
+    #[arg(long, requires = "stream_tls_cert")]
+    pub stream_tls_key: Option<PathBuf>,
+    /// CA (PEM) gateway client certificates must chain to (mTLS).
+    #[arg(long)]
+    pub stream_client_ca: Option<PathBuf>,
+}
+
+/// `oxigress gateway`.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// The instance's controller, `HOST:PORT` or a URL.
+    #[arg(long)]
+    pub controller: String,
+    /// Instance name (must match the controller's).
+    #[arg(long, default_value = "higress-gateway")]
+    pub instance_name: String,
+    /// This gateway's id towards the controller (default: `$POD_NAME`, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub gateway_id: Option<String>,
+    /// Listeners.
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// File holding the token to present to the controller.
+    #[arg(long)]
+    pub stream_token_file: Option<PathBuf>,
+    /// CA (PEM) the controller's certificate must chain to (enables TLS).
+    #[arg(long)]
+    pub stream_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mTLS.
+    #[arg(long, requires = "stream_key")]
+    pub stream_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mTLS.
+    #[arg(long, requires = "stream_cert")]
+    pub stream_key: Option<PathBuf>,
+    /// Name to verify the controller's certificate against (default: the host of `--controller`).
+    #[arg(long)]
+    pub stream_server_name: Option<String>,
 }

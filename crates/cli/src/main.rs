@@ -4,11 +4,18 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
-use oxigress_cli::args::{Cli, Command, EchoArgs, StandaloneArgs, TranslateArgs};
+use oxigress_cli::args::{
+    Cli, Command, ControllerArgs, EchoArgs, GatewayArgs, ListenArgs, StandaloneArgs, TranslateArgs,
+};
+use oxigress_cli::cluster_writes::ClusterWritesConfig;
+use oxigress_cli::controller::{ControllerConfig, ControllerProcess};
 use oxigress_cli::echo::EchoApp;
+use oxigress_cli::gateway::{GatewayProcess, GatewayProcessConfig};
 use oxigress_cli::standalone::{Instance, StandaloneConfig};
 use oxigress_proxy::{AppServer, GatewayConfig};
+use oxigress_stream::{ClientOptions, ClientTls, ServerTls};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -17,7 +24,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     oxigress_cli::logging::init(cli.log_format);
     let threads = match &cli.command {
-        Command::Standalone(args) => args.threads,
+        Command::Standalone(args) => args.listen.threads,
+        Command::Gateway(args) => args.listen.threads,
+        Command::Controller(_) => Some(2),
         _ => Some(1),
     }
     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -31,6 +40,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Standalone(args) => standalone(args).await,
+            Command::Controller(args) => controller(args).await,
+            Command::Gateway(args) => gateway(args).await,
             Command::Translate(args) => translate(args),
             Command::Echo(args) => echo(args).await,
         }
@@ -45,26 +56,112 @@ fn main() -> ExitCode {
     }
 }
 
+fn listen(args: &ListenArgs) -> GatewayConfig {
+    GatewayConfig {
+        http: Some(SocketAddr::new(args.bind, args.http_port)),
+        https: Some(SocketAddr::new(args.bind, args.https_port)),
+        admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
+        upstream_pool_size: args.upstream_pool_size,
+    }
+}
 
 async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
-    let config = StandaloneConfig {
-        manifests: args.manifests.clone(),
-        instance: args.instance.options(),
-        listen: GatewayConfig {
-            http: Some(SocketAddr::new(args.bind, args.http_port)),
-            https: Some(SocketAddr::new(args.bind, args.https_port)),
-            admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
-            upstream_pool_size: args.upstream_pool_size,
-        },
-    };
+    let config =
+        StandaloneConfig { manifests: args.manifests.clone(), instance: args.instance.options(), listen: listen(&args.listen) };
     let instance = Instance::start(config)?;
     wait_for_signal().await?;
     tracing::info!("shutting down: no new connections, draining in-flight requests");
-    let left = instance.shutdown(Duration::from_secs(args.drain_timeout)).await;
+    let left = instance.shutdown(Duration::from_secs(args.listen.drain_timeout)).await;
     if left > 0 {
         tracing::warn!(requests = left, "drain timeout reached with requests still running");
     }
     Ok(())
+}
+
+async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+    let client = kube_client(args.kubeconfig.as_deref()).await?;
+    let instance = args.instance.options();
+    let stream_tls = match (&args.stream_tls_cert, &args.stream_tls_key) {
+        (Some(cert), Some(key)) => Some(ServerTls {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+            client_ca_pem: args.stream_client_ca.as_deref().map(read).transpose()?,
+        }),
+        _ => None,
+    };
+    let config = ControllerConfig {
+        stream: SocketAddr::new(args.xds_bind, args.xds_port),
+        admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
+        stream_token: args.stream_token_file.as_deref().map(read_token).transpose()?,
+        stream_tls,
+        writes: ClusterWritesConfig {
+            enable_status: args.enable_status,
+            gateway_service: args.gateway_service.clone().unwrap_or_else(|| format!("{}-gateway", instance.instance_name)),
+            identity: args.identity.clone().unwrap_or_else(host_name),
+            lease_duration: Duration::from_secs(15),
+            renew_period: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+            status_resync: Duration::from_secs(10),
+        },
+        sync_timeout: Duration::from_secs(120),
+        instance,
+    };
+    let process = ControllerProcess::start(client, config).await?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down: releasing leadership, closing the snapshot stream");
+    process.shutdown().await;
+    Ok(())
+}
+
+async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let mut stream = ClientOptions::new(args.controller.clone(), args.instance_name.clone());
+    if let Some(id) = args.gateway_id.clone().or_else(|| Some(host_name())) {
+        stream.gateway_id = id;
+    }
+    stream.token = args.stream_token_file.as_deref().map(read_token).transpose()?;
+    if let Some(ca) = &args.stream_ca {
+        let identity = match (&args.stream_cert, &args.stream_key) {
+            (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+            _ => None,
+        };
+        stream.tls = Some(ClientTls { ca_pem: read(ca)?, identity, server_name: args.stream_server_name.clone() });
+    }
+    let process = GatewayProcess::start(GatewayProcessConfig { stream, listen: listen(&args.listen) })?;
+    wait_for_signal().await?;
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    let left = process.shutdown(Duration::from_secs(args.listen.drain_timeout)).await;
+    if left > 0 {
+        tracing::warn!(requests = left, "drain timeout reached with requests still running");
+    }
+    Ok(())
+}
+
+async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await.context("no in-cluster config and no kubeconfig")?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+fn read(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
+    Ok(String::from_utf8(read(path)?).context("the token file is not UTF-8")?.trim().to_string())
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("oxigress-{}", std::process::id()))
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

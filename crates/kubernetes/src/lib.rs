@@ -4,3 +4,8 @@
 //! [`oxigress_sources::SourceSnapshot`] the manifest directory does, so selection and translation are
 //! shared with standalone mode. Around it, the writes back to the cluster that only the elected leader
 //! of an instance makes: Ingress status and Events.
+
+mod builder;
+pub mod source;
+
+pub use source::{watch_cluster, wasm_plugin_resource, ClusterSource, ClusterSourceConfig};
