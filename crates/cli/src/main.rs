@@ -94,15 +94,11 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
         stream_token: args.stream_token_file.as_deref().map(read_token).transpose()?,
         stream_tls,
-        writes: ClusterWritesConfig {
-            enable_status: args.enable_status,
-            gateway_service: args.gateway_service.clone().unwrap_or_else(|| format!("{}-gateway", instance.instance_name)),
-            identity: args.identity.clone().unwrap_or_else(host_name),
-            lease_duration: Duration::from_secs(15),
-            renew_period: Duration::from_secs(10),
-            retry_period: Duration::from_secs(2),
-            status_resync: Duration::from_secs(10),
-        },
+        writes: ClusterWritesConfig::new(
+            args.enable_status,
+            args.gateway_service.clone().unwrap_or_else(|| format!("{}-gateway", instance.instance_name)),
+            args.identity.clone().unwrap_or_else(host_name),
+        ),
         sync_timeout: Duration::from_secs(120),
         instance,
     };

@@ -24,6 +24,10 @@ fn local(port: u16) -> SocketAddr {
 }
 
 fn controller_config(name: &str, class: &str, stream_port: u16) -> ControllerConfig {
+    controller_replica(name, class, stream_port, 0)
+}
+
+fn controller_replica(name: &str, class: &str, stream_port: u16, replica: usize) -> ControllerConfig {
     ControllerConfig {
         instance: InstanceOptions {
             instance_name: name.into(),
@@ -36,11 +40,11 @@ fn controller_config(name: &str, class: &str, stream_port: u16) -> ControllerCon
         stream_token: Some(format!("{name}-token")),
         stream_tls: None,
         writes: ClusterWritesConfig {
-            enable_status: false,
+            enable_status: true,
             gateway_service: format!("{name}-gateway"),
-            identity: format!("{name}-controller-0"),
+            identity: format!("{name}-controller-{replica}"),
             lease_duration: Duration::from_secs(2),
-            renew_period: Duration::from_millis(500),
+            renew_deadline: Duration::from_millis(1500),
             retry_period: Duration::from_millis(200),
             status_resync: Duration::from_secs(1),
         },
@@ -78,6 +82,10 @@ async fn two_instances_on_one_api_server_each_serve_only_their_ingresses() {
     k8s.apply_yaml(&ingress("shop", "higress-prod", "shop.example.com", &["/"], "prod-svc")).unwrap();
     k8s.apply_yaml(&ingress("shop-test", "higress-test", "shop.test.example.com", &["/"], "test-svc")).unwrap();
     k8s.apply_yaml(&ingress("legacy", "other", "legacy.example.com", &["/"], "other-svc")).unwrap();
+    k8s.apply_yaml(&gateway_service("higress-prod-gateway", "10.0.0.1")).unwrap();
+    k8s.apply_yaml(&gateway_service("higress-test-gateway", "10.0.0.2")).unwrap();
+    // A problem on a prod Ingress: its Service does not exist.
+    k8s.apply_yaml(&ingress("broken", "higress-prod", "broken.example.com", &["/"], "missing-svc")).unwrap();
 
     let prod = ControllerProcess::start(k8s.client("prod").unwrap(), controller_config("higress-prod", "higress-prod", 0))
         .await
@@ -98,6 +106,18 @@ async fn two_instances_on_one_api_server_each_serve_only_their_ingresses() {
         assert_eq!(get_async(gw, "legacy.example.com", "/").await.unwrap().status, 404);
     }
 
+    // Status: each instance's address on its own Ingresses only; Events only from the owner.
+    k8s.wait_for(DEADLINE, |k| {
+        status_ips(k, "shop") == ["10.0.0.1"] && status_ips(k, "shop-test") == ["10.0.0.2"]
+    })
+    .await
+    .unwrap();
+    assert!(status_ips(&k8s, "legacy").is_empty());
+    k8s.wait_for(DEADLINE, |k| !events_on(k, "broken").is_empty()).await.unwrap();
+    let events = events_on(&k8s, "broken");
+    assert!(events.iter().all(|e| e["reportingController"] == "oxigress.io/higress-prod"), "{events:?}");
+    assert!(events.iter().any(|e| e["reason"] == "ServiceNotFound"), "{events:?}");
+
     // A live change reaches only the instance that owns the class.
     k8s.apply_yaml(&ingress("shop-test", "higress-prod", "shop.test.example.com", &["/"], "test-svc")).unwrap();
     let mut moved = false;
@@ -111,6 +131,14 @@ async fn two_instances_on_one_api_server_each_serve_only_their_ingresses() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(moved, "the Ingress that changed class moved from test to prod");
+    k8s.wait_for(DEADLINE, |k| status_ips(k, "shop-test") == ["10.0.0.1"]).await.unwrap();
+    let writers: std::collections::BTreeSet<String> = k8s
+        .requests()
+        .iter()
+        .filter(|r| r.is_write() && r.path.ends_with("/status"))
+        .filter_map(|r| r.client.clone())
+        .collect();
+    assert_eq!(writers, ["prod".to_string(), "test".to_string()].into_iter().collect());
     prod.shutdown().await;
     test.shutdown().await;
 }
@@ -184,4 +212,29 @@ async fn a_gateway_with_the_wrong_token_gets_nothing() {
     tokio::time::timeout(DEADLINE, link.wait_for(|s| s.last_error.is_some())).await.unwrap().unwrap();
     assert!(!gw.proxy().is_ready());
     controller.shutdown().await;
+}
+
+/// The gateway Service of an instance (in `higress-system`) with a load-balancer address.
+fn gateway_service(name: &str, ip: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: higress-system}}\n\
+spec: {{type: LoadBalancer, ports: [{{port: 80}}]}}\nstatus: {{loadBalancer: {{ingress: [{{ip: \"{ip}\"}}]}}}}\n"
+    )
+}
+
+/// The IPs in the status of Ingress `apps/<name>`.
+fn status_ips(k8s: &StandIn, name: &str) -> Vec<String> {
+    let Some(ingress) = k8s.get("networking.k8s.io/v1", "Ingress", Some("apps"), name) else { return vec![] };
+    ingress["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .map(|entries| entries.iter().filter_map(|e| e["ip"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+/// Events (events.k8s.io/v1) about Ingress `apps/<name>`.
+fn events_on(k8s: &StandIn, name: &str) -> Vec<serde_json::Value> {
+    k8s.list("events.k8s.io/v1", "Event", Some("apps"))
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == name && e["regarding"]["kind"] == "Ingress")
+        .collect()
 }

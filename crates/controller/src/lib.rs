@@ -10,23 +10,48 @@ mod metrics;
 
 pub use metrics::ControllerMetrics;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use oxigress_ir::Snapshot;
-use oxigress_objects::{Diagnostic, Severity};
+use oxigress_objects::{Diagnostic, ObjectKey, Severity};
 use oxigress_sources::SourceSnapshot;
+use oxigress_translate::select::ingress_selection;
 use oxigress_translate::{translate_after, InstanceOptions};
 use tokio::sync::watch;
 
-/// Current diagnostics of one instance (source + translation), readable from anywhere.
-#[derive(Default)]
+/// Current diagnostics of one instance (source + translation), readable from anywhere, and
+/// subscribable (Kubernetes mode turns new ones into Events).
 pub struct DiagnosticsView {
     current: ArcSwap<Vec<Diagnostic>>,
+    changes: watch::Sender<Arc<Vec<Diagnostic>>>,
+}
+
+impl Default for DiagnosticsView {
+    fn default() -> Self {
+        Self { current: ArcSwap::default(), changes: watch::Sender::new(Arc::new(Vec::new())) }
+    }
 }
 
 impl DiagnosticsView {
+    /// The diagnostics after every translation (the current ones first).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Vec<Diagnostic>>> {
+        self.changes.subscribe()
+    }
+
+    fn store(&self, diagnostics: Vec<Diagnostic>) {
+        let diagnostics = Arc::new(diagnostics);
+        self.current.store(diagnostics.clone());
+        self.changes.send_if_modified(|current| {
+            if **current == *diagnostics {
+                return false;
+            }
+            *current = diagnostics;
+            true
+        });
+    }
+
     /// The current diagnostics.
     pub fn current(&self) -> Arc<Vec<Diagnostic>> {
         self.current.load_full()
@@ -57,7 +82,8 @@ impl Controller {
         metrics: ControllerMetrics,
     ) -> Self {
         let view = Arc::new(DiagnosticsView::default());
-        let mut state = LoopState { options, metrics, view: view.clone(), seen: BTreeSet::new(), last: None };
+        let mut state =
+            LoopState { options, metrics, view: view.clone(), seen: BTreeSet::new(), last: None, selection: BTreeMap::new() };
         let first = source.borrow_and_update().clone();
         let (tx, rx) = watch::channel(Some(state.translate(&first)));
         let task = tokio::spawn(async move {
@@ -85,10 +111,33 @@ struct LoopState {
     seen: BTreeSet<Diagnostic>,
     /// The last snapshot (invalid plugin configurations keep their version from it).
     last: Option<Arc<Snapshot>>,
+    /// Which Ingresses were taken (`None`) or skipped (the reason) last time, to log changes once.
+    selection: BTreeMap<ObjectKey, Option<String>>,
 }
 
 impl LoopState {
+    /// Logs (at debug) every Ingress whose selection changed: taken, or skipped with the reason.
+    fn log_selection(&mut self, input: &SourceSnapshot) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let instance = &self.options.instance_name;
+        let mut now = BTreeMap::new();
+        for (key, ingress) in &input.resources.ingresses {
+            let decision = ingress_selection(ingress, &input.resources, &self.options).err().map(|r| r.to_string());
+            if self.selection.get(key) != Some(&decision) {
+                match &decision {
+                    None => tracing::debug!(instance = %instance, ingress = %key, "took Ingress"),
+                    Some(reason) => tracing::debug!(instance = %instance, ingress = %key, %reason, "skipped Ingress"),
+                }
+            }
+            now.insert(key.clone(), decision);
+        }
+        self.selection = now;
+    }
+
     fn translate(&mut self, input: &SourceSnapshot) -> Arc<Snapshot> {
+        self.log_selection(input);
         let translation = translate_after(&input.resources, &self.options, self.last.as_deref());
         let mut diagnostics = input.diagnostics.clone();
         diagnostics.extend(translation.diagnostics);
@@ -102,7 +151,7 @@ impl LoopState {
         let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
         self.metrics.record_reload(failed, &diagnostics);
         self.seen = current;
-        self.view.current.store(Arc::new(diagnostics));
+        self.view.store(diagnostics);
         let snapshot = translation.snapshot;
         tracing::info!(
             instance = %self.options.instance_name,

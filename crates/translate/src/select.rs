@@ -26,10 +26,49 @@ pub fn instance_label_matches(
 /// why: Higress matches the class by *name*; `IngressClass.spec.controller` and the default-class
 /// annotation are never consulted. The annotation, when present, wins over the field.
 pub fn selects_ingress(ingress: &Ingress, resources: &Resources, options: &InstanceOptions) -> bool {
+    ingress_selection(ingress, resources, options).is_ok()
+}
+
+/// Why an instance does not serve an Ingress (the controller logs it at debug).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Skipped {
+    /// Its namespace is not one of `--watch-namespace`.
+    #[error("namespace {0} is not watched")]
+    NamespaceNotWatched(String),
+    /// Its `oxigress.io/instance` label names another instance.
+    #[error("labelled for instance {0}")]
+    OtherInstance(String),
+    /// Its class (annotation, else `spec.ingressClassName`) is not this instance's.
+    #[error("class {class:?} (from the {source_field}) is not {wanted:?}")]
+    OtherClass {
+        /// The class it asks for (`None` = no class).
+        class: Option<String>,
+        /// Where the class came from: `kubernetes.io/ingress.class annotation` or `spec.ingressClassName`.
+        source_field: &'static str,
+        /// This instance's class.
+        wanted: String,
+    },
+}
+
+/// [`selects_ingress`] with the reason when it does not.
+pub fn ingress_selection(ingress: &Ingress, resources: &Resources, options: &InstanceOptions) -> Result<(), Skipped> {
     let namespace = ingress.metadata.namespace.as_deref().unwrap_or("");
-    options.watches(namespace)
-        && instance_label_matches(ingress.metadata.labels.as_ref(), options)
-        && class_matches(ingress, resources, &options.ingress_class)
+    if !options.watches(namespace) {
+        return Err(Skipped::NamespaceNotWatched(namespace.to_string()));
+    }
+    if !instance_label_matches(ingress.metadata.labels.as_ref(), options) {
+        let owner = ingress.metadata.labels.as_ref().and_then(|l| l.get(INSTANCE_LABEL)).cloned().unwrap_or_default();
+        return Err(Skipped::OtherInstance(owner));
+    }
+    if class_matches(ingress, resources, &options.ingress_class) {
+        return Ok(());
+    }
+    let annotation = ingress.metadata.annotations.as_ref().and_then(|a| a.get(CLASS_ANNOTATION));
+    let (class, source_field) = match annotation {
+        Some(value) => (Some(value.clone()), "kubernetes.io/ingress.class annotation"),
+        None => (ingress.spec.as_ref().and_then(|s| s.ingress_class_name.clone()), "spec.ingressClassName"),
+    };
+    Err(Skipped::OtherClass { class, source_field, wanted: options.ingress_class.clone() })
 }
 
 fn class_matches(ingress: &Ingress, resources: &Resources, wanted: &str) -> bool {
