@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterId;
 use crate::plugin::RoutePlugin;
+use crate::route_policy::RoutePolicy;
 
 /// The Kubernetes object a route (or other IR node) was made from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub struct Route {
     /// Plugins that run on this route, in execution order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<RoutePlugin>,
+    /// Redirects, header edits, host rewrite, source allow-list, timeout (annotations).
+    #[serde(default, skip_serializing_if = "RoutePolicy::is_empty")]
+    pub policy: RoutePolicy,
 }
 
 /// How a request path is matched (never the query string).

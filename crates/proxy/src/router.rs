@@ -10,6 +10,7 @@ use regex::Regex;
 
 use crate::cluster::ClusterRuntime;
 use crate::metrics::{PluginCounters, RouteMetrics};
+use crate::route_policy::CompiledPolicy;
 
 /// Why an IR route could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,8 @@ pub struct CompiledRoute {
     pub metrics: RouteMetrics,
     /// Decision counters of the snapshot's plugins, by plugin index.
     pub plugin_counters: Arc<[PluginCounters]>,
+    /// Redirect, header edits, host rewrite, allow-list, timeout.
+    pub policy: CompiledPolicy,
 }
 
 enum PathMatcher {
@@ -155,6 +158,7 @@ impl CompiledRoute {
             chain,
             metrics,
             plugin_counters,
+            policy: CompiledPolicy::new(&route.policy).map_err(fail)?,
         })
     }
 

@@ -9,11 +9,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use oxigress_plugins::{Decision, DirectResponse, HeaderEdits, RequestEdits, RequestView, ResponseEdits, ResponseView};
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorType, Result};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
+use crate::route_policy::location;
 use crate::router::{CompiledRoute, RequestFacts};
 use crate::state::{InFlight, ProxyState};
 
@@ -84,6 +85,12 @@ impl ProxyHttp for GatewayProxy {
             respond(session, 404, b"").await?;
             return Ok(true);
         };
+        let client = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        if !route.policy.allows(client) {
+            ctx.route = Some(route);
+            respond(session, 403, b"RBAC: access denied").await?;
+            return Ok(true);
+        }
         if !route.chain.is_empty() {
             if let Some((response, ran)) = self.run_chain(session, &route, ctx).await? {
                 let (header, body) = self.local_reply(session, &route, response, ran)?;
@@ -100,6 +107,23 @@ impl ProxyHttp for GatewayProxy {
                 };
                 route = rerouted;
             }
+        }
+        if let Some(redirect) = route.policy.redirect_for(self.https) {
+            let req = session.req_header();
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.uri.authority().map(|a| a.as_str()))
+                .unwrap_or("");
+            let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
+            let target = location(redirect, self.https, host, path);
+            let mut header = local_header(redirect.code, 2, b"")?;
+            header.insert_header(http::header::LOCATION, target)?;
+            header.insert_header(http::header::CONTENT_LENGTH, 0)?;
+            ctx.route = Some(route);
+            send_local_reply(session, header, Bytes::new()).await?;
+            return Ok(true);
         }
         let cluster = if route.cluster.has_peers() {
             Some(route.cluster.clone())
@@ -125,7 +149,11 @@ impl ProxyHttp for GatewayProxy {
         };
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
-        Ok(Box::new(HttpPeer::new(addr, false, String::new())))
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        if let Some(timeout) = ctx.route.as_ref().and_then(|r| r.policy.timeout) {
+            peer.options.read_timeout = Some(timeout);
+        }
+        Ok(Box::new(peer))
     }
 
     fn fail_to_connect(
@@ -140,6 +168,24 @@ impl ProxyHttp for GatewayProxy {
             e.set_retry(true);
         }
         e
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut RequestCtx) -> FailToProxy {
+        // why: Envoy answers a route timeout with 504 `upstream request timeout`; pingora would say 502.
+        let (code, body): (u16, &'static [u8]) = match (e.etype(), e.esource()) {
+            (ErrorType::HTTPStatus(code), _) => (*code, b""),
+            (ErrorType::ReadTimedout, ErrorSource::Upstream) => (504, b"upstream request timeout"),
+            (_, ErrorSource::Upstream) => (502, b""),
+            (ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => {
+                (0, b"")
+            }
+            (_, ErrorSource::Downstream) => (400, b""),
+            _ => (500, b""),
+        };
+        if code > 0 && respond(session, code, body).await.is_err() {
+            tracing::debug!("could not send the error response");
+        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
     }
 
     async fn upstream_request_filter(
@@ -157,6 +203,9 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
         }
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
+        if let Some(route) = &ctx.route {
+            route.policy.apply_request(upstream_request)?;
+        }
         if let Some(body) = &ctx.request_body {
             upstream_request.remove_header(&http::header::TRANSFER_ENCODING);
             upstream_request.insert_header(http::header::CONTENT_LENGTH, body.len())?;
@@ -193,6 +242,7 @@ impl ProxyHttp for GatewayProxy {
         // why: Envoy (server_header_transformation OVERWRITE) names itself on every response.
         upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
         if let Some(route) = ctx.route.clone() {
+            route.policy.apply_response(upstream_response)?;
             if !route.chain.is_empty() {
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }

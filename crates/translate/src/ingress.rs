@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{Forward, PathMatch, Route, RouteAction, SourceRef};
+use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, SourceRef};
 use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
@@ -45,6 +45,7 @@ pub fn translate_ingress(
     let extras = &annotations.route_match;
     let Some(spec) = &ingress.spec else { return };
     let mut rule_hosts = BTreeSet::new();
+    let mut first_cluster: Option<String> = None;
 
     for (i, rule) in spec.rules.iter().flatten().enumerate() {
         let host = rule.host.as_deref().filter(|h| !h.is_empty()).unwrap_or("*").to_ascii_lowercase();
@@ -66,6 +67,7 @@ pub fn translate_ingress(
             let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, backends, diagnostics) else {
                 continue;
             };
+            first_cluster.get_or_insert_with(|| cluster.clone());
             let route = Route {
                 id: format!("{namespace}/{name}/rule/{i}/path/{j}"),
                 name: route_name.clone(),
@@ -76,6 +78,7 @@ pub fn translate_ingress(
                 methods: extras.methods.clone(),
                 action: forward(cluster, &fallback),
                 plugins: Vec::new(),
+                policy: annotations.policy.policy.clone(),
             };
             let catch_all = route.path == PathMatch::Prefix("/".into())
                 && route.headers.is_empty()
@@ -88,6 +91,27 @@ pub fn translate_ingress(
             };
             let key = format!("{host}-{kind}-{origin}-{}", extras.conflict_key());
             routes.add(&host, key, pending, diagnostics);
+        }
+    }
+
+    if let (Some(app_root), Some(cluster)) = (&annotations.policy.app_root, &first_cluster) {
+        for host in &rule_hosts {
+            let mut policy = annotations.policy.policy.clone();
+            policy.redirect = Some(Redirect { code: 302, scheme: None, host: None, path: Some(app_root.clone()), only_plain_http: false });
+            let route = Route {
+                id: format!("{namespace}/{name}/app-root/{host}"),
+                name: format!("{host}-app-root"),
+                source: source.clone(),
+                path: PathMatch::Exact("/".into()),
+                headers: Vec::new(),
+                query: Vec::new(),
+                methods: Vec::new(),
+                action: forward(cluster.clone(), &fallback),
+                plugins: Vec::new(),
+                policy,
+            };
+            let pending = PendingRoute { route, class: RouteClass::AppRoot, origin_path_len: 1 };
+            routes.add(host, format!("{host}-app-root"), pending, diagnostics);
         }
     }
 
@@ -107,6 +131,7 @@ pub fn translate_ingress(
                     methods: Vec::new(),
                     action: forward(cluster.clone(), &fallback),
                     plugins: Vec::new(),
+                    policy: annotations.policy.policy.clone(),
                 };
                 let pending = PendingRoute { route, class: RouteClass::DefaultBackend, origin_path_len: 1 };
                 routes.add(&host, format!("{host}-default"), pending, diagnostics);

@@ -10,6 +10,9 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 pub enum RouteClass {
     /// An ordinary route.
     Normal,
+    /// The `app-root` redirect of `/` (Higress prepends it without a path type: after every Exact and
+    /// Prefix route, before the catch-all).
+    AppRoot,
     /// A user catch-all: Prefix `/` with no header, query or method condition.
     CatchAll,
     /// A `spec.defaultBackend` route.

@@ -5,10 +5,12 @@
 
 mod default_backend;
 mod downstream_tls;
+mod policy;
 mod route_match;
 
 pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
+pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,11 @@ impl<'a> Annotations<'a> {
         map.get(&format!("{NGINX_PREFIX}{key}")).or_else(|| map.get(&format!("{HIGRESS_PREFIX}{key}"))).map(String::as_str)
     }
 
+    /// An "H" key: only `higress.io/<key>`.
+    pub fn higress(&self, key: &str) -> Option<&'a str> {
+        self.map?.get(&format!("{HIGRESS_PREFIX}{key}")).map(String::as_str)
+    }
+
     /// Every `higress.io/` annotation: (key without prefix, value).
     pub fn higress_only(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.map
@@ -54,6 +61,8 @@ pub struct IngressAnnotations {
     pub default_backend: Option<DefaultBackend>,
     /// Downstream TLS policy for the Ingress' TLS hosts.
     pub downstream_tls: DownstreamTls,
+    /// Redirects, header edits, host rewrite, allow-list, timeout, app-root.
+    pub policy: PolicyAnnotations,
 }
 
 impl IngressAnnotations {
@@ -68,6 +77,7 @@ impl IngressAnnotations {
             route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
             default_backend: DefaultBackend::parse(annotations, namespace),
             downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
+            policy: PolicyAnnotations::parse(annotations, object, diagnostics),
         }
     }
 }

@@ -1,0 +1,75 @@
+//! [`RoutePolicy`]: what a route does to a request besides choosing its upstream, from Ingress
+//! annotations: answer with a redirect, edit request and response headers, rewrite the host, limit the
+//! clients that may use it, bound the upstream's time.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-route behaviour from annotations; the default does nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutePolicy {
+    /// Answer with this redirect instead of forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
+    /// Header edits on the request sent upstream.
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub request_headers: HeaderEdits,
+    /// Header edits on the response sent to the client.
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub response_headers: HeaderEdits,
+    /// The `Host` sent upstream (`upstream-vhost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rewrite: Option<String>,
+    /// Client addresses allowed (CIDRs or addresses, `whitelist-source-range`); empty = everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_sources: Vec<String>,
+    /// Longest wait for the upstream's response, in milliseconds (`timeout`); 504 after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl RoutePolicy {
+    /// Whether the policy does nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A redirect answer: the parts given replace the request's, the others are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// Status code (301, 302, 308, …).
+    pub code: u16,
+    /// New scheme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// New host (with port, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// New path (the query is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only redirect requests that arrived over plain HTTP (`ssl-redirect`); HTTPS ones are forwarded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only_plain_http: bool,
+}
+
+/// Header edits, applied in the order remove, set, add.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderEdits {
+    /// Appended (kept beside existing values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<(String, String)>,
+    /// Replace existing values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<(String, String)>,
+    /// Removed (lower-case names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+impl HeaderEdits {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.set.is_empty() && self.remove.is_empty()
+    }
+}

@@ -1,0 +1,195 @@
+//! The compiled [`oxigress_ir::RoutePolicy`] of a route: client allow-list, redirect answer, request
+//! and response header edits, upstream host rewrite and timeout. Compiled once per snapshot; applying it
+//! allocates only the header values it writes.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use http::HeaderValue;
+use oxigress_ir::{HeaderEdits, Redirect, RoutePolicy};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::Result;
+
+/// A route's policy, ready to apply.
+#[derive(Debug, Default)]
+pub struct CompiledPolicy {
+    allow: Vec<(IpAddr, u8)>,
+    /// Answer with this redirect instead of forwarding.
+    pub redirect: Option<Redirect>,
+    request: CompiledEdits,
+    response: CompiledEdits,
+    host: Option<HeaderValue>,
+    /// Longest wait for the upstream's response.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+struct CompiledEdits {
+    add: Vec<(http::HeaderName, HeaderValue)>,
+    set: Vec<(http::HeaderName, HeaderValue)>,
+    remove: Vec<http::HeaderName>,
+}
+
+impl CompiledEdits {
+    fn new(edits: &HeaderEdits) -> Result<Self, String> {
+        let pair = |(name, value): &(String, String)| -> Result<(http::HeaderName, HeaderValue), String> {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name:?}: {e}"))?;
+            let value = HeaderValue::from_str(value).map_err(|e| format!("header value {value:?}: {e}"))?;
+            Ok((name, value))
+        };
+        Ok(Self {
+            add: edits.add.iter().map(pair).collect::<Result<_, _>>()?,
+            set: edits.set.iter().map(pair).collect::<Result<_, _>>()?,
+            remove: edits
+                .remove
+                .iter()
+                .map(|n| http::HeaderName::from_bytes(n.as_bytes()).map_err(|e| format!("header {n:?}: {e}")))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+impl CompiledPolicy {
+    /// Compiles an IR policy; an entry that cannot be used is an error naming it.
+    pub fn new(policy: &RoutePolicy) -> Result<Self, String> {
+        let allow = policy
+            .allow_sources
+            .iter()
+            .map(|entry| {
+                let (address, bits) = entry.split_once('/').unwrap_or((entry, ""));
+                let address: IpAddr = address.parse().map_err(|_| format!("source {entry:?} is not an address"))?;
+                let max = if address.is_ipv4() { 32 } else { 128 };
+                let bits = if bits.is_empty() { max } else { bits.parse().map_err(|_| format!("source {entry:?}"))? };
+                Ok((address, bits.min(max)))
+            })
+            .collect::<Result<_, String>>()?;
+        let host = match &policy.host_rewrite {
+            Some(host) => Some(HeaderValue::from_str(host).map_err(|e| format!("upstream host {host:?}: {e}"))?),
+            None => None,
+        };
+        Ok(Self {
+            allow,
+            redirect: policy.redirect.clone(),
+            request: CompiledEdits::new(&policy.request_headers)?,
+            response: CompiledEdits::new(&policy.response_headers)?,
+            host,
+            timeout: policy.timeout_ms.map(Duration::from_millis),
+        })
+    }
+
+    /// Whether `client` may use the route.
+    pub fn allows(&self, client: Option<IpAddr>) -> bool {
+        if self.allow.is_empty() {
+            return true;
+        }
+        let Some(client) = client else { return false };
+        let client = match client {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allow.iter().any(|(network, bits)| in_network(client, *network, *bits))
+    }
+
+    /// The redirect to answer with, if any, for a request that arrived over `https` or not.
+    pub fn redirect_for(&self, https: bool) -> Option<&Redirect> {
+        self.redirect.as_ref().filter(|r| !(r.only_plain_http && https))
+    }
+
+    /// Edits the request sent upstream.
+    pub fn apply_request(&self, request: &mut RequestHeader) -> Result<()> {
+        if let Some(host) = &self.host {
+            request.insert_header(http::header::HOST, host.clone())?;
+        }
+        if self.request.is_empty() {
+            return Ok(());
+        }
+        for name in &self.request.remove {
+            request.remove_header(name);
+        }
+        for (name, value) in &self.request.set {
+            request.insert_header(name.clone(), value.clone())?;
+        }
+        for (name, value) in &self.request.add {
+            request.append_header(name.clone(), value.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Edits the response sent to the client.
+    pub fn apply_response(&self, response: &mut ResponseHeader) -> Result<()> {
+        if self.response.is_empty() {
+            return Ok(());
+        }
+        for name in &self.response.remove {
+            response.remove_header(name);
+        }
+        for (name, value) in &self.response.set {
+            response.insert_header(name.clone(), value.clone())?;
+        }
+        for (name, value) in &self.response.add {
+            response.append_header(name.clone(), value.clone())?;
+        }
+        Ok(())
+    }
+}
+
+fn in_network(client: IpAddr, network: IpAddr, bits: u8) -> bool {
+    match (client, network) {
+        (IpAddr::V4(c), IpAddr::V4(n)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            u32::from(c) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(c), IpAddr::V6(n)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            u128::from(c) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// The `Location` of a redirect: the request's scheme, host and path unless the redirect replaces them;
+/// the query is kept.
+pub fn location(redirect: &Redirect, https: bool, host: &str, path_and_query: &str) -> String {
+    let scheme = redirect.scheme.as_deref().unwrap_or(if https { "https" } else { "http" });
+    let host = match &redirect.host {
+        Some(h) => h.as_str(),
+        // why: Envoy drops the request's port when the scheme changes (http → https).
+        None if redirect.scheme.is_some() => host.split(':').next().unwrap_or(host),
+        None => host,
+    };
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let path = redirect.path.as_deref().unwrap_or(path);
+    match query {
+        Some(q) => format!("{scheme}://{host}{path}?{q}"),
+        None => format!("{scheme}://{host}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_membership() {
+        let net: IpAddr = "10.1.0.0".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert!(in_network(IpAddr::from([10, 1, 2, 3]), net, 16));
+        assert!(!in_network(IpAddr::from([10, 2, 2, 3]), net, 16));
+    }
+
+    #[test]
+    fn locations_keep_what_is_not_replaced() {
+        let permanent = Redirect { code: 301, scheme: Some("http".into()), host: Some("bar.com".into()), path: None, only_plain_http: false };
+        assert_eq!(location(&permanent, false, "foo.com", "/foo?x=1"), "http://bar.com/foo?x=1");
+        let https = Redirect { code: 308, scheme: Some("https".into()), host: None, path: None, only_plain_http: true };
+        assert_eq!(location(&https, false, "test.com:8080", "/test"), "https://test.com/test");
+        let root = Redirect { code: 302, scheme: None, host: None, path: Some("/foo".into()), only_plain_http: false };
+        assert_eq!(location(&root, false, "foo.com", "/"), "http://foo.com/foo");
+    }
+}
