@@ -25,6 +25,46 @@ pub struct RoutePolicy {
     /// Longest wait for the upstream's response, in milliseconds (`timeout`); 504 after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Match the path case-insensitively (`ignore-path-case`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_path_case: bool,
+    /// Rewrite the path sent upstream (`rewrite-target`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_rewrite: Option<PathRewrite>,
+    /// CORS answers (`enable-cors`, `cors-*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+}
+
+/// A path rewrite: every match of `pattern` in the path is replaced by `substitution` (`${1}` = group 1);
+/// the query string is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathRewrite {
+    /// Regex over the path.
+    pub pattern: String,
+    /// Replacement, with `${n}` group references.
+    pub substitution: String,
+}
+
+/// A CORS policy (Envoy CorsPolicy semantics: allowed origins get their origin echoed back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cors {
+    /// Allowed origins: exact, `*` (any), or regexes (from `https://*.example.com`).
+    pub allow_origins: Vec<String>,
+    /// Which entries of `allow_origins` are regexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin_regexes: Vec<String>,
+    /// `Access-Control-Allow-Methods` of preflight answers.
+    pub allow_methods: String,
+    /// `Access-Control-Allow-Headers` of preflight answers.
+    pub allow_headers: String,
+    /// `Access-Control-Expose-Headers`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub expose_headers: String,
+    /// `Access-Control-Allow-Credentials: true`.
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age` of preflight answers, seconds.
+    pub max_age: u64,
 }
 
 impl RoutePolicy {

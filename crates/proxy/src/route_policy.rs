@@ -21,6 +21,32 @@ pub struct CompiledPolicy {
     host: Option<HeaderValue>,
     /// Longest wait for the upstream's response.
     pub timeout: Option<Duration>,
+    /// Match the path case-insensitively.
+    pub ignore_path_case: bool,
+    rewrite: Option<(regex::Regex, String)>,
+    cors: Option<CompiledCors>,
+}
+
+#[derive(Debug)]
+struct CompiledCors {
+    any_origin: bool,
+    origins: Vec<String>,
+    regexes: Vec<regex::Regex>,
+    methods: HeaderValue,
+    headers: HeaderValue,
+    expose: Option<HeaderValue>,
+    credentials: bool,
+    max_age: HeaderValue,
+}
+
+/// What CORS says about one request.
+pub enum CorsVerdict {
+    /// Not a CORS request, or its origin is not allowed: no CORS headers.
+    None,
+    /// A preflight from an allowed origin: answer it directly with these headers.
+    Preflight(Vec<(http::HeaderName, HeaderValue)>),
+    /// An allowed origin: add these headers to the upstream's response.
+    Response(Vec<(http::HeaderName, HeaderValue)>),
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +104,59 @@ impl CompiledPolicy {
             response: CompiledEdits::new(&policy.response_headers)?,
             host,
             timeout: policy.timeout_ms.map(Duration::from_millis),
+            ignore_path_case: policy.ignore_path_case,
+            rewrite: match &policy.path_rewrite {
+                Some(r) => Some((
+                    regex::Regex::new(&r.pattern).map_err(|e| format!("rewrite pattern {:?}: {e}", r.pattern))?,
+                    r.substitution.clone(),
+                )),
+                None => None,
+            },
+            cors: policy.cors.as_ref().map(CompiledCors::new).transpose()?,
+        })
+    }
+
+    /// CORS for a request with these `origin` and `method` / `Access-Control-Request-Method`.
+    pub fn cors(&self, origin: Option<&HeaderValue>, method: &http::Method, preflight_method: bool) -> CorsVerdict {
+        let (Some(cors), Some(origin)) = (&self.cors, origin) else { return CorsVerdict::None };
+        let Ok(text) = origin.to_str() else { return CorsVerdict::None };
+        let allowed =
+            cors.any_origin || cors.origins.iter().any(|o| o == text) || cors.regexes.iter().any(|r| r.is_match(text));
+        if !allowed {
+            return CorsVerdict::None;
+        }
+        let mut headers = vec![(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone())];
+        if cors.credentials {
+            headers.push((http::header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true")));
+        }
+        if method == http::Method::OPTIONS && preflight_method {
+            headers.push((http::header::ACCESS_CONTROL_ALLOW_METHODS, cors.methods.clone()));
+            headers.push((http::header::ACCESS_CONTROL_ALLOW_HEADERS, cors.headers.clone()));
+            headers.push((http::header::ACCESS_CONTROL_MAX_AGE, cors.max_age.clone()));
+            return CorsVerdict::Preflight(headers);
+        }
+        if let Some(expose) = &cors.expose {
+            headers.push((http::header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone()));
+        }
+        CorsVerdict::Response(headers)
+    }
+
+    /// Whether the route has a CORS policy.
+    pub fn has_cors(&self) -> bool {
+        self.cors.is_some()
+    }
+
+    /// The upstream path for `path_and_query` when the route rewrites it.
+    pub fn rewrite_path(&self, path_and_query: &str) -> Option<String> {
+        let (pattern, substitution) = self.rewrite.as_ref()?;
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let rewritten = pattern.replace_all(path, substitution.as_str());
+        Some(match query {
+            Some(q) => format!("{rewritten}?{q}"),
+            None => rewritten.into_owned(),
         })
     }
 
@@ -134,6 +213,26 @@ impl CompiledPolicy {
             response.append_header(name.clone(), value.clone())?;
         }
         Ok(())
+    }
+}
+
+impl CompiledCors {
+    fn new(cors: &oxigress_ir::Cors) -> Result<Self, String> {
+        let value = |v: &str| HeaderValue::from_str(v).map_err(|e| format!("CORS value {v:?}: {e}"));
+        Ok(Self {
+            any_origin: cors.allow_origins.iter().any(|o| o == "*"),
+            origins: cors.allow_origins.clone(),
+            regexes: cors
+                .origin_regexes
+                .iter()
+                .map(|r| regex::Regex::new(r).map_err(|e| format!("CORS origin {r:?}: {e}")))
+                .collect::<Result<_, _>>()?,
+            methods: value(&cors.allow_methods)?,
+            headers: value(&cors.allow_headers)?,
+            expose: if cors.expose_headers.is_empty() { None } else { Some(value(&cors.expose_headers)?) },
+            credentials: cors.allow_credentials,
+            max_age: HeaderValue::from(cors.max_age),
+        })
     }
 }
 

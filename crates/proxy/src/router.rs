@@ -128,6 +128,9 @@ impl CompiledRoute {
         let path = match &route.path {
             PathMatch::Exact(p) => PathMatcher::Exact(p.clone()),
             PathMatch::Prefix(p) => PathMatcher::Prefix(p.clone()),
+            PathMatch::Regex(r) if route.policy.ignore_path_case => {
+                PathMatcher::Regex(anchored(&format!("(?i:{r})")).map_err(fail)?)
+            }
             PathMatch::Regex(r) => PathMatcher::Regex(anchored(r).map_err(fail)?),
         };
         let values = |list: &[HeaderMatch]| -> Result<Vec<ValueMatcher>, CompileError> {
@@ -162,14 +165,33 @@ impl CompiledRoute {
         })
     }
 
-    fn matches(&self, facts: &RequestFacts<'_>) -> bool {
-        let path_ok = match &self.path {
-            PathMatcher::Exact(p) => facts.path == p,
+    /// `ignore-path-case` (Envoy `ignore_case`): literal paths compare ASCII case-insensitively.
+    fn path_matches_ignoring_case(&self, path: &str) -> bool {
+        match &self.path {
+            PathMatcher::Exact(p) => path.eq_ignore_ascii_case(p),
             PathMatcher::Prefix(p) => {
                 p == "/"
-                    || facts.path.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    || (path.len() >= p.len()
+                        && path.is_char_boundary(p.len())
+                        && path[..p.len()].eq_ignore_ascii_case(p)
+                        && (path.len() == p.len() || path[p.len()..].starts_with('/')))
             }
-            PathMatcher::Regex(r) => r.is_match(facts.path),
+            PathMatcher::Regex(r) => r.is_match(path),
+        }
+    }
+
+    fn matches(&self, facts: &RequestFacts<'_>) -> bool {
+        let path_ok = if self.policy.ignore_path_case {
+            self.path_matches_ignoring_case(facts.path)
+        } else {
+            match &self.path {
+                PathMatcher::Exact(p) => facts.path == p,
+                PathMatcher::Prefix(p) => {
+                    p == "/"
+                        || facts.path.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                }
+                PathMatcher::Regex(r) => r.is_match(facts.path),
+            }
         };
         path_ok
             && (self.methods.is_empty() || self.methods.contains(facts.method))

@@ -14,7 +14,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
-use crate::route_policy::location;
+use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
 use crate::state::{InFlight, ProxyState};
 
@@ -53,6 +53,8 @@ pub struct RequestCtx {
     response_body: Option<ResponseBodyReaders>,
     /// A plugin that reroutes edited the request: the route is chosen again after the chain.
     reroute: bool,
+    /// CORS headers for the response (an allowed origin).
+    cors: Vec<(http::HeaderName, http::HeaderValue)>,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -73,6 +75,7 @@ impl ProxyHttp for GatewayProxy {
             request_body_sent: 0,
             response_body: None,
             reroute: false,
+            cors: Vec::new(),
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
@@ -106,6 +109,28 @@ impl ProxyHttp for GatewayProxy {
                     return Ok(true);
                 };
                 route = rerouted;
+            }
+        }
+        if route.policy.has_cors() {
+            let req = session.req_header();
+            let verdict = route.policy.cors(
+                req.headers.get(http::header::ORIGIN),
+                &req.method,
+                req.headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD),
+            );
+            match verdict {
+                CorsVerdict::None => {}
+                CorsVerdict::Response(headers) => ctx.cors = headers,
+                CorsVerdict::Preflight(headers) => {
+                    let mut header = local_header(200, headers.len() + 1, b"")?;
+                    for (name, value) in headers {
+                        header.insert_header(name, value)?;
+                    }
+                    header.insert_header(http::header::CONTENT_LENGTH, 0)?;
+                    ctx.route = Some(route);
+                    send_local_reply(session, header, Bytes::new()).await?;
+                    return Ok(true);
+                }
             }
         }
         if let Some(redirect) = route.policy.redirect_for(self.https) {
@@ -205,6 +230,13 @@ impl ProxyHttp for GatewayProxy {
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
         if let Some(route) = &ctx.route {
             route.policy.apply_request(upstream_request)?;
+            if let Some(path) = route.policy.rewrite_path(upstream_request.uri.path_and_query().map_or("/", |p| p.as_str())) {
+                let uri = http::Uri::builder()
+                    .path_and_query(path)
+                    .build()
+                    .map_err(|e| Error::explain(ErrorType::InternalError, format!("rewritten path: {e}")))?;
+                upstream_request.set_uri(uri);
+            }
         }
         if let Some(body) = &ctx.request_body {
             upstream_request.remove_header(&http::header::TRANSFER_ENCODING);
@@ -243,6 +275,9 @@ impl ProxyHttp for GatewayProxy {
         upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
         if let Some(route) = ctx.route.clone() {
             route.policy.apply_response(upstream_response)?;
+            for (name, value) in ctx.cors.drain(..) {
+                upstream_response.insert_header(name, value)?;
+            }
             if !route.chain.is_empty() {
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }

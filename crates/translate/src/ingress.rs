@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, SourceRef};
+use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef};
 use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
@@ -62,8 +62,11 @@ pub fn translate_ingress(
                     trimmed => (trimmed, "Prefix"),
                 },
             };
-            let path_match =
-                if kind == "Exact" { PathMatch::Exact(origin.to_string()) } else { PathMatch::Prefix(origin.to_string()) };
+            let (path_match, path_rewrite) = annotations.policy.path(written, origin, kind);
+            let kind = match path_match {
+                PathMatch::Regex(_) => "Regex",
+                _ => kind,
+            };
             let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, backends, diagnostics) else {
                 continue;
             };
@@ -78,7 +81,7 @@ pub fn translate_ingress(
                 methods: extras.methods.clone(),
                 action: forward(cluster, &fallback),
                 plugins: Vec::new(),
-                policy: annotations.policy.policy.clone(),
+                policy: RoutePolicy { path_rewrite, ..annotations.policy.policy.clone() },
             };
             let catch_all = route.path == PathMatch::Prefix("/".into())
                 && route.headers.is_empty()

@@ -4,7 +4,7 @@
 //! remove` (H), `upstream-vhost` (ASAP), `whitelist-source-range` (ASAP), `timeout` (H, seconds).
 //! An invalid value is a diagnostic on the Ingress and the annotation is ignored.
 
-use oxigress_ir::{HeaderEdits, Redirect, RoutePolicy};
+use oxigress_ir::{Cors, HeaderEdits, PathMatch, PathRewrite, Redirect, RoutePolicy};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
 use super::Annotations;
@@ -16,6 +16,12 @@ pub struct PolicyAnnotations {
     pub policy: RoutePolicy,
     /// `app-root`: `GET /` on each of the Ingress' hosts answers 302 to this path.
     pub app_root: Option<String>,
+    /// `use-regex`: non-Exact paths are regexes matched as prefixes (`<path>.*`).
+    pub use_regex: bool,
+    /// `higress.io/full-path-regex`: non-Exact paths are regexes matching the whole path.
+    pub full_path_regex: bool,
+    /// `rewrite-target`: the replacement (`$n` = group n of the path regex).
+    pub rewrite_target: Option<String>,
 }
 
 impl PolicyAnnotations {
@@ -54,8 +60,108 @@ impl PolicyAnnotations {
                 None
             }
         });
-        Self { policy, app_root }
+        let truthy = |v: Option<&str>| v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        policy.ignore_path_case = truthy(annotations.asap("ignore-path-case"));
+        policy.cors = cors(annotations, &mut invalid);
+        Self {
+            policy,
+            app_root,
+            use_regex: truthy(annotations.asap("use-regex")),
+            full_path_regex: truthy(higress("full-path-regex")),
+            rewrite_target: annotations.asap("rewrite-target").map(str::trim).filter(|t| !t.is_empty()).map(String::from),
+        }
     }
+
+    /// The route path for an Ingress path (`written`, of `kind` Exact or Prefix with `origin` = the Prefix
+    /// without its trailing `/`) and, with `rewrite-target`, the path rewrite.
+    pub fn path(&self, written: &str, origin: &str, kind: &str) -> (PathMatch, Option<PathRewrite>) {
+        let has_meta = |p: &str| p.chars().any(|c| "^$.*+?()[]{}|\\".contains(c));
+        let target_groups = self.rewrite_target.as_deref().is_some_and(|t| t.contains('$') || t.contains('\\'));
+        let path = if kind == "Exact" {
+            PathMatch::Exact(origin.to_string())
+        } else if self.full_path_regex {
+            PathMatch::Regex(written.to_string())
+        } else if self.use_regex || (self.rewrite_target.is_some() && (has_meta(written) || target_groups)) {
+            PathMatch::Regex(format!("{written}.*"))
+        } else {
+            PathMatch::Prefix(origin.to_string())
+        };
+        let rewrite = self.rewrite_target.as_ref().map(|target| {
+            let pattern = match &path {
+                PathMatch::Regex(_) => written.to_string(),
+                PathMatch::Exact(p) => format!("^{}$", regex_escape(p)),
+                PathMatch::Prefix(p) if p == "/" => "^/".to_string(),
+                PathMatch::Prefix(p) => format!("^{}", regex_escape(p)),
+            };
+            PathRewrite { pattern, substitution: group_references(target) }
+        });
+        (path, rewrite)
+    }
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if "^$.*+?()[]{}|\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+/// nginx `$1` / RE2 `\1` → `${1}`.
+fn group_references(target: &str) -> String {
+    let mut out = String::new();
+    let mut chars = target.chars().peekable();
+    while let Some(c) = chars.next() {
+        if (c == '$' || c == '\\') && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            out.push_str(&format!("${{{digits}}}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `enable-cors: true` and the `cors-*` settings, with ingress-nginx's defaults.
+fn cors(annotations: &Annotations<'_>, invalid: &mut impl FnMut(&str, String)) -> Option<Cors> {
+    if !annotations.asap("enable-cors").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    let text = |key: &str, default: &str| annotations.asap(key).map(str::trim).filter(|v| !v.is_empty()).unwrap_or(default).to_string();
+    let mut allow_origins = Vec::new();
+    let mut origin_regexes = Vec::new();
+    for origin in text("cors-allow-origin", "*").split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        if origin != "*" && origin.contains('*') {
+            origin_regexes.push(format!("^{}$", regex_escape(origin).replace("\\*", "[A-Za-z0-9-]+")));
+        } else {
+            allow_origins.push(origin.to_string());
+        }
+    }
+    let max_age = match annotations.asap("cors-max-age").map(str::trim) {
+        None | Some("") => 1_728_000,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            invalid("cors-max-age", format!("{v:?} is not a number of seconds"));
+            1_728_000
+        }),
+    };
+    Some(Cors {
+        allow_origins,
+        origin_regexes,
+        allow_methods: text("cors-allow-methods", "GET, PUT, POST, DELETE, PATCH, OPTIONS"),
+        allow_headers: text(
+            "cors-allow-headers",
+            "DNT,X-CustomHeader,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Authorization",
+        ),
+        expose_headers: text("cors-expose-headers", ""),
+        allow_credentials: !annotations.asap("cors-allow-credentials").is_some_and(|v| v.trim().eq_ignore_ascii_case("false")),
+        max_age,
+    })
 }
 
 /// `temporal-redirect` (302) wins over `permanent-redirect` (code 300–308, else 301), which wins over
