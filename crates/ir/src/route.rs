@@ -108,4 +108,25 @@ pub struct Forward {
     /// Used instead when `cluster` has no endpoints (`default-backend` annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<ClusterId>,
+    /// A weighted canary (`canary-weight`): `weight` of every `total` requests go to its cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<WeightedCanary>,
+}
+
+/// The canary share of a route's traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedCanary {
+    /// The canary's cluster.
+    pub cluster: ClusterId,
+    /// Requests per `total` sent to the canary.
+    pub weight: u32,
+    /// The weight total (`canary-weight-total`, default 100).
+    pub total: u32,
+}
+
+impl Forward {
+    /// Every cluster the action may use.
+    pub fn clusters(&self) -> impl Iterator<Item = &ClusterId> {
+        std::iter::once(&self.cluster).chain(self.fallback.as_ref()).chain(self.canary.as_ref().map(|c| &c.cluster))
+    }
 }

@@ -34,6 +34,8 @@ pub struct CompiledRoute {
     pub cluster: Arc<ClusterRuntime>,
     /// Used when `cluster` has no endpoints.
     pub fallback: Option<Arc<ClusterRuntime>>,
+    /// A weighted canary.
+    pub canary: Option<CanarySplit>,
     /// Plugins run before the upstream.
     pub chain: Chain,
     /// Per-route counters.
@@ -158,11 +160,17 @@ impl CompiledRoute {
             methods,
             cluster,
             fallback,
+            canary: None,
             chain,
             metrics,
             plugin_counters,
             policy: CompiledPolicy::new(&route.policy).map_err(fail)?,
         })
+    }
+
+    /// The route with its weighted canary.
+    pub fn with_canary(self, canary: Option<CanarySplit>) -> Self {
+        Self { canary, ..self }
     }
 
     /// `ignore-path-case` (Envoy `ignore_case`): literal paths compare ASCII case-insensitively.
@@ -230,4 +238,51 @@ fn query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
 /// A regex that must match the whole value (RE2 full match, as Envoy).
 fn anchored(pattern: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("regex {pattern:?}: {e}"))
+}
+
+/// A weighted canary: `weight` of every `total` requests go to `cluster` (a shared counter spreads them
+/// evenly, as Envoy's weighted clusters do on average; no random numbers on the request path).
+pub struct CanarySplit {
+    /// The canary's cluster.
+    pub cluster: Arc<ClusterRuntime>,
+    weight: u32,
+    total: u32,
+    counter: std::sync::atomic::AtomicU32,
+}
+
+impl CanarySplit {
+    /// A split of `weight` per `total` (total > 0).
+    pub fn new(cluster: Arc<ClusterRuntime>, weight: u32, total: u32) -> Self {
+        Self { cluster, weight, total: total.max(1), counter: std::sync::atomic::AtomicU32::new(0) }
+    }
+
+    /// Whether this request goes to the canary.
+    pub fn take(&self) -> bool {
+        if self.weight == 0 {
+            return false;
+        }
+        if self.weight >= self.total {
+            return true;
+        }
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.total;
+        // Spread the canary's share over the cycle: request n is a canary when the running share crosses
+        // an integer.
+        (u64::from(n) + 1) * u64::from(self.weight) / u64::from(self.total)
+            != u64::from(n) * u64::from(self.weight) / u64::from(self.total)
+    }
+}
+
+#[cfg(test)]
+mod canary_tests {
+    use super::*;
+
+    #[test]
+    fn canary_split_takes_exactly_its_share_per_cycle() {
+        let cluster = Arc::new(ClusterRuntime::compile(&oxigress_ir::Cluster { id: "c".into(), endpoints: Vec::new() }));
+        for (weight, total) in [(0, 100), (30, 100), (1, 3), (100, 100), (7, 10)] {
+            let split = CanarySplit::new(cluster.clone(), weight, total);
+            let taken = (0..total * 4).filter(|_| split.take()).count();
+            assert_eq!(taken as u32, weight * 4, "{weight}/{total}");
+        }
+    }
 }

@@ -150,7 +150,10 @@ impl ProxyHttp for GatewayProxy {
             send_local_reply(session, header, Bytes::new()).await?;
             return Ok(true);
         }
-        let cluster = if route.cluster.has_peers() {
+        let canary = route.canary.as_ref().filter(|c| c.cluster.has_peers() && c.take());
+        let cluster = if let Some(canary) = canary {
+            Some(canary.cluster.clone())
+        } else if route.cluster.has_peers() {
             Some(route.cluster.clone())
         } else {
             route.fallback.clone().filter(|f| f.has_peers())

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef};
+use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef, WeightedCanary};
 use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use crate::annotations::{Annotations, IngressAnnotations};
+use crate::annotations::{Annotations, Canary, IngressAnnotations};
 use crate::backend::Backends;
 use crate::routes::{PendingRoute, RouteClass, RouteTable};
 use crate::tls::TlsTable;
@@ -93,7 +93,12 @@ pub fn translate_ingress(
                 origin_path_len: origin.len(),
             };
             let key = format!("{host}-{kind}-{origin}-{}", extras.conflict_key());
-            routes.add(&host, key, pending, diagnostics);
+            match &annotations.canary {
+                None => {
+                    routes.add(&host, key, pending, diagnostics);
+                }
+                Some(canary) => merge_canary(routes, &host, &key, canary, pending),
+            }
         }
     }
 
@@ -146,11 +151,37 @@ pub fn translate_ingress(
     tls.add_ingress(ingress, &rule_hosts, &annotations.downstream_tls, ctx.resources, ctx.options, diagnostics);
 }
 
+/// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).
+fn merge_canary(routes: &mut RouteTable, host: &str, key: &str, canary: &Canary, pending: PendingRoute) {
+    // A canary without a base route is dropped, as Higress (no diagnostic: it is a valid configuration
+    // waiting for its base Ingress).
+    let Some(base) = routes.base_mut(host, key) else { return };
+    let RouteAction::Forward(canary_forward) = &pending.route.action;
+    let canary_cluster = canary_forward.cluster.clone();
+    if let Some((weight, total)) = canary.weight {
+        let RouteAction::Forward(forward) = &mut base.route.action;
+        forward.canary = Some(WeightedCanary { cluster: canary_cluster.clone(), weight, total });
+    }
+    if let Some(condition) = &canary.condition {
+        let mut route = base.route.clone();
+        route.headers.push(condition.clone());
+        route.id = pending.route.id;
+        route.name = pending.route.name;
+        route.source = pending.route.source;
+        route.policy = pending.route.policy;
+        route.action = forward(canary_cluster, &None);
+        // With its extra condition the canary route is never a catch-all.
+        let class = if base.class == RouteClass::CatchAll { RouteClass::Normal } else { base.class };
+        let origin_path_len = base.origin_path_len;
+        routes.add_unkeyed(host, PendingRoute { route, class, origin_path_len });
+    }
+}
+
 /// A forward action; the fallback stays in the IR even while the primary cluster has endpoints, so the
 /// proxy can switch the moment they disappear.
 fn forward(cluster: String, fallback: &Option<String>) -> RouteAction {
     let fallback = fallback.clone().filter(|f| f != &cluster);
-    RouteAction::Forward(Forward { cluster, fallback })
+    RouteAction::Forward(Forward { cluster, fallback, canary: None })
 }
 
 fn backend_cluster(

@@ -3,11 +3,13 @@
 //! Lookup precedence: "ASAP" keys read `nginx.ingress.kubernetes.io/<key>` first, then `higress.io/<key>`;
 //! "H" keys exist only under `higress.io/`. Each family parses into plain data; `ingress.rs` applies it.
 
+mod canary;
 mod default_backend;
 mod downstream_tls;
 mod policy;
 mod route_match;
 
+pub use canary::{is_canary, Canary};
 pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
 pub use policy::PolicyAnnotations;
@@ -63,6 +65,8 @@ pub struct IngressAnnotations {
     pub downstream_tls: DownstreamTls,
     /// Redirects, header edits, host rewrite, allow-list, timeout, app-root.
     pub policy: PolicyAnnotations,
+    /// Set when the Ingress is a canary.
+    pub canary: Option<Canary>,
 }
 
 impl IngressAnnotations {
@@ -78,6 +82,8 @@ impl IngressAnnotations {
             default_backend: DefaultBackend::parse(annotations, namespace),
             downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
             policy: PolicyAnnotations::parse(annotations, object, diagnostics),
+            canary: (annotations.asap("canary").is_some_and(|v| v.trim() == "true"))
+                .then(|| Canary::parse(annotations, object, diagnostics)),
         }
     }
 }
