@@ -102,18 +102,24 @@ impl Router {
 
     /// The first route of the request's virtual host that matches; `None` means 404.
     ///
-    /// why: as in Envoy, a request is confined to the one virtual host its Host selects; a miss there is a
-    /// 404 even if `*` has a matching route. A wildcard `*.foo.com` covers exactly one label (`a.foo.com`,
-    /// not `a.b.foo.com`, nor `foo.com`), as the Ingress spec says.
+    /// why: as in Envoy, a request is confined to the virtual host its Host selects (a miss is a 404 even
+    /// if `*` has a matching route), except that an exact host falls back to its wildcard host (Higress).
+    /// A wildcard `*.foo.com` covers exactly one label (`a.foo.com`, not `a.b.foo.com`, nor `foo.com`), as
+    /// the Ingress spec says.
     pub fn find(&self, facts: &RequestFacts<'_>) -> Option<&Arc<CompiledRoute>> {
-        let index = self
-            .exact
-            .get(facts.host)
-            .or_else(|| facts.host.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)))
-            .copied()
-            .or(self.any)?;
+        let wildcard = || facts.host.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)).copied();
+        if let Some(&exact) = self.exact.get(facts.host) {
+            // why: Higress' exact-domain fallback: a request for an exact host that none of its routes
+            // match is tried against the routes of the wildcard host covering it.
+            return self.hosts[exact]
+                .iter()
+                .find(|route| route.matches(facts))
+                .or_else(|| wildcard().and_then(|w| self.hosts[w].iter().find(|route| route.matches(facts))));
+        }
+        let index = wildcard().or(self.any)?;
         self.hosts[index].iter().find(|route| route.matches(facts))
     }
+
 }
 
 impl CompiledRoute {
