@@ -8,6 +8,7 @@ mod default_backend;
 mod downstream_tls;
 mod policy;
 mod route_match;
+mod unsupported;
 
 pub use canary::{is_canary, Canary};
 pub use default_backend::DefaultBackend;
@@ -46,6 +47,11 @@ impl<'a> Annotations<'a> {
         self.map?.get(&format!("{HIGRESS_PREFIX}{key}")).map(String::as_str)
     }
 
+    /// Every annotation: (key, value).
+    pub fn all(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.map.into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every `higress.io/` annotation: (key without prefix, value).
     pub fn higress_only(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.map
@@ -77,6 +83,7 @@ impl IngressAnnotations {
         object: &ObjectRef,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Self {
+        unsupported::report(annotations, object, diagnostics);
         Self {
             route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
             default_backend: DefaultBackend::parse(annotations, namespace),
