@@ -12,7 +12,7 @@ mod tls;
 
 pub use cluster::{Cluster, ClusterId, Endpoint};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
-pub use route_policy::{Cors, HeaderEdits, PathRewrite, Redirect, RoutePolicy};
+pub use route_policy::{Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, RoutePolicy};
 pub use route::{WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
 pub use tls::{Certificate, CertificateId, TlsHost};
 

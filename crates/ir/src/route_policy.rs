@@ -34,6 +34,20 @@ pub struct RoutePolicy {
     /// CORS answers (`enable-cors`, `cors-*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,
+    /// Local rate limit (`route-limit-rps` / `route-limit-rpm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A route's local rate limit: a bucket of `max` requests refilled by `per_fill` every `interval_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Bucket size (rate × burst multiplier).
+    pub max: u32,
+    /// Requests added per interval (the rate).
+    pub per_fill: u32,
+    /// 1000 (per second) or 60000 (per minute).
+    pub interval_ms: u64,
 }
 
 /// A path rewrite: every match of `pattern` in the path is replaced by `substitution` (`${1}` = group 1);

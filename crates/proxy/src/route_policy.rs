@@ -10,6 +10,8 @@ use oxigress_ir::{HeaderEdits, Redirect, RoutePolicy};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::Result;
 
+use crate::rate_limit::TokenBucket;
+
 /// A route's policy, ready to apply.
 #[derive(Debug, Default)]
 pub struct CompiledPolicy {
@@ -25,6 +27,7 @@ pub struct CompiledPolicy {
     pub ignore_path_case: bool,
     rewrite: Option<(regex::Regex, String)>,
     cors: Option<CompiledCors>,
+    limit: Option<TokenBucket>,
 }
 
 #[derive(Debug)]
@@ -113,7 +116,16 @@ impl CompiledPolicy {
                 None => None,
             },
             cors: policy.cors.as_ref().map(CompiledCors::new).transpose()?,
+            limit: policy
+                .rate_limit
+                .as_ref()
+                .map(|l| TokenBucket::new(l.max, l.per_fill, Duration::from_millis(l.interval_ms.max(1)))),
         })
+    }
+
+    /// Whether the route's rate limit lets this request through.
+    pub fn admits(&self) -> bool {
+        self.limit.as_ref().is_none_or(TokenBucket::try_take)
     }
 
     /// CORS for a request with these `origin` and `method` / `Access-Control-Request-Method`.

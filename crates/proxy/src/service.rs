@@ -94,6 +94,11 @@ impl ProxyHttp for GatewayProxy {
             respond(session, 403, b"RBAC: access denied").await?;
             return Ok(true);
         }
+        if !route.policy.admits() {
+            ctx.route = Some(route);
+            respond(session, 429, b"local_rate_limited").await?;
+            return Ok(true);
+        }
         if !route.chain.is_empty() {
             if let Some((response, ran)) = self.run_chain(session, &route, ctx).await? {
                 let (header, body) = self.local_reply(session, &route, response, ran)?;

@@ -4,7 +4,7 @@
 //! remove` (H), `upstream-vhost` (ASAP), `whitelist-source-range` (ASAP), `timeout` (H, seconds).
 //! An invalid value is a diagnostic on the Ingress and the annotation is ignored.
 
-use oxigress_ir::{Cors, HeaderEdits, PathMatch, PathRewrite, Redirect, RoutePolicy};
+use oxigress_ir::{Cors, HeaderEdits, PathMatch, PathRewrite, RateLimit, Redirect, RoutePolicy};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
 use super::Annotations;
@@ -63,6 +63,7 @@ impl PolicyAnnotations {
         let truthy = |v: Option<&str>| v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         policy.ignore_path_case = truthy(annotations.asap("ignore-path-case"));
         policy.cors = cors(annotations, &mut invalid);
+        policy.rate_limit = rate_limit(annotations, &mut invalid);
         Self {
             policy,
             app_root,
@@ -126,6 +127,27 @@ fn group_references(target: &str) -> String {
         }
     }
     out
+}
+
+/// `higress.io/route-limit-rps` (or `-rpm`) × `route-limit-burst-multiplier` (default 5).
+fn rate_limit(annotations: &Annotations<'_>, invalid: &mut impl FnMut(&str, String)) -> Option<RateLimit> {
+    let mut number = |key: &str| -> Option<u32> {
+        let value = annotations.higress(key)?.trim();
+        match value.parse::<u32>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                invalid(&format!("higress.io/{key}"), format!("{value:?} is not a positive whole number"));
+                None
+            }
+        }
+    };
+    let (rate, interval_ms) = match (number("route-limit-rps"), number("route-limit-rpm")) {
+        (Some(rps), _) => (rps, 1000),
+        (None, Some(rpm)) => (rpm, 60_000),
+        (None, None) => return None,
+    };
+    let burst = number("route-limit-burst-multiplier").unwrap_or(5);
+    Some(RateLimit { max: rate.saturating_mul(burst), per_fill: rate, interval_ms })
 }
 
 /// `enable-cors: true` and the `cors-*` settings, with ingress-nginx's defaults.
