@@ -37,6 +37,10 @@ pub struct RoutePolicy {
     /// Local rate limit (`route-limit-rps` / `route-limit-rpm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// A copy of each request (head only) goes to this cluster, its answer ignored
+    /// (`mirror-target-service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
 }
 
 /// A route's local rate limit: a bucket of `max` requests refilled by `per_fill` every `interval_ms`.

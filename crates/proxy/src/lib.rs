@@ -8,6 +8,7 @@
 mod admin;
 mod cluster;
 mod metrics;
+mod mirror;
 mod rate_limit;
 mod route_policy;
 mod router;

@@ -36,6 +36,8 @@ pub struct CompiledRoute {
     pub fallback: Option<Arc<ClusterRuntime>>,
     /// A weighted canary.
     pub canary: Option<CanarySplit>,
+    /// Where request copies go (`mirror-target-service`).
+    pub mirror: Option<Arc<ClusterRuntime>>,
     /// Plugins run before the upstream.
     pub chain: Chain,
     /// Per-route counters.
@@ -167,6 +169,7 @@ impl CompiledRoute {
             cluster,
             fallback,
             canary: None,
+            mirror: None,
             chain,
             metrics,
             plugin_counters,
@@ -174,9 +177,9 @@ impl CompiledRoute {
         })
     }
 
-    /// The route with its weighted canary.
-    pub fn with_canary(self, canary: Option<CanarySplit>) -> Self {
-        Self { canary, ..self }
+    /// The route with its weighted canary and mirror cluster.
+    pub fn with_extra_clusters(self, canary: Option<CanarySplit>, mirror: Option<Arc<ClusterRuntime>>) -> Self {
+        Self { canary, mirror, ..self }
     }
 
     /// `ignore-path-case` (Envoy `ignore_case`): literal paths compare ASCII case-insensitively.

@@ -50,11 +50,12 @@ impl Runtime {
                 let metrics =
                     route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
                 let chain = chain(&route.plugins, &plugins);
+                let mirror = route.policy.mirror.as_deref().and_then(|m| clusters.get(m).cloned());
                 let canary = forward.canary.as_ref().and_then(|c| {
                     clusters.get(c.cluster.as_str()).cloned().map(|cluster| CanarySplit::new(cluster, c.weight, c.total))
                 });
                 match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone())
-                    .map(|r| r.with_canary(canary))
+                    .map(|r| r.with_extra_clusters(canary, mirror))
                 {
                     Ok(compiled) => routes.push(Arc::new(compiled)),
                     Err(e) => problems.push(e.to_string()),

@@ -166,6 +166,9 @@ impl ProxyHttp for GatewayProxy {
         ctx.route = Some(route);
         match cluster {
             Some(cluster) => {
+                if let Some(target) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.pick()) {
+                    crate::mirror::mirror(target, session.req_header());
+                }
                 ctx.cluster = Some(cluster);
                 Ok(false)
             }

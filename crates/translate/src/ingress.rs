@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef, WeightedCanary};
-use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend, ServiceBackendPort};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
 use crate::annotations::{Annotations, Canary, IngressAnnotations};
@@ -32,7 +32,7 @@ pub fn translate_ingress(
     let source = SourceRef { kind: "Ingress".into(), namespace: namespace.into(), name: name.into() };
     let route_name =
         if namespace == ctx.options.instance_namespace { name.to_string() } else { format!("{namespace}/{name}") };
-    let annotations = IngressAnnotations::parse(
+    let mut annotations = IngressAnnotations::parse(
         &Annotations::new(ingress.metadata.annotations.as_ref()),
         namespace,
         &owner,
@@ -42,6 +42,7 @@ pub fn translate_ingress(
         .default_backend
         .as_ref()
         .and_then(|d| backends.resolve_first_port(&d.namespace, &d.service, &owner, diagnostics));
+    annotations.policy.policy.mirror = mirror_cluster(ingress, namespace, &owner, backends, diagnostics);
     let extras = &annotations.route_match;
     let Some(spec) = &ingress.spec else { return };
     let mut rule_hosts = BTreeSet::new();
@@ -149,6 +150,30 @@ pub fn translate_ingress(
     }
 
     tls.add_ingress(ingress, &rule_hosts, &annotations.downstream_tls, ctx.resources, ctx.options, diagnostics);
+}
+
+/// `mirror-target-service` (ASAP): `[ns/]service[:port]` (default: the Service's first port).
+fn mirror_cluster(
+    ingress: &Ingress,
+    namespace: &str,
+    owner: &ObjectRef,
+    backends: &mut Backends<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let annotations = Annotations::new(ingress.metadata.annotations.as_ref());
+    let value = annotations.asap("mirror-target-service")?.trim();
+    let (target, port) = match value.rsplit_once(':') {
+        Some((target, port)) => (target, port.parse::<i32>().ok()),
+        None => (value, None),
+    };
+    let (ns, service) = target.split_once('/').unwrap_or((namespace, target));
+    match port {
+        Some(number) => {
+            let port = ServiceBackendPort { number: Some(number), name: None };
+            backends.resolve(ns, service, &port, owner, diagnostics).ok()
+        }
+        None => backends.resolve_first_port(ns, service, owner, diagnostics),
+    }
 }
 
 /// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).

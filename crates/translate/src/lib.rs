@@ -71,7 +71,7 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
         .iter()
         .flat_map(|v| &v.routes)
         .flat_map(|r| match &r.action {
-            RouteAction::Forward(f) => f.clusters(),
+            RouteAction::Forward(f) => f.clusters().chain(r.policy.mirror.as_ref()),
         })
         .map(String::as_str)
         .collect();

@@ -29,6 +29,7 @@ const SUPPORTED: &[&str] = &[
     "full-path-regex",
     "ignore-path-case",
     "match-method",
+    "mirror-target-service",
     "permanent-redirect",
     "permanent-redirect-code",
     "request-header-control-add",
