@@ -9,7 +9,7 @@ use oxigress_plugins::Chain;
 use regex::Regex;
 
 use crate::cluster::ClusterRuntime;
-use crate::metrics::{PluginCounters, RouteMetrics};
+use crate::metrics::{AiMetrics, LazyAiMetrics, PluginCounters, RouteMetrics};
 
 /// Why an IR route could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,8 @@ pub struct CompiledRoute {
     pub metrics: RouteMetrics,
     /// Decision counters of the snapshot's plugins, by plugin index.
     pub plugin_counters: Arc<[PluginCounters]>,
+    /// LLM request metrics (created on the route's first LLM request).
+    pub ai: LazyAiMetrics,
 }
 
 enum PathMatcher {
@@ -120,6 +122,7 @@ impl CompiledRoute {
         chain: Chain,
         metrics: RouteMetrics,
         plugin_counters: Arc<[PluginCounters]>,
+        ai: &AiMetrics,
     ) -> Result<Self, CompileError> {
         let fail = |reason: String| CompileError { route: route.id.clone(), reason };
         let path = match &route.path {
@@ -155,6 +158,7 @@ impl CompiledRoute {
             chain,
             metrics,
             plugin_counters,
+            ai: LazyAiMetrics::new(Arc::from(route.name.as_str()), ai.clone()),
         })
     }
 

@@ -31,6 +31,7 @@ impl Runtime {
     /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
     /// left out and reported; the rest serves.
     pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics) -> (Self, Vec<String>) {
+        let metrics_all = metrics;
         let mut problems = Vec::new();
         let clusters: HashMap<&str, Arc<ClusterRuntime>> =
             snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
@@ -50,7 +51,7 @@ impl Runtime {
                 let metrics =
                     route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
                 let chain = chain(&route.plugins, &plugins);
-                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone()) {
+                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone(), &metrics_all.ai) {
                     Ok(compiled) => routes.push(Arc::new(compiled)),
                     Err(e) => problems.push(e.to_string()),
                 }
