@@ -41,6 +41,8 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Run a small echo backend (answers every request with a JSON description of it).
     Echo(EchoArgs),
+    /// Run a small OpenAI-compatible LLM stand-in (chat completions, streaming or not; needs a Bearer key).
+    LlmMock(LlmMockArgs),
 }
 
 /// Which objects an instance owns.
@@ -112,6 +114,17 @@ pub struct EchoArgs {
     /// Reported as `service`.
     #[arg(long, default_value = "")]
     pub service: String,
+}
+
+/// `oxigress llm-mock`.
+#[derive(Debug, Clone, Args)]
+pub struct LlmMockArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long)]
+    pub port: u16,
+    /// Reported as `system_fingerprint` in answers.
+    #[arg(long, default_value = "oxigress-llm-mock")]
+    pub name: String,
 }
 
 /// Listener flags shared by `standalone` and `gateway`.

@@ -51,7 +51,7 @@ impl ControllerAdmin {
                 }
             }
             "/debug/config" => match snapshot {
-                Some(snapshot) => (200, JSON, snapshot.to_json().into_bytes()),
+                Some(snapshot) => (200, JSON, snapshot.to_redacted_json(oxigress_plugins::registry::redacted_config).into_bytes()),
                 None => (503, "text/plain", b"no configuration yet\n".to_vec()),
             },
             "/debug/diagnostics" => (200, JSON, self.diagnostics.to_json().to_string().into_bytes()),

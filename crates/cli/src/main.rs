@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use oxigress_cli::args::{
-    Cli, Command, ControllerArgs, EchoArgs, GatewayArgs, ListenArgs, StandaloneArgs, TranslateArgs,
+    Cli, Command, ControllerArgs, EchoArgs, GatewayArgs, ListenArgs, LlmMockArgs, StandaloneArgs, TranslateArgs,
 };
 use oxigress_cli::cluster_writes::ClusterWritesConfig;
 use oxigress_cli::controller::{ControllerConfig, ControllerProcess};
@@ -44,6 +44,7 @@ fn main() -> ExitCode {
             Command::Gateway(args) => gateway(args).await,
             Command::Translate(args) => translate(args),
             Command::Echo(args) => echo(args).await,
+            Command::LlmMock(args) => llm_mock(args).await,
         }
     });
     match result {
@@ -176,6 +177,15 @@ fn translate(args: TranslateArgs) -> anyhow::Result<()> {
     diagnostics.extend(translation.diagnostics);
     let out = serde_json::json!({ "ir": translation.snapshot, "diagnostics": diagnostics });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+async fn llm_mock(args: LlmMockArgs) -> anyhow::Result<()> {
+    let app = oxigress_cli::llm_mock::LlmMockApp { name: args.name };
+    let server = AppServer::start(SocketAddr::from(([127, 0, 0, 1], args.port)), "oxigress-llm-mock", app)?;
+    tracing::info!(addr = %server.addr, "LLM mock listening");
+    wait_for_signal().await?;
+    server.stop().await;
     Ok(())
 }
 

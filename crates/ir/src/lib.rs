@@ -80,8 +80,23 @@ impl Snapshot {
         problems
     }
 
-    /// The snapshot as pretty JSON (what `/debug/config` serves and golden files hold).
+    /// The snapshot as pretty JSON (what golden files hold).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The snapshot as pretty JSON with every plugin configuration passed through `redact(builtin,
+    /// config)` first (what `/debug/config` serves: credentials such as API tokens replaced).
+    pub fn to_redacted_json(&self, redact: impl Fn(&str, &serde_json::Value) -> serde_json::Value) -> String {
+        let mut shown = self.clone();
+        for plugin in &mut shown.plugins {
+            if let Some(config) = &plugin.default_config {
+                plugin.default_config = Some(redact(&plugin.builtin, config));
+            }
+            for rule in &mut plugin.rules {
+                rule.config = redact(&plugin.builtin, &rule.config);
+            }
+        }
+        shown.to_json()
     }
 }

@@ -117,6 +117,12 @@ pub struct ResponseEdits {
     /// Ask for the whole upstream body: [`Plugin::on_response_body`] then runs on it (bounded). The
     /// proxy drops `Content-Length` (the body may change size after the headers left).
     pub read_body: bool,
+    /// Ask for the upstream body chunk by chunk, as it arrives ([`Exchange::on_response_chunk`]; set by an
+    /// exchange only). Nothing is held back by the proxy; `Content-Length` is dropped as for `read_body`.
+    pub stream_body: bool,
+    /// Ask to see each upstream body chunk, unchanged ([`Exchange::on_response_chunk`]'s result is
+    /// ignored; set by an exchange only): the framing, `Content-Length` included, stays as it is.
+    pub inspect_body: bool,
 }
 
 /// One plugin instance with one configuration. Every hook has a pass-through default.
@@ -155,4 +161,69 @@ pub trait Plugin: Send + Sync {
     fn on_response_body(&self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _body: &[u8]) -> Option<Bytes> {
         None
     }
+
+    /// A per-request [`Exchange`] for a plugin that keeps state from one hook to the next (the API token
+    /// in use, a stream converter). Called once per request the plugin is selected for; when it returns
+    /// one, the proxy calls the exchange's hooks **instead of** this plugin's request and response hooks.
+    fn exchange(&self) -> Option<Box<dyn Exchange>> {
+        None
+    }
+}
+
+/// One request as a stateful plugin sees it, from the request headers to the access log: created by
+/// [`Plugin::exchange`], dropped with the request. Hooks run in the same order and with the same
+/// meaning as the [`Plugin`] hooks of the same name; the extra ones serve plugins that talk to an
+/// upstream in another protocol (ai-proxy): retry with other credentials, a body converted chunk by
+/// chunk, an error body in the upstream's protocol, usage for metrics.
+pub trait Exchange: Send + Sync {
+    /// As [`Plugin::on_request_headers`].
+    fn on_request_headers(&mut self, _request: &RequestView<'_>, _edits: &mut RequestEdits) -> Decision {
+        Decision::Continue
+    }
+
+    /// As [`Plugin::on_request_body`] (runs when the plugin's [`Plugin::needs_request_body`] says so and
+    /// this exchange did not set [`RequestEdits::skip_body`]).
+    fn on_request_body(&mut self, _request: &RequestView<'_>, _body: &[u8], _edits: &mut RequestEdits) -> Decision {
+        Decision::Continue
+    }
+
+    /// The upstream answered `status` (before any response hook, nothing sent downstream yet). Returning
+    /// `true` drops that answer and sends the request again, with `retry` applied to it first (e.g.
+    /// another API token); the proxy replays the request body. Runs for every attempt.
+    fn on_upstream_status(&mut self, _status: u16, _retry: &mut RequestEdits) -> bool {
+        false
+    }
+
+    /// As [`Plugin::on_response_headers`].
+    fn on_response_headers(&mut self, _request: &RequestView<'_>, _response: &ResponseView<'_>, _edits: &mut ResponseEdits) {}
+
+    /// One chunk of the upstream body, as it arrives, when [`Exchange::on_response_headers`] set
+    /// [`ResponseEdits::stream_body`] (or [`ResponseEdits::inspect_body`]); `end_of_stream` on the last
+    /// call (its chunk may be empty). Returns what goes downstream in its place (possibly empty: held back
+    /// until a later chunk); ignored when only inspecting.
+    fn on_response_chunk(&mut self, chunk: Bytes, _end_of_stream: bool) -> Bytes {
+        chunk
+    }
+
+    /// No upstream answer could be had (connect failure, timeout): the body and headers to answer the
+    /// client with `status` instead of the proxy's empty one, e.g. an error in the upstream's protocol.
+    fn error_response(&mut self, _status: u16) -> Option<DirectResponse> {
+        None
+    }
+
+    /// What an LLM request used, for the instance's AI metrics; read once the request is over.
+    fn llm_usage(&self) -> Option<LlmUsage> {
+        None
+    }
+}
+
+/// Usage of one LLM request (from the provider's `usage`), for metrics. Never carries credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LlmUsage {
+    /// Provider type (`qwen`, `openai`, ...).
+    pub provider: &'static str,
+    /// Prompt (input) tokens.
+    pub prompt_tokens: u64,
+    /// Completion (output) tokens.
+    pub completion_tokens: u64,
 }

@@ -40,6 +40,7 @@ pub const BUILTINS: &[&str] = &[
     builtin::cors::NAME,
     builtin::jwt_auth::NAME,
     builtin::simple_jwt_auth::NAME,
+    builtin::ai_proxy::NAME,
 ];
 
 /// Whether `name` is a built-in plugin.
@@ -69,6 +70,7 @@ pub fn build(name: &str, config: &Value) -> Result<Arc<dyn Plugin>, ConfigError>
         builtin::cors::NAME => Ok(Arc::new(builtin::cors::Cors::from_config(config)?)),
         builtin::jwt_auth::NAME => Ok(Arc::new(builtin::jwt_auth::JwtAuth::from_config(config)?)),
         builtin::simple_jwt_auth::NAME => Ok(Arc::new(builtin::simple_jwt_auth::SimpleJwtAuth::from_config(config)?)),
+        builtin::ai_proxy::NAME => Ok(Arc::new(builtin::ai_proxy::AiProxy::from_config(config)?)),
         other => Err(ConfigError::new("", format!("no built-in plugin named {other:?}"))),
     }
 }
@@ -83,7 +85,7 @@ pub fn validate(name: &str, config: &Value) -> Result<(), ConfigError> {
 /// [`effective_rule_config`] (and the global one with [`effective_global_config`]). Plugins parsed with
 /// `ParseConfigBy` use every configuration as written.
 pub fn overrides_rules_from_global(name: &str) -> bool {
-    matches!(name, builtin::key_auth::NAME | builtin::basic_auth::NAME | builtin::jwt_auth::NAME)
+    matches!(name, builtin::key_auth::NAME | builtin::basic_auth::NAME | builtin::jwt_auth::NAME | builtin::ai_proxy::NAME)
 }
 
 /// The configuration the global instance of `name` is built from, given the written one and whether the
@@ -105,6 +107,17 @@ pub fn effective_rule_config(name: &str, global: Option<&Value>, rule: &Value) -
     match name {
         builtin::key_auth::NAME | builtin::basic_auth::NAME => builtin::consumer_auth::effective_rule_config(global, rule),
         builtin::jwt_auth::NAME => Ok(builtin::jwt_auth::rule_config(global, rule)),
+        builtin::ai_proxy::NAME => Ok(builtin::ai_proxy::effective_rule_config(global, rule)),
         _ => Ok(rule.clone()),
     }
+}
+
+/// `config` of plugin `name` as it may be shown (`/debug/config`): credentials replaced by
+/// `"<redacted>"`. Plugins without secrets in their configuration return it unchanged.
+pub fn redacted_config(name: &str, config: &Value) -> Value {
+    let mut config = config.clone();
+    if name == builtin::ai_proxy::NAME {
+        builtin::ai_proxy::redact(&mut config);
+    }
+    config
 }

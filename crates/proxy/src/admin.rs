@@ -44,7 +44,10 @@ impl AdminApp {
                     Err(e) => (500, "text/plain", e.to_string().into_bytes()),
                 }
             }
-            "/debug/config" => (200, JSON, self.state.runtime().snapshot.to_json().into_bytes()),
+            "/debug/config" => {
+                let json = self.state.runtime().snapshot.to_redacted_json(oxigress_plugins::registry::redacted_config);
+                (200, JSON, json.into_bytes())
+            }
             "/debug/diagnostics" => (200, JSON, self.diagnostics_json().into_bytes()),
             _ => (404, "text/plain", b"not found\n".to_vec()),
         }

@@ -9,7 +9,7 @@ use oxigress_plugins::Chain;
 use regex::Regex;
 
 use crate::cluster::ClusterRuntime;
-use crate::metrics::{PluginCounters, RouteMetrics};
+use crate::metrics::{AiMetrics, LazyAiMetrics, PluginCounters, RouteMetrics};
 use crate::route_policy::CompiledPolicy;
 
 /// Why an IR route could not be compiled.
@@ -46,6 +46,8 @@ pub struct CompiledRoute {
     pub plugin_counters: Arc<[PluginCounters]>,
     /// Redirect, header edits, host rewrite, allow-list, timeout.
     pub policy: CompiledPolicy,
+    /// LLM request metrics (created on the route's first LLM request).
+    pub ai: LazyAiMetrics,
 }
 
 enum PathMatcher {
@@ -133,6 +135,7 @@ impl CompiledRoute {
         chain: Chain,
         metrics: RouteMetrics,
         plugin_counters: Arc<[PluginCounters]>,
+        ai: &AiMetrics,
     ) -> Result<Self, CompileError> {
         let fail = |reason: String| CompileError { route: route.id.clone(), reason };
         let path = match &route.path {
@@ -174,6 +177,7 @@ impl CompiledRoute {
             metrics,
             plugin_counters,
             policy: CompiledPolicy::new(&route.policy).map_err(fail)?,
+            ai: LazyAiMetrics::new(Arc::from(route.name.as_str()), ai.clone()),
         })
     }
 

@@ -31,6 +31,7 @@ impl Runtime {
     /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
     /// left out and reported; the rest serves.
     pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics) -> (Self, Vec<String>) {
+        let metrics_all = metrics;
         let mut problems = Vec::new();
         let clusters: HashMap<&str, Arc<ClusterRuntime>> =
             snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
@@ -54,7 +55,7 @@ impl Runtime {
                 let canary = forward.canary.as_ref().and_then(|c| {
                     clusters.get(c.cluster.as_str()).cloned().map(|cluster| CanarySplit::new(cluster, c.weight, c.total))
                 });
-                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone())
+                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone(), &metrics_all.ai)
                     .map(|r| r.with_extra_clusters(canary, mirror))
                 {
                     Ok(compiled) => routes.push(Arc::new(compiled)),

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use oxigress_plugins::{Decision, DirectResponse, HeaderEdits, RequestEdits, RequestView, ResponseEdits, ResponseView};
+use oxigress_plugins::{Decision, DirectResponse, Exchange, HeaderEdits, Plugin, RequestEdits, RequestView, ResponseEdits, ResponseView};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorSource, ErrorType, Result};
+use pingora::{Error, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
 use crate::route_policy::{location, CorsVerdict};
@@ -55,6 +55,19 @@ pub struct RequestCtx {
     reroute: bool,
     /// CORS headers for the response (an allowed origin).
     cors: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The client's host and path, before plugins edited them (the same plugins are selected for the
+    /// response; the access log shows what the client asked).
+    client: Option<(String, String)>,
+    /// Per plugin selected for the request (chain order), its per-request exchange, if it keeps one.
+    exchanges: Vec<Option<Box<dyn Exchange>>>,
+    /// Exchanges that see the upstream body chunk by chunk, in response order: `(position, transforms)`.
+    body_streams: Vec<(usize, bool)>,
+    /// The request body was read (and kept for a resend) before the upstream was chosen.
+    body_read: bool,
+    /// An exchange asked to send the request again (see `upstream_response_filter`).
+    plugin_retry: bool,
+    /// When the first answer byte went downstream (LLM metrics).
+    first_byte: Option<Instant>,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -76,6 +89,12 @@ impl ProxyHttp for GatewayProxy {
             response_body: None,
             reroute: false,
             cors: Vec::new(),
+            client: None,
+            exchanges: Vec::new(),
+            body_streams: Vec::new(),
+            body_read: false,
+            plugin_retry: false,
+            first_byte: None,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
@@ -101,7 +120,7 @@ impl ProxyHttp for GatewayProxy {
         }
         if !route.chain.is_empty() {
             if let Some((response, ran)) = self.run_chain(session, &route, ctx).await? {
-                let (header, body) = self.local_reply(session, &route, response, ran)?;
+                let (header, body) = self.local_reply(session, &route, response, ran, ctx)?;
                 ctx.route = Some(route);
                 send_local_reply(session, header, body).await?;
                 return Ok(true);
@@ -206,22 +225,50 @@ impl ProxyHttp for GatewayProxy {
         e
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut RequestCtx) -> FailToProxy {
-        // why: Envoy answers a route timeout with 504 `upstream request timeout`; pingora would say 502.
-        let (code, body): (u16, &'static [u8]) = match (e.etype(), e.esource()) {
-            (ErrorType::HTTPStatus(code), _) => (*code, b""),
-            (ErrorType::ReadTimedout, ErrorSource::Upstream) => (504, b"upstream request timeout"),
-            (_, ErrorSource::Upstream) => (502, b""),
-            (ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => {
-                (0, b"")
-            }
-            (_, ErrorSource::Downstream) => (400, b""),
-            _ => (500, b""),
-        };
-        if code > 0 && respond(session, code, body).await.is_err() {
-            tracing::debug!("could not send the error response");
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if std::mem::take(&mut ctx.plugin_retry) {
+            // why: a plugin asked for another attempt and the request body is kept for it.
+            e.set_retry(true);
+        } else if !session.req_header().method.is_idempotent() || session.as_ref().retry_buffer_truncated() {
+            e.set_retry(false);
+        } else {
+            e.retry.decide_reuse(client_reused);
         }
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        e
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.exchanges.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        let status = upstream_response.status.as_u16();
+        let mut retry = RequestEdits::default();
+        let mut again = false;
+        for exchange in ctx.exchanges.iter_mut().flatten() {
+            again |= exchange.on_upstream_status(status, &mut retry);
+        }
+        // A resend needs the request body: read and kept before the upstream was chosen, or none.
+        if again && (ctx.body_read || session.as_mut().is_body_empty()) {
+            apply_request_edits(session.req_header_mut(), retry)?;
+            ctx.plugin_retry = true;
+            let mut e = Error::explain(ErrorType::HTTPStatus(status), "a plugin asked to send the request again");
+            e.set_retry(true);
+            return Err(e);
+        }
+        Ok(())
     }
 
     async fn upstream_request_filter(
@@ -303,6 +350,22 @@ impl ProxyHttp for GatewayProxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
+        if !ctx.body_streams.is_empty() {
+            let mut data = body.take().unwrap_or_default();
+            for (position, transforms) in &ctx.body_streams {
+                if let Some(Some(exchange)) = ctx.exchanges.get_mut(*position) {
+                    if *transforms {
+                        data = exchange.on_response_chunk(data, end_of_stream);
+                    } else {
+                        exchange.on_response_chunk(data.clone(), end_of_stream);
+                    }
+                }
+            }
+            *body = Some(data);
+        }
+        if ctx.first_byte.is_none() && body.as_ref().is_some_and(|b| !b.is_empty()) {
+            ctx.first_byte = Some(Instant::now());
+        }
         if ctx.replacement_body.is_some() || ctx.body_replaced {
             // The first chunk becomes the replacement, the upstream's own bytes are dropped.
             *body = ctx.replacement_body.take();
@@ -316,10 +379,42 @@ impl ProxyHttp for GatewayProxy {
                 // Too large to rewrite: what was held back goes out unchanged, and so does the rest.
                 *body = ctx.response_body.take().map(|r| r.body.freeze());
             } else if end_of_stream {
-                *body = ctx.response_body.take().map(|r| self.run_response_body(session, r));
+                let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
+                *body = ctx.response_body.take().map(|r| self.run_response_body(session, r, &host));
             }
         }
         Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let code = error_status(e);
+        if code > 0 && session.response_written().is_none() {
+            // A plugin that speaks the upstream's protocol answers in it (ai-proxy: OpenAI's error JSON).
+            if let Some(response) = ctx.exchanges.iter_mut().flatten().find_map(|x| x.error_response(code)) {
+                let sent = async {
+                    let mut header = local_header(response.status, response.headers.len(), &response.body)?;
+                    for (name, value) in response.headers {
+                        header.insert_header(name, value)?;
+                    }
+                    header.insert_header(http::header::CONTENT_LENGTH, response.body.len())?;
+                    send_local_reply(session, header, response.body).await
+                };
+                if sent.await.is_ok() {
+                    return FailToProxy { error_code: code, can_reuse_downstream: false };
+                }
+            }
+        }
+        if code == 504 && session.response_written().is_none() {
+            // why: Envoy answers a route timeout with 504 `upstream request timeout`.
+            if respond(session, 504, b"upstream request timeout").await.is_err() {
+                tracing::debug!("could not send the timeout response");
+            }
+        } else if code > 0 {
+            if let Err(e) = session.respond_error(code).await {
+                tracing::debug!("failed to send error response to downstream: {e}");
+            }
+        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
@@ -334,13 +429,23 @@ impl ProxyHttp for GatewayProxy {
         if error.is_some() && ctx.upstream.is_some() {
             metrics.upstream_errors.inc();
         }
+        if let Some(route) = &ctx.route {
+            for usage in ctx.exchanges.iter().flatten().filter_map(|x| x.llm_usage()) {
+                let first_token = ctx.first_byte.map(|t| t.duration_since(ctx.start));
+                route.ai.get().record(status, usage.prompt_tokens, usage.completion_tokens, elapsed, first_token);
+            }
+        }
         let req = session.req_header();
+        let (host, path) = match &ctx.client {
+            Some((host, path)) => (Cow::Borrowed(host.as_str()), path.as_str()),
+            None => (request_host(req), req.uri.path()),
+        };
         tracing::info!(
             target: "oxigress::access",
             instance = %self.state.instance,
             method = %req.method,
-            host = %request_host(req),
-            path = %req.uri.path(),
+            host = %host,
+            path = %path,
             status,
             route = ctx.route.as_ref().map_or("", |r| &r.name),
             upstream = ?ctx.upstream,
@@ -363,29 +468,33 @@ impl GatewayProxy {
     ) -> Result<Option<(DirectResponse, usize)>> {
         let scheme = if self.https { "https" } else { "http" };
         let host = request_host(session.req_header()).into_owned();
+        ctx.client = Some((host.clone(), session.req_header().uri.path().to_string()));
         let client_ip = client_ip(session);
+        let selected: Vec<(usize, Arc<dyn Plugin>)> = route.chain.select(&host).map(|(i, p)| (i, p.clone())).collect();
+        ctx.exchanges = selected.iter().map(|(_, plugin)| plugin.exchange()).collect();
         // Plugins that said, on the headers, that they do not need this request's body.
         let mut skip_body = Vec::new();
-        for (position, (index, plugin)) in route.chain.select(&host).enumerate() {
+        for (position, (index, plugin)) in selected.iter().enumerate() {
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
-            let decision = plugin.on_request_headers(&view, &mut edits);
+            let decision = match ctx.exchanges.get_mut(position) {
+                Some(Some(exchange)) => exchange.on_request_headers(&view, &mut edits),
+                _ => plugin.on_request_headers(&view, &mut edits),
+            };
             if edits.skip_body {
-                skip_body.push(index);
+                skip_body.push(position);
             }
             ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
             apply_request_edits(session.req_header_mut(), edits)?;
-            if let Some(response) = count(route, index, decision) {
+            if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, position + 1)));
             }
         }
-        let wants_body = |(index, plugin): &(usize, &Arc<dyn oxigress_plugins::Plugin>)| {
-            plugin.needs_request_body() && !skip_body.contains(index)
-        };
-        if !route.chain.needs_body_for(&host) || !route.chain.select(&host).any(|p| wants_body(&p)) {
+        let wants_body = |position: usize, plugin: &Arc<dyn Plugin>| plugin.needs_request_body() && !skip_body.contains(&position);
+        if !route.chain.needs_body_for(&host) || !selected.iter().enumerate().any(|(pos, (_, p))| wants_body(pos, p)) {
             return Ok(None);
         }
-        let all = route.chain.select(&host).count();
+        let all = selected.len();
         let Some(mut body) = read_body(session).await? else {
             let response = DirectResponse {
                 status: 413,
@@ -394,28 +503,35 @@ impl GatewayProxy {
             };
             return Ok(Some((response, all)));
         };
-        for (index, plugin) in route.chain.select(&host).filter(wants_body) {
+        ctx.body_read = true;
+        for (position, (index, plugin)) in selected.iter().enumerate() {
+            if !wants_body(position, plugin) {
+                continue;
+            }
             let mut edits = RequestEdits::default();
             let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
-            let decision = plugin.on_request_body(&view, &body, &mut edits);
+            let decision = match ctx.exchanges.get_mut(position) {
+                Some(Some(exchange)) => exchange.on_request_body(&view, &body, &mut edits),
+                _ => plugin.on_request_body(&view, &body, &mut edits),
+            };
             if let Some(replacement) = edits.body.take() {
                 body = replacement.clone();
                 ctx.request_body = Some(replacement);
             }
             ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
             apply_request_edits(session.req_header_mut(), edits)?;
-            if let Some(response) = count(route, index, decision) {
+            if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, all)));
             }
         }
         Ok(None)
     }
 
-    /// Runs the route's plugins on the upstream response headers; a replacement body is kept in `ctx`.
+    /// Runs the route's plugins on the upstream response headers; a replacement body and the plugins
+    /// that read or stream the body are kept in `ctx`.
     fn run_response_chain(&self, session: &Session, route: &CompiledRoute, response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
-        let host = request_host(session.req_header());
-        let ran = route.chain.select(&host).count();
-        let (replacement, readers) = self.response_hooks(session, route, ran, response)?;
+        let ran = ctx.exchanges.len();
+        let (replacement, readers) = self.response_hooks(session, route, ran, response, ctx)?;
         ctx.response_body = readers;
         if let Some(body) = replacement {
             ctx.replacement_body = Some(body);
@@ -433,13 +549,15 @@ impl GatewayProxy {
         route: &CompiledRoute,
         response: DirectResponse,
         ran: usize,
+        ctx: &mut RequestCtx,
     ) -> Result<(ResponseHeader, Bytes)> {
         let mut header = local_header(response.status, response.headers.len(), &response.body)?;
         for (name, value) in response.headers {
             header.insert_header(name, value)?;
         }
-        // A local reply's body is known: plugins that asked to read it are not run on it.
-        let body = self.response_hooks(session, route, ran, &mut header)?.0.unwrap_or(response.body);
+        // A local reply's body is known: plugins that asked to read or stream it are not run on it.
+        let body = self.response_hooks(session, route, ran, &mut header, ctx)?.0.unwrap_or(response.body);
+        ctx.body_streams.clear();
         header.remove_header(&http::header::TRANSFER_ENCODING);
         header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
         Ok((header, body))
@@ -447,23 +565,37 @@ impl GatewayProxy {
 
     /// Runs `on_response_headers` of the first `ran` plugins selected for the request, **last first** (Envoy
     /// runs encoder filters in the reverse order of decoder filters), applying each one's edits to
-    /// `response` before the next runs. Returns the replacement body a plugin asked for, the last one wins.
+    /// `response` before the next runs. Returns the replacement body a plugin asked for, the last one wins;
+    /// the exchanges that stream or inspect the body are noted in `ctx.body_streams`.
     fn response_hooks(
         &self,
         session: &Session,
         route: &CompiledRoute,
         ran: usize,
         response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
     ) -> Result<(Option<Bytes>, Option<ResponseBodyReaders>)> {
         let scheme = if self.https { "https" } else { "http" };
-        let host = request_host(session.req_header());
+        let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
         let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
         let plugins: Vec<_> = route.chain.select(&host).take(ran).collect();
         let mut replacement = None;
         let mut readers = Vec::new();
-        for (_, plugin) in plugins.into_iter().rev() {
+        let mut streams_change_body = false;
+        ctx.body_streams.clear();
+        for (position, (_, plugin)) in plugins.into_iter().enumerate().rev() {
             let mut edits = ResponseEdits::default();
-            plugin.on_response_headers(&view, &ResponseView { status: response.status.as_u16(), headers: &response.headers }, &mut edits);
+            let current = ResponseView { status: response.status.as_u16(), headers: &response.headers };
+            match ctx.exchanges.get_mut(position) {
+                Some(Some(exchange)) => {
+                    exchange.on_response_headers(&view, &current, &mut edits);
+                    if edits.stream_body || edits.inspect_body {
+                        ctx.body_streams.push((position, edits.stream_body));
+                        streams_change_body |= edits.stream_body;
+                    }
+                }
+                _ => plugin.on_response_headers(&view, &current, &mut edits),
+            }
             if let Some(status) = edits.status {
                 response.set_status(status)?;
             }
@@ -478,12 +610,17 @@ impl GatewayProxy {
             }
         }
         let bodiless = matches!(response.status.as_u16(), 204 | 304) || session.req_header().method == http::Method::HEAD;
-        if !readers.is_empty() && !bodiless {
+        if bodiless {
+            ctx.body_streams.clear();
+        }
+        if (!readers.is_empty() || streams_change_body) && !bodiless {
             // The body may change size after the headers left: stream it.
             response.remove_header(&http::header::CONTENT_LENGTH);
             if session.req_header().version == http::Version::HTTP_11 {
                 response.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
             }
+        }
+        if !readers.is_empty() && !bodiless {
             let readers = ResponseBodyReaders {
                 plugins: readers,
                 status: response.status.as_u16(),
@@ -497,10 +634,9 @@ impl GatewayProxy {
 
     /// Runs the plugins that asked for the upstream body on it, in chain order, each on the previous one's
     /// result.
-    fn run_response_body(&self, session: &Session, readers: ResponseBodyReaders) -> Bytes {
+    fn run_response_body(&self, session: &Session, readers: ResponseBodyReaders, host: &str) -> Bytes {
         let scheme = if self.https { "https" } else { "http" };
-        let host = request_host(session.req_header());
-        let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
+        let view = RequestView { parts: session.req_header(), host, scheme, client_ip: client_ip(session) };
         let response = ResponseView { status: readers.status, headers: &readers.headers };
         let mut body = readers.body.freeze();
         for plugin in &readers.plugins {
@@ -661,6 +797,23 @@ fn strip_port(authority: &str) -> &str {
         return authority.split_once(']').map_or(authority, |(h, _)| &authority[..=h.len()]);
     }
     authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+}
+
+/// The status pingora answers an error with (its default `fail_to_proxy`); 0 when the client is gone.
+fn error_status(e: &Error) -> u16 {
+    match e.etype() {
+        ErrorType::HTTPStatus(code) => *code,
+        // A route timeout (`timeout` annotation): Envoy's 504.
+        ErrorType::ReadTimedout if matches!(e.esource(), pingora::ErrorSource::Upstream) => 504,
+        _ => match e.esource() {
+            pingora::ErrorSource::Upstream => 502,
+            pingora::ErrorSource::Downstream => match e.etype() {
+                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                _ => 400,
+            },
+            pingora::ErrorSource::Internal | pingora::ErrorSource::Unset => 500,
+        },
+    }
 }
 
 /// The headers of a gateway-made response: `Server`, and `Content-Type: text/plain` when there is a body.

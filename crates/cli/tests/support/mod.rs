@@ -2,6 +2,8 @@
 //! waits. Everything binds 127.0.0.1 on ephemeral ports.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod llm;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -122,4 +124,95 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 pub async fn get_async(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<Response> {
     let (host, path) = (host.to_string(), path.to_string());
     tokio::task::spawn_blocking(move || get(addr, &host, &path)).await.unwrap()
+}
+
+/// `POST path` with `Host: host`, a JSON `body` and `extra` headers, on a fresh connection; a chunked
+/// answer is decoded.
+pub fn post(addr: SocketAddr, host: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra: String = extra.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    Ok(parse_response(&raw).0)
+}
+
+/// Like [`post`], for a streamed answer: `on_first_event` runs as soon as the first complete SSE event
+/// (`…\n\n`) of the body has arrived; returns the answer and the body as it was at that moment.
+pub fn post_streaming(addr: SocketAddr, host: &str, path: &str, body: &str, on_first_event: impl FnOnce()) -> std::io::Result<(Response, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut first = None;
+    let mut on_first_event = Some(on_first_event);
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if first.is_none() {
+            let (response, _) = parse_response(&raw);
+            if response.body.contains("\n\n") {
+                first = Some(response.body);
+                if let Some(f) = on_first_event.take() {
+                    f();
+                }
+            }
+        }
+    }
+    Ok((parse_response(&raw).0, first.unwrap_or_default()))
+}
+
+/// Parses a raw answer (decoding a chunked body as far as it goes); also whether the body is complete.
+fn parse_response(raw: &[u8]) -> (Response, bool) {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    if !chunked {
+        return (Response { status, headers: head.to_string(), body: rest.to_string() }, true);
+    }
+    let bytes = rest.as_bytes();
+    let (mut body, mut i, mut complete) = (Vec::new(), 0, false);
+    while let Some(line_end) = bytes[i..].windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&bytes[i..i + line_end]).trim(), 16).unwrap_or(0);
+        let start = i + line_end + 2;
+        if size == 0 {
+            complete = true;
+            break;
+        }
+        if start + size > bytes.len() {
+            break;
+        }
+        body.extend_from_slice(&bytes[start..start + size]);
+        i = start + size + 2;
+        if i > bytes.len() {
+            break;
+        }
+    }
+    (Response { status, headers: head.to_string(), body: String::from_utf8_lossy(&body).into_owned() }, complete)
+}
+
+/// [`post`] on a blocking thread.
+pub async fn post_async(addr: SocketAddr, host: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> std::io::Result<Response> {
+    let (host, path, body) = (host.to_string(), path.to_string(), body.to_string());
+    let extra: Vec<(String, String)> = extra.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        post(addr, &host, &path, &body, &extra)
+    })
+    .await
+    .unwrap()
 }

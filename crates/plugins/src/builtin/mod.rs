@@ -1,6 +1,7 @@
 //! Built-in plugins, one file each, with Higress's configuration schema and semantics (the Go version
 //! unless a file says otherwise). Shared JSON readers live here.
 
+pub mod ai_proxy;
 pub mod basic_auth;
 pub mod bot_detect;
 pub mod cache_control;

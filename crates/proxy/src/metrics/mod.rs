@@ -1,8 +1,10 @@
 //! Data-plane metrics. Per-route counters are looked up once when a snapshot is compiled, so the request
 //! path only increments atomics (no label allocation, no map lookup, no lock).
 
+mod ai;
 mod histogram;
 
+pub use ai::{AiMetrics, LazyAiMetrics};
 pub use histogram::LatencyHistogram;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -52,6 +54,8 @@ pub struct ProxyMetrics {
     /// Counters of requests that matched no route.
     pub unrouted: RouteMetrics,
     plugin_decisions: Family<PluginLabels, Counter>,
+    /// LLM requests (ai-proxy).
+    pub ai: AiMetrics,
 }
 
 impl ProxyMetrics {
@@ -68,7 +72,8 @@ impl ProxyMetrics {
         let plugin_decisions = Family::<PluginLabels, Counter>::default();
         registry.register("oxigress_plugin_decisions", "Plugin decisions by plugin", plugin_decisions.clone());
         let unrouted = RouteMetrics::new(&requests, "");
-        Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions }
+        let ai = AiMetrics::register(registry);
+        Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions, ai }
     }
 
     /// The decision counters of one plugin.
