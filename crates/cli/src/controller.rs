@@ -16,6 +16,7 @@ use oxigress_translate::InstanceOptions;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 
+use crate::apply::show_addr;
 use crate::cluster_writes::{ClusterWrites, ClusterWritesConfig};
 use crate::controller_admin::ControllerAdmin;
 
@@ -117,7 +118,7 @@ impl ControllerProcess {
             ingress_class = %config.instance.ingress_class,
             watch_namespaces = ?config.instance.watch_namespaces,
             stream = %stream_addr,
-            admin = %admin_addr.map_or_else(|| "-".to_string(), |a| a.to_string()),
+            admin = %show_addr(admin_addr),
             "controller started"
         );
         Ok(Self {

@@ -10,6 +10,8 @@ use std::time::Duration;
 use oxigress_proxy::{AdminApp, Gateway, GatewayConfig, ProxyMetrics, ProxyState};
 use oxigress_stream::{subscribe, ClientOptions, ClientStatus, Subscription};
 use prometheus_client::registry::Registry;
+
+use crate::apply::{apply_snapshots, show_addr};
 use tokio::sync::watch;
 
 /// Everything needed to run one gateway.
@@ -49,19 +51,7 @@ impl GatewayProcess {
         }
         let controller = config.stream.controller.clone();
         let subscription = subscribe(config.stream)?;
-        let mut snapshots = subscription.snapshots.clone();
-        let applier = state.clone();
-        let apply_task = tokio::spawn(async move {
-            loop {
-                let next = snapshots.borrow_and_update().clone();
-                if let Some(snapshot) = next {
-                    applier.apply(snapshot);
-                }
-                if snapshots.changed().await.is_err() {
-                    return;
-                }
-            }
-        });
+        let apply_task = apply_snapshots(state.clone(), subscription.snapshots.clone());
         let status = subscription.status.clone();
         let diagnostics = Arc::new(move || link_json(&status.borrow()));
         let admin = AdminApp::new(state.clone(), Arc::new(registry), diagnostics);
@@ -69,9 +59,9 @@ impl GatewayProcess {
         tracing::info!(
             instance = %name,
             controller = %controller,
-            http = %show(gateway.http_addr),
-            https = %show(gateway.https_addr),
-            admin = %show(gateway.admin_addr),
+            http = %show_addr(gateway.http_addr),
+            https = %show_addr(gateway.https_addr),
+            admin = %show_addr(gateway.admin_addr),
             "gateway started"
         );
         Ok(Self { gateway, subscription, apply_task })
@@ -110,10 +100,6 @@ impl GatewayProcess {
         drop(self.subscription);
         left
     }
-}
-
-fn show(addr: Option<SocketAddr>) -> String {
-    addr.map_or_else(|| "-".to_string(), |a| a.to_string())
 }
 
 /// The link state as the one "diagnostic" a gateway has: shown by `/debug/diagnostics`.

@@ -6,6 +6,7 @@
 //! `translate` prints what an instance would serve, offline; `echo` is a tiny echo backend for examples
 //! and tests, `llm-mock` a tiny OpenAI-compatible LLM stand-in for the ai-proxy example. Everything is a value (no globals), so tests run several instances in one process.
 
+pub mod apply;
 pub mod args;
 pub mod cluster_writes;
 pub mod controller;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxigress_controller::{Controller, ControllerMetrics};
+
+use crate::apply::{apply_snapshots, show_addr};
 use oxigress_proxy::{AdminApp, Gateway, GatewayConfig, ProxyMetrics, ProxyState};
 use oxigress_sources::{watch_dir, DirWatch};
 use oxigress_translate::InstanceOptions;
@@ -42,28 +44,16 @@ impl Instance {
         let (source, watch) = watch_dir(&config.manifests)?;
         let controller = Controller::spawn(config.instance.clone(), source, controller_metrics);
         let state = ProxyState::new(name, proxy_metrics);
-        let mut snapshots = controller.snapshots.clone();
-        if let Some(first) = snapshots.borrow_and_update().clone() {
-            state.apply(first);
-        }
-        let applier = state.clone();
-        let apply_task = tokio::spawn(async move {
-            while snapshots.changed().await.is_ok() {
-                let next = snapshots.borrow_and_update().clone();
-                if let Some(snapshot) = next {
-                    applier.apply(snapshot);
-                }
-            }
-        });
+        let apply_task = apply_snapshots(state.clone(), controller.snapshots.clone());
         let diagnostics = controller.diagnostics.clone();
         let admin = AdminApp::new(state.clone(), Arc::new(registry), Arc::new(move || diagnostics.to_json()));
         let gateway = Gateway::start(&config.listen, state, admin)?;
         tracing::info!(
             instance = %config.instance.instance_name,
             ingress_class = %config.instance.ingress_class,
-            http = %show(gateway.http_addr),
-            https = %show(gateway.https_addr),
-            admin = %show(gateway.admin_addr),
+            http = %show_addr(gateway.http_addr),
+            https = %show_addr(gateway.https_addr),
+            admin = %show_addr(gateway.admin_addr),
             manifests = %config.manifests.display(),
             "instance started"
         );
@@ -98,8 +88,4 @@ impl Instance {
         self.apply_task.abort();
         left
     }
-}
-
-fn show(addr: Option<SocketAddr>) -> String {
-    addr.map_or_else(|| "-".to_string(), |a| a.to_string())
 }

@@ -9,7 +9,7 @@ use oxigress_ir::{HeaderMatch, MatchKind};
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use super::Annotations;
+use super::{regex_escape, Annotations};
 
 /// What a canary Ingress asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +63,4 @@ impl Canary {
         };
         Self { condition, weight }
     }
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars().fold(String::new(), |mut out, c| {
-        if "^$.*+?()[]{}|\\".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
 }

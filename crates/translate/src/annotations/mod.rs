@@ -94,3 +94,14 @@ impl IngressAnnotations {
         }
     }
 }
+
+/// Escapes RE2/Rust-regex metacharacters so `text` matches literally (paths, header values, origins).
+fn regex_escape(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if "^$.*+?()[]{}|\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}

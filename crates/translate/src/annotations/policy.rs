@@ -7,7 +7,7 @@
 use oxigress_ir::{Cors, HeaderEdits, PathMatch, PathRewrite, RateLimit, Redirect, RoutePolicy};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use super::Annotations;
+use super::{regex_escape, Annotations};
 
 /// The policy annotations of one Ingress.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,16 +98,6 @@ impl PolicyAnnotations {
         });
         (path, rewrite)
     }
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars().fold(String::new(), |mut out, c| {
-        if "^$.*+?()[]{}|\\".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
 }
 
 /// nginx `$1` / RE2 `\1` → `${1}`.
