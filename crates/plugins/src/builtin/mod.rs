@@ -65,6 +65,11 @@ pub(crate) fn gjson_string(config: &Value, field: &str) -> String {
 
 /// Go `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` on a bad escape.
 pub(crate) fn query_unescape(text: &str) -> Option<String> {
+    query_unescape_bytes(text).map(|out| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`query_unescape`] as the raw bytes (Go strings need not be UTF-8).
+pub(crate) fn query_unescape_bytes(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -88,5 +93,5 @@ pub(crate) fn query_unescape(text: &str) -> Option<String> {
             }
         }
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    Some(out)
 }

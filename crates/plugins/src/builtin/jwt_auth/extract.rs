@@ -13,6 +13,7 @@ use http::header::{HeaderName, HeaderValue, COOKIE};
 use http::{HeaderMap, Version};
 
 use super::Consumer;
+use crate::builtin::query_unescape_bytes;
 use crate::HeaderEdits;
 
 /// The request headers as the plugin changed them so far.
@@ -187,38 +188,9 @@ fn go_parse_query(query: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
         .filter(|pair| !pair.is_empty() && !pair.contains(';'))
         .filter_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((go_query_unescape(key)?, go_query_unescape(value)?))
+            Some((query_unescape_bytes(key)?, query_unescape_bytes(value)?))
         })
         .collect()
-}
-
-/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; a malformed escape is an error.
-fn go_query_unescape(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let text = std::str::from_utf8(hex).ok()?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(text, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
