@@ -117,6 +117,12 @@ impl ProxyHttp for GatewayProxy {
                     respond(session, 404, b"").await?;
                     return Ok(true);
                 };
+                if !Arc::ptr_eq(&route, &rerouted) {
+                    // The response hooks run on the new route's chain: exchanges of the old one's plugins
+                    // cannot follow (positions would not match).
+                    let host = ctx.client.as_ref().map_or_else(String::new, |(h, _)| h.clone());
+                    ctx.exchanges = rerouted.chain.select(&host).map(|_| None).collect();
+                }
                 route = rerouted;
             }
         }
