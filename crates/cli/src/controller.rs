@@ -117,7 +117,7 @@ impl ControllerProcess {
             ingress_class = %config.instance.ingress_class,
             watch_namespaces = ?config.instance.watch_namespaces,
             stream = %stream_addr,
-            admin = ?admin_addr,
+            admin = %admin_addr.map_or_else(|| "-".to_string(), |a| a.to_string()),
             "controller started"
         );
         Ok(Self {

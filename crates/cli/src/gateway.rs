@@ -69,9 +69,9 @@ impl GatewayProcess {
         tracing::info!(
             instance = %name,
             controller = %controller,
-            http = ?gateway.http_addr,
-            https = ?gateway.https_addr,
-            admin = ?gateway.admin_addr,
+            http = %show(gateway.http_addr),
+            https = %show(gateway.https_addr),
+            admin = %show(gateway.admin_addr),
             "gateway started"
         );
         Ok(Self { gateway, subscription, apply_task })
@@ -110,6 +110,10 @@ impl GatewayProcess {
         drop(self.subscription);
         left
     }
+}
+
+fn show(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "-".to_string(), |a| a.to_string())
 }
 
 /// The link state as the one "diagnostic" a gateway has: shown by `/debug/diagnostics`.

@@ -25,6 +25,76 @@ async fn standalone_serves_then_exits_cleanly_on_sigterm() {
         .unwrap();
 
     // The "instance started" log line tells where it listens.
+    let event = started(&mut child, "instance started");
+    let (http, admin) = (addr(&event, "http"), addr(&event, "admin"));
+    assert_eq!(get_async(admin, "admin", "/healthz/ready").await.unwrap().status, 200);
+    let r = get_async(http, "web.example.com", "/").await.unwrap();
+    assert_eq!((r.status, r.pod()), (200, "web-pod".to_string()));
+
+    assert_eq!(terminate(&mut child).await, Some(0));
+    assert!(get(http, "web.example.com", "/").is_err(), "the listener is closed after exit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_and_gateway_binaries_serve_a_cluster_through_a_kubeconfig() {
+    let k8s = oxigress_kube_standin::StandIn::start().await.unwrap();
+    let backend = echo("web-pod");
+    k8s.apply_yaml(&[ingress_class("web"), service("web", backend.addr), ingress("web", "web", "web.example.com", &["/"], "web")].join("---\n"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: standin, cluster: {{server: \"{}\"}}}}]\n\
+users: [{{name: test, user: {{}}}}]\ncontexts: [{{name: test, context: {{cluster: standin, user: test}}}}]\ncurrent-context: test\n",
+            k8s.url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_oxigress"))
+        .args(["controller", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--ingress-class", "web", "--instance-name", "web", "--instance-namespace", "higress-system"])
+        .args(["--xds-port", "0", "--xds-bind", "127.0.0.1", "--admin-port", "0", "--identity", "controller-0"])
+        .arg("--stream-token-file")
+        .arg(dir.path().join("token"))
+        .args(["--log-format", "json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let event = started(&mut controller, "controller started");
+    let (stream, controller_admin) = (addr(&event, "stream"), addr(&event, "admin"));
+    assert_eq!(get_async(controller_admin, "admin", "/healthz/ready").await.unwrap().status, 200);
+
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_oxigress"))
+        .args(["gateway", "--controller", &stream.to_string(), "--instance-name", "web"])
+        .args(["--http-port", "0", "--https-port", "0", "--admin-port", "0", "--bind", "127.0.0.1"])
+        .arg("--stream-token-file")
+        .arg(dir.path().join("token"))
+        .args(["--log-format", "json"])
+        .env_remove("POD_NAME")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let event = started(&mut gateway, "gateway started");
+    let (http, admin) = (addr(&event, "http"), addr(&event, "admin"));
+    eventually_async("the gateway has its first snapshot", || async move {
+        get_async(admin, "admin", "/healthz/ready").await.is_ok_and(|r| r.status == 200)
+    })
+    .await;
+    let r = get_async(http, "web.example.com", "/").await.unwrap();
+    assert_eq!((r.status, r.pod()), (200, "web-pod".to_string()));
+    let leader = get_async(controller_admin, "admin", "/debug/leader").await.unwrap();
+    assert!(leader.body.contains("true"), "the only replica leads: {}", leader.body);
+
+    assert_eq!(terminate(&mut gateway).await, Some(0));
+    assert_eq!(terminate(&mut controller).await, Some(0));
+}
+
+/// Reads the child's JSON log lines until the one whose message is `message`.
+fn started(child: &mut std::process::Child, message: &str) -> serde_json::Value {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -32,31 +102,43 @@ async fn standalone_serves_then_exits_cleanly_on_sigterm() {
             let _ = tx.send(line);
         }
     });
-    let mut addrs = None;
     let start = Instant::now();
-    while addrs.is_none() {
-        let line = rx.recv_timeout(DEADLINE.saturating_sub(start.elapsed())).expect("no 'instance started' log line");
+    loop {
+        let line = rx.recv_timeout(DEADLINE.saturating_sub(start.elapsed())).unwrap_or_else(|_| panic!("no '{message}' log line"));
         let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        if event["message"] == "instance started" {
-            let parse = |key: &str| event[key].as_str().unwrap().parse::<SocketAddr>().unwrap();
-            addrs = Some((parse("http"), parse("admin")));
+        if event["message"] == message {
+            return event;
         }
     }
-    let (http, admin) = addrs.unwrap();
-    assert_eq!(get_async(admin, "admin", "/healthz/ready").await.unwrap().status, 200);
-    let r = get_async(http, "web.example.com", "/").await.unwrap();
-    assert_eq!((r.status, r.pod()), (200, "web-pod".to_string()));
+}
 
+fn addr(event: &serde_json::Value, key: &str) -> SocketAddr {
+    event[key].as_str().unwrap_or_default().parse().unwrap_or_else(|_| panic!("{key} in {event}"))
+}
+
+/// SIGTERM, then the exit code (bounded wait).
+async fn terminate(child: &mut std::process::Child) -> Option<i32> {
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let start = Instant::now();
-    let status = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            return status.code();
         }
         assert!(start.elapsed() < DEADLINE, "did not exit after SIGTERM");
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(status.code(), Some(0));
-    assert!(get(http, "web.example.com", "/").is_err(), "the listener is closed after exit");
+    }
+}
+
+/// Polls an async check until it holds; panics after [`DEADLINE`].
+async fn eventually_async<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -7,11 +7,13 @@
 mod cluster;
 mod plugin;
 mod route;
+mod route_policy;
 mod tls;
 
 pub use cluster::{Cluster, ClusterId, Endpoint};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
-pub use route::{Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
+pub use route_policy::{Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, RoutePolicy};
+pub use route::{WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
 pub use tls::{Certificate, CertificateId, TlsHost};
 
 use serde::{Deserialize, Serialize};
@@ -47,7 +49,7 @@ impl Snapshot {
             }
             for route in &vhost.routes {
                 let RouteAction::Forward(forward) = &route.action;
-                for cluster in std::iter::once(&forward.cluster).chain(forward.fallback.iter()) {
+                for cluster in forward.clusters() {
                     if !self.clusters.contains_key(cluster) {
                         problems.push(format!("route {} points at unknown cluster {}", route.id, cluster));
                     }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterId;
 use crate::plugin::RoutePlugin;
+use crate::route_policy::RoutePolicy;
 
 /// The Kubernetes object a route (or other IR node) was made from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub struct Route {
     /// Plugins that run on this route, in execution order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<RoutePlugin>,
+    /// Redirects, header edits, host rewrite, source allow-list, timeout (annotations).
+    #[serde(default, skip_serializing_if = "RoutePolicy::is_empty")]
+    pub policy: RoutePolicy,
 }
 
 /// How a request path is matched (never the query string).
@@ -104,4 +108,25 @@ pub struct Forward {
     /// Used instead when `cluster` has no endpoints (`default-backend` annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<ClusterId>,
+    /// A weighted canary (`canary-weight`): `weight` of every `total` requests go to its cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<WeightedCanary>,
+}
+
+/// The canary share of a route's traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedCanary {
+    /// The canary's cluster.
+    pub cluster: ClusterId,
+    /// Requests per `total` sent to the canary.
+    pub weight: u32,
+    /// The weight total (`canary-weight-total`, default 100).
+    pub total: u32,
+}
+
+impl Forward {
+    /// Every cluster the action may use.
+    pub fn clusters(&self) -> impl Iterator<Item = &ClusterId> {
+        std::iter::once(&self.cluster).chain(self.fallback.as_ref()).chain(self.canary.as_ref().map(|c| &c.cluster))
+    }
 }

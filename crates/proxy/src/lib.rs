@@ -8,6 +8,9 @@
 mod admin;
 mod cluster;
 mod metrics;
+mod mirror;
+mod rate_limit;
+mod route_policy;
 mod router;
 mod runtime;
 mod server;

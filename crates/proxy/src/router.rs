@@ -10,6 +10,7 @@ use regex::Regex;
 
 use crate::cluster::ClusterRuntime;
 use crate::metrics::{AiMetrics, LazyAiMetrics, PluginCounters, RouteMetrics};
+use crate::route_policy::CompiledPolicy;
 
 /// Why an IR route could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +34,18 @@ pub struct CompiledRoute {
     pub cluster: Arc<ClusterRuntime>,
     /// Used when `cluster` has no endpoints.
     pub fallback: Option<Arc<ClusterRuntime>>,
+    /// A weighted canary.
+    pub canary: Option<CanarySplit>,
+    /// Where request copies go (`mirror-target-service`).
+    pub mirror: Option<Arc<ClusterRuntime>>,
     /// Plugins run before the upstream.
     pub chain: Chain,
     /// Per-route counters.
     pub metrics: RouteMetrics,
     /// Decision counters of the snapshot's plugins, by plugin index.
     pub plugin_counters: Arc<[PluginCounters]>,
+    /// Redirect, header edits, host rewrite, allow-list, timeout.
+    pub policy: CompiledPolicy,
     /// LLM request metrics (created on the route's first LLM request).
     pub ai: LazyAiMetrics,
 }
@@ -99,18 +106,24 @@ impl Router {
 
     /// The first route of the request's virtual host that matches; `None` means 404.
     ///
-    /// why: as in Envoy, a request is confined to the one virtual host its Host selects; a miss there is a
-    /// 404 even if `*` has a matching route. A wildcard `*.foo.com` covers exactly one label (`a.foo.com`,
-    /// not `a.b.foo.com`, nor `foo.com`), as the Ingress spec says.
+    /// why: as in Envoy, a request is confined to the virtual host its Host selects (a miss is a 404 even
+    /// if `*` has a matching route), except that an exact host falls back to its wildcard host (Higress).
+    /// A wildcard `*.foo.com` covers exactly one label (`a.foo.com`, not `a.b.foo.com`, nor `foo.com`), as
+    /// the Ingress spec says.
     pub fn find(&self, facts: &RequestFacts<'_>) -> Option<&Arc<CompiledRoute>> {
-        let index = self
-            .exact
-            .get(facts.host)
-            .or_else(|| facts.host.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)))
-            .copied()
-            .or(self.any)?;
+        let wildcard = || facts.host.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)).copied();
+        if let Some(&exact) = self.exact.get(facts.host) {
+            // why: Higress' exact-domain fallback: a request for an exact host that none of its routes
+            // match is tried against the routes of the wildcard host covering it.
+            return self.hosts[exact]
+                .iter()
+                .find(|route| route.matches(facts))
+                .or_else(|| wildcard().and_then(|w| self.hosts[w].iter().find(|route| route.matches(facts))));
+        }
+        let index = wildcard().or(self.any)?;
         self.hosts[index].iter().find(|route| route.matches(facts))
     }
+
 }
 
 impl CompiledRoute {
@@ -128,6 +141,9 @@ impl CompiledRoute {
         let path = match &route.path {
             PathMatch::Exact(p) => PathMatcher::Exact(p.clone()),
             PathMatch::Prefix(p) => PathMatcher::Prefix(p.clone()),
+            PathMatch::Regex(r) if route.policy.ignore_path_case => {
+                PathMatcher::Regex(anchored(&format!("(?i:{r})")).map_err(fail)?)
+            }
             PathMatch::Regex(r) => PathMatcher::Regex(anchored(r).map_err(fail)?),
         };
         let values = |list: &[HeaderMatch]| -> Result<Vec<ValueMatcher>, CompileError> {
@@ -155,21 +171,48 @@ impl CompiledRoute {
             methods,
             cluster,
             fallback,
+            canary: None,
+            mirror: None,
             chain,
             metrics,
             plugin_counters,
+            policy: CompiledPolicy::new(&route.policy).map_err(fail)?,
             ai: LazyAiMetrics::new(Arc::from(route.name.as_str()), ai.clone()),
         })
     }
 
-    fn matches(&self, facts: &RequestFacts<'_>) -> bool {
-        let path_ok = match &self.path {
-            PathMatcher::Exact(p) => facts.path == p,
+    /// The route with its weighted canary and mirror cluster.
+    pub fn with_extra_clusters(self, canary: Option<CanarySplit>, mirror: Option<Arc<ClusterRuntime>>) -> Self {
+        Self { canary, mirror, ..self }
+    }
+
+    /// `ignore-path-case` (Envoy `ignore_case`): literal paths compare ASCII case-insensitively.
+    fn path_matches_ignoring_case(&self, path: &str) -> bool {
+        match &self.path {
+            PathMatcher::Exact(p) => path.eq_ignore_ascii_case(p),
             PathMatcher::Prefix(p) => {
                 p == "/"
-                    || facts.path.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    || (path.len() >= p.len()
+                        && path.is_char_boundary(p.len())
+                        && path[..p.len()].eq_ignore_ascii_case(p)
+                        && (path.len() == p.len() || path[p.len()..].starts_with('/')))
             }
-            PathMatcher::Regex(r) => r.is_match(facts.path),
+            PathMatcher::Regex(r) => r.is_match(path),
+        }
+    }
+
+    fn matches(&self, facts: &RequestFacts<'_>) -> bool {
+        let path_ok = if self.policy.ignore_path_case {
+            self.path_matches_ignoring_case(facts.path)
+        } else {
+            match &self.path {
+                PathMatcher::Exact(p) => facts.path == p,
+                PathMatcher::Prefix(p) => {
+                    p == "/"
+                        || facts.path.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                }
+                PathMatcher::Regex(r) => r.is_match(facts.path),
+            }
         };
         path_ok
             && (self.methods.is_empty() || self.methods.contains(facts.method))
@@ -208,4 +251,51 @@ fn query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
 /// A regex that must match the whole value (RE2 full match, as Envoy).
 fn anchored(pattern: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("regex {pattern:?}: {e}"))
+}
+
+/// A weighted canary: `weight` of every `total` requests go to `cluster` (a shared counter spreads them
+/// evenly, as Envoy's weighted clusters do on average; no random numbers on the request path).
+pub struct CanarySplit {
+    /// The canary's cluster.
+    pub cluster: Arc<ClusterRuntime>,
+    weight: u32,
+    total: u32,
+    counter: std::sync::atomic::AtomicU32,
+}
+
+impl CanarySplit {
+    /// A split of `weight` per `total` (total > 0).
+    pub fn new(cluster: Arc<ClusterRuntime>, weight: u32, total: u32) -> Self {
+        Self { cluster, weight, total: total.max(1), counter: std::sync::atomic::AtomicU32::new(0) }
+    }
+
+    /// Whether this request goes to the canary.
+    pub fn take(&self) -> bool {
+        if self.weight == 0 {
+            return false;
+        }
+        if self.weight >= self.total {
+            return true;
+        }
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.total;
+        // Spread the canary's share over the cycle: request n is a canary when the running share crosses
+        // an integer.
+        (u64::from(n) + 1) * u64::from(self.weight) / u64::from(self.total)
+            != u64::from(n) * u64::from(self.weight) / u64::from(self.total)
+    }
+}
+
+#[cfg(test)]
+mod canary_tests {
+    use super::*;
+
+    #[test]
+    fn canary_split_takes_exactly_its_share_per_cycle() {
+        let cluster = Arc::new(ClusterRuntime::compile(&oxigress_ir::Cluster { id: "c".into(), endpoints: Vec::new() }));
+        for (weight, total) in [(0, 100), (30, 100), (1, 3), (100, 100), (7, 10)] {
+            let split = CanarySplit::new(cluster.clone(), weight, total);
+            let taken = (0..total * 4).filter(|_| split.take()).count();
+            assert_eq!(taken as u32, weight * 4, "{weight}/{total}");
+        }
+    }
 }

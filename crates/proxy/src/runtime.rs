@@ -9,7 +9,7 @@ use oxigress_plugins::{Chain, ChainEntry, HostPattern, Plugin};
 
 use crate::cluster::ClusterRuntime;
 use crate::metrics::{PluginCounters, ProxyMetrics};
-use crate::router::{CompiledRoute, Router};
+use crate::router::{CanarySplit, CompiledRoute, Router};
 use crate::tls::TlsRuntime;
 
 /// The compiled form of one snapshot.
@@ -51,7 +51,13 @@ impl Runtime {
                 let metrics =
                     route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
                 let chain = chain(&route.plugins, &plugins);
-                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone(), &metrics_all.ai) {
+                let mirror = route.policy.mirror.as_deref().and_then(|m| clusters.get(m).cloned());
+                let canary = forward.canary.as_ref().and_then(|c| {
+                    clusters.get(c.cluster.as_str()).cloned().map(|cluster| CanarySplit::new(cluster, c.weight, c.total))
+                });
+                match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone(), &metrics_all.ai)
+                    .map(|r| r.with_extra_clusters(canary, mirror))
+                {
                     Ok(compiled) => routes.push(Arc::new(compiled)),
                     Err(e) => problems.push(e.to_string()),
                 }

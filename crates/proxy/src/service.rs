@@ -11,9 +11,10 @@ use oxigress_plugins::{Decision, DirectResponse, Exchange, HeaderEdits, Plugin, 
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorType, Result};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
+use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
 use crate::state::{InFlight, ProxyState};
 
@@ -65,6 +66,8 @@ pub struct RequestCtx {
     plugin_retry: bool,
     /// When the first answer byte went downstream (LLM metrics).
     first_byte: Option<Instant>,
+    /// CORS headers for the response (an allowed origin).
+    cors: Vec<(http::HeaderName, http::HeaderValue)>,
     start: Instant,
     _in_flight: InFlight,
 }
@@ -91,6 +94,7 @@ impl ProxyHttp for GatewayProxy {
             body_read: false,
             plugin_retry: false,
             first_byte: None,
+            cors: Vec::new(),
             start: Instant::now(),
             _in_flight: self.state.track_request(),
         }
@@ -103,6 +107,17 @@ impl ProxyHttp for GatewayProxy {
             respond(session, 404, b"").await?;
             return Ok(true);
         };
+        let client = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        if !route.policy.allows(client) {
+            ctx.route = Some(route);
+            respond(session, 403, b"RBAC: access denied").await?;
+            return Ok(true);
+        }
+        if !route.policy.admits() {
+            ctx.route = Some(route);
+            respond(session, 429, b"local_rate_limited").await?;
+            return Ok(true);
+        }
         if !route.chain.is_empty() {
             if let Some((response, ran)) = self.run_chain(session, &route, ctx).await? {
                 let (header, body) = self.local_reply(session, &route, response, ran, ctx)?;
@@ -126,7 +141,49 @@ impl ProxyHttp for GatewayProxy {
                 route = rerouted;
             }
         }
-        let cluster = if route.cluster.has_peers() {
+        if route.policy.has_cors() {
+            let req = session.req_header();
+            let verdict = route.policy.cors(
+                req.headers.get(http::header::ORIGIN),
+                &req.method,
+                req.headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD),
+            );
+            match verdict {
+                CorsVerdict::None => {}
+                CorsVerdict::Response(headers) => ctx.cors = headers,
+                CorsVerdict::Preflight(headers) => {
+                    let mut header = local_header(200, headers.len() + 1, b"")?;
+                    for (name, value) in headers {
+                        header.insert_header(name, value)?;
+                    }
+                    header.insert_header(http::header::CONTENT_LENGTH, 0)?;
+                    ctx.route = Some(route);
+                    send_local_reply(session, header, Bytes::new()).await?;
+                    return Ok(true);
+                }
+            }
+        }
+        if let Some(redirect) = route.policy.redirect_for(self.https) {
+            let req = session.req_header();
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.uri.authority().map(|a| a.as_str()))
+                .unwrap_or("");
+            let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
+            let target = location(redirect, self.https, host, path);
+            let mut header = local_header(redirect.code, 2, b"")?;
+            header.insert_header(http::header::LOCATION, target)?;
+            header.insert_header(http::header::CONTENT_LENGTH, 0)?;
+            ctx.route = Some(route);
+            send_local_reply(session, header, Bytes::new()).await?;
+            return Ok(true);
+        }
+        let canary = route.canary.as_ref().filter(|c| c.cluster.has_peers() && c.take());
+        let cluster = if let Some(canary) = canary {
+            Some(canary.cluster.clone())
+        } else if route.cluster.has_peers() {
             Some(route.cluster.clone())
         } else {
             route.fallback.clone().filter(|f| f.has_peers())
@@ -134,6 +191,9 @@ impl ProxyHttp for GatewayProxy {
         ctx.route = Some(route);
         match cluster {
             Some(cluster) => {
+                if let Some(target) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.pick()) {
+                    crate::mirror::mirror(target, session.req_header());
+                }
                 ctx.cluster = Some(cluster);
                 Ok(false)
             }
@@ -150,7 +210,11 @@ impl ProxyHttp for GatewayProxy {
         };
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
-        Ok(Box::new(HttpPeer::new(addr, false, String::new())))
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        if let Some(timeout) = ctx.route.as_ref().and_then(|r| r.policy.timeout) {
+            peer.options.read_timeout = Some(timeout);
+        }
+        Ok(Box::new(peer))
     }
 
     fn fail_to_connect(
@@ -228,6 +292,16 @@ impl ProxyHttp for GatewayProxy {
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
         }
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
+        if let Some(route) = &ctx.route {
+            route.policy.apply_request(upstream_request)?;
+            if let Some(path) = route.policy.rewrite_path(upstream_request.uri.path_and_query().map_or("/", |p| p.as_str())) {
+                let uri = http::Uri::builder()
+                    .path_and_query(path)
+                    .build()
+                    .map_err(|e| Error::explain(ErrorType::InternalError, format!("rewritten path: {e}")))?;
+                upstream_request.set_uri(uri);
+            }
+        }
         if let Some(body) = &ctx.request_body {
             upstream_request.remove_header(&http::header::TRANSFER_ENCODING);
             upstream_request.insert_header(http::header::CONTENT_LENGTH, body.len())?;
@@ -264,6 +338,10 @@ impl ProxyHttp for GatewayProxy {
         // why: Envoy (server_header_transformation OVERWRITE) names itself on every response.
         upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
         if let Some(route) = ctx.route.clone() {
+            route.policy.apply_response(upstream_response)?;
+            for (name, value) in ctx.cors.drain(..) {
+                upstream_response.insert_header(name, value)?;
+            }
             if !route.chain.is_empty() {
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }
@@ -315,7 +393,7 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        let code = error_status(e);
+        let (code, body) = error_status(e);
         if code > 0 && session.response_written().is_none() {
             // A plugin that speaks the upstream's protocol answers in it (ai-proxy: OpenAI's error JSON).
             if let Some(response) = ctx.exchanges.iter_mut().flatten().find_map(|x| x.error_response(code)) {
@@ -332,10 +410,8 @@ impl ProxyHttp for GatewayProxy {
                 }
             }
         }
-        if code > 0 {
-            if let Err(e) = session.respond_error(code).await {
-                tracing::debug!("failed to send error response to downstream: {e}");
-            }
+        if code > 0 && respond(session, code, body).await.is_err() {
+            tracing::debug!("could not send the error response");
         }
         FailToProxy { error_code: code, can_reuse_downstream: false }
     }
@@ -722,18 +798,17 @@ fn strip_port(authority: &str) -> &str {
     authority.rsplit_once(':').map_or(authority, |(host, _)| host)
 }
 
-/// The status pingora answers an error with (its default `fail_to_proxy`); 0 when the client is gone.
-fn error_status(e: &Error) -> u16 {
-    match e.etype() {
-        ErrorType::HTTPStatus(code) => *code,
-        _ => match e.esource() {
-            pingora::ErrorSource::Upstream => 502,
-            pingora::ErrorSource::Downstream => match e.etype() {
-                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
-                _ => 400,
-            },
-            pingora::ErrorSource::Internal | pingora::ErrorSource::Unset => 500,
-        },
+/// The status and body an error is answered with: pingora's mapping, except that an upstream read
+/// timeout is 504 `upstream request timeout` as Envoy answers a route timeout (pingora would say 502); 0
+/// when the client is gone.
+fn error_status(e: &Error) -> (u16, &'static [u8]) {
+    match (e.etype(), e.esource()) {
+        (ErrorType::HTTPStatus(code), _) => (*code, b""),
+        (ErrorType::ReadTimedout, ErrorSource::Upstream) => (504, b"upstream request timeout"),
+        (_, ErrorSource::Upstream) => (502, b""),
+        (ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => (0, b""),
+        (_, ErrorSource::Downstream) => (400, b""),
+        _ => (500, b""),
     }
 }
 

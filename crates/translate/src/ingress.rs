@@ -7,11 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{Forward, PathMatch, Route, RouteAction, SourceRef};
-use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef, WeightedCanary};
+use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend, ServiceBackendPort};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use crate::annotations::{Annotations, IngressAnnotations};
+use crate::annotations::{Annotations, Canary, IngressAnnotations};
 use crate::backend::Backends;
 use crate::routes::{PendingRoute, RouteClass, RouteTable};
 use crate::tls::TlsTable;
@@ -32,7 +32,7 @@ pub fn translate_ingress(
     let source = SourceRef { kind: "Ingress".into(), namespace: namespace.into(), name: name.into() };
     let route_name =
         if namespace == ctx.options.instance_namespace { name.to_string() } else { format!("{namespace}/{name}") };
-    let annotations = IngressAnnotations::parse(
+    let mut annotations = IngressAnnotations::parse(
         &Annotations::new(ingress.metadata.annotations.as_ref()),
         namespace,
         &owner,
@@ -42,9 +42,11 @@ pub fn translate_ingress(
         .default_backend
         .as_ref()
         .and_then(|d| backends.resolve_first_port(&d.namespace, &d.service, &owner, diagnostics));
+    annotations.policy.policy.mirror = mirror_cluster(ingress, namespace, &owner, backends, diagnostics);
     let extras = &annotations.route_match;
     let Some(spec) = &ingress.spec else { return };
     let mut rule_hosts = BTreeSet::new();
+    let mut first_cluster: Option<String> = None;
 
     for (i, rule) in spec.rules.iter().flatten().enumerate() {
         let host = rule.host.as_deref().filter(|h| !h.is_empty()).unwrap_or("*").to_ascii_lowercase();
@@ -61,11 +63,15 @@ pub fn translate_ingress(
                     trimmed => (trimmed, "Prefix"),
                 },
             };
-            let path_match =
-                if kind == "Exact" { PathMatch::Exact(origin.to_string()) } else { PathMatch::Prefix(origin.to_string()) };
+            let (path_match, path_rewrite) = annotations.policy.path(written, origin, kind);
+            let kind = match path_match {
+                PathMatch::Regex(_) => "Regex",
+                _ => kind,
+            };
             let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, backends, diagnostics) else {
                 continue;
             };
+            first_cluster.get_or_insert_with(|| cluster.clone());
             let route = Route {
                 id: format!("{namespace}/{name}/rule/{i}/path/{j}"),
                 name: route_name.clone(),
@@ -76,6 +82,7 @@ pub fn translate_ingress(
                 methods: extras.methods.clone(),
                 action: forward(cluster, &fallback),
                 plugins: Vec::new(),
+                policy: RoutePolicy { path_rewrite, ..annotations.policy.policy.clone() },
             };
             let catch_all = route.path == PathMatch::Prefix("/".into())
                 && route.headers.is_empty()
@@ -87,7 +94,33 @@ pub fn translate_ingress(
                 origin_path_len: origin.len(),
             };
             let key = format!("{host}-{kind}-{origin}-{}", extras.conflict_key());
-            routes.add(&host, key, pending, diagnostics);
+            match &annotations.canary {
+                None => {
+                    routes.add(&host, key, pending, diagnostics);
+                }
+                Some(canary) => merge_canary(routes, &host, &key, canary, pending),
+            }
+        }
+    }
+
+    if let (Some(app_root), Some(cluster)) = (&annotations.policy.app_root, &first_cluster) {
+        for host in &rule_hosts {
+            let mut policy = annotations.policy.policy.clone();
+            policy.redirect = Some(Redirect { code: 302, scheme: None, host: None, path: Some(app_root.clone()), only_plain_http: false });
+            let route = Route {
+                id: format!("{namespace}/{name}/app-root/{host}"),
+                name: format!("{host}-app-root"),
+                source: source.clone(),
+                path: PathMatch::Exact("/".into()),
+                headers: Vec::new(),
+                query: Vec::new(),
+                methods: Vec::new(),
+                action: forward(cluster.clone(), &fallback),
+                plugins: Vec::new(),
+                policy,
+            };
+            let pending = PendingRoute { route, class: RouteClass::AppRoot, origin_path_len: 1 };
+            routes.add(host, format!("{host}-app-root"), pending, diagnostics);
         }
     }
 
@@ -107,6 +140,7 @@ pub fn translate_ingress(
                     methods: Vec::new(),
                     action: forward(cluster.clone(), &fallback),
                     plugins: Vec::new(),
+                    policy: annotations.policy.policy.clone(),
                 };
                 let pending = PendingRoute { route, class: RouteClass::DefaultBackend, origin_path_len: 1 };
                 routes.add(&host, format!("{host}-default"), pending, diagnostics);
@@ -118,11 +152,61 @@ pub fn translate_ingress(
     tls.add_ingress(ingress, &rule_hosts, &annotations.downstream_tls, ctx.resources, ctx.options, diagnostics);
 }
 
+/// `mirror-target-service` (ASAP): `[ns/]service[:port]` (default: the Service's first port).
+fn mirror_cluster(
+    ingress: &Ingress,
+    namespace: &str,
+    owner: &ObjectRef,
+    backends: &mut Backends<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    let annotations = Annotations::new(ingress.metadata.annotations.as_ref());
+    let value = annotations.asap("mirror-target-service")?.trim();
+    let (target, port) = match value.rsplit_once(':') {
+        Some((target, port)) => (target, port.parse::<i32>().ok()),
+        None => (value, None),
+    };
+    let (ns, service) = target.split_once('/').unwrap_or((namespace, target));
+    match port {
+        Some(number) => {
+            let port = ServiceBackendPort { number: Some(number), name: None };
+            backends.resolve(ns, service, &port, owner, diagnostics).ok()
+        }
+        None => backends.resolve_first_port(ns, service, owner, diagnostics),
+    }
+}
+
+/// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).
+fn merge_canary(routes: &mut RouteTable, host: &str, key: &str, canary: &Canary, pending: PendingRoute) {
+    // A canary without a base route is dropped, as Higress (no diagnostic: it is a valid configuration
+    // waiting for its base Ingress).
+    let Some(base) = routes.base_mut(host, key) else { return };
+    let RouteAction::Forward(canary_forward) = &pending.route.action;
+    let canary_cluster = canary_forward.cluster.clone();
+    if let Some((weight, total)) = canary.weight {
+        let RouteAction::Forward(forward) = &mut base.route.action;
+        forward.canary = Some(WeightedCanary { cluster: canary_cluster.clone(), weight, total });
+    }
+    if let Some(condition) = &canary.condition {
+        let mut route = base.route.clone();
+        route.headers.push(condition.clone());
+        route.id = pending.route.id;
+        route.name = pending.route.name;
+        route.source = pending.route.source;
+        route.policy = pending.route.policy;
+        route.action = forward(canary_cluster, &None);
+        // With its extra condition the canary route is never a catch-all.
+        let class = if base.class == RouteClass::CatchAll { RouteClass::Normal } else { base.class };
+        let origin_path_len = base.origin_path_len;
+        routes.add_unkeyed(host, PendingRoute { route, class, origin_path_len });
+    }
+}
+
 /// A forward action; the fallback stays in the IR even while the primary cluster has endpoints, so the
 /// proxy can switch the moment they disappear.
 fn forward(cluster: String, fallback: &Option<String>) -> RouteAction {
     let fallback = fallback.clone().filter(|f| f != &cluster);
-    RouteAction::Forward(Forward { cluster, fallback })
+    RouteAction::Forward(Forward { cluster, fallback, canary: None })
 }
 
 fn backend_cluster(

@@ -54,7 +54,11 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
     let mut backends = backend::Backends::new(resources, options);
     let mut routes = routes::RouteTable::default();
     let mut tls = tls::TlsTable::default();
-    for ingress in selected_ingresses(resources, options) {
+    // why: canary Ingresses merge into the routes of their base Ingress (Higress skips their conflict
+    // checks), so every base route must exist first, whatever the creation order.
+    let (canaries, bases): (Vec<&Ingress>, Vec<&Ingress>) =
+        selected_ingresses(resources, options).into_iter().partition(|i| annotations::is_canary(i));
+    for ingress in bases.into_iter().chain(canaries) {
         ingress::translate_ingress(ingress, &ctx, &mut backends, &mut routes, &mut tls, &mut diagnostics);
     }
     let (certificates, tls_hosts) = tls.finish();
@@ -67,7 +71,7 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
         .iter()
         .flat_map(|v| &v.routes)
         .flat_map(|r| match &r.action {
-            RouteAction::Forward(f) => std::iter::once(&f.cluster).chain(f.fallback.as_ref()),
+            RouteAction::Forward(f) => f.clusters().chain(r.policy.mirror.as_ref()),
         })
         .map(String::as_str)
         .collect();

@@ -10,6 +10,9 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 pub enum RouteClass {
     /// An ordinary route.
     Normal,
+    /// The `app-root` redirect of `/` (Higress prepends it without a path type: after every Exact and
+    /// Prefix route, before the catch-all).
+    AppRoot,
     /// A user catch-all: Prefix `/` with no header, query or method condition.
     CatchAll,
     /// A `spec.defaultBackend` route.
@@ -31,7 +34,8 @@ pub struct PendingRoute {
 #[derive(Default)]
 pub struct RouteTable {
     hosts: BTreeMap<String, Vec<PendingRoute>>,
-    keys: BTreeMap<String, ObjectRef>,
+    /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
+    keys: BTreeMap<String, (ObjectRef, usize)>,
 }
 
 impl RouteTable {
@@ -40,7 +44,7 @@ impl RouteTable {
     pub fn add(&mut self, host: &str, key: String, pending: PendingRoute, diagnostics: &mut Vec<Diagnostic>) -> bool {
         let source = &pending.route.source;
         let owner = ObjectRef::new(&source.kind, &source.namespace, &source.name);
-        if let Some(first) = self.keys.get(&key) {
+        if let Some((first, _)) = self.keys.get(&key) {
             diagnostics.push(Diagnostic::warning(
                 "DuplicatedRoute",
                 Some(owner),
@@ -48,9 +52,21 @@ impl RouteTable {
             ));
             return false;
         }
-        self.keys.insert(key, owner);
-        self.hosts.entry(host.to_string()).or_default().push(pending);
+        let routes = self.hosts.entry(host.to_string()).or_default();
+        self.keys.insert(key, (owner, routes.len()));
+        routes.push(pending);
         true
+    }
+
+    /// The base route that took `key` on `host` (canaries merge into it).
+    pub fn base_mut(&mut self, host: &str, key: &str) -> Option<&mut PendingRoute> {
+        let (_, index) = self.keys.get(key)?;
+        self.hosts.get_mut(host)?.get_mut(*index)
+    }
+
+    /// Adds a canary's condition route (never conflict-checked, as Higress).
+    pub fn add_unkeyed(&mut self, host: &str, pending: PendingRoute) {
+        self.hosts.entry(host.to_string()).or_default().push(pending);
     }
 
     /// Whether `host` already has a user catch-all route of `owner`.

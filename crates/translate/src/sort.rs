@@ -1,5 +1,6 @@
 //! THE one place that orders routes within a host (Higress `SortHTTPRoutes`, stable):
-//! 1. ordinary routes, then the user catch-all Prefix `/`, then `spec.defaultBackend` routes;
+//! 1. ordinary routes, then the `app-root` redirect, then the user catch-all Prefix `/`, then
+//!    `spec.defaultBackend` routes;
 //! 2. among ordinary routes: Exact, then Prefix, then Regex; then the longer path (a Prefix without its
 //!    trailing `/`); then routes with a method condition; then more header conditions; then more query
 //!    conditions;

@@ -3,12 +3,17 @@
 //! Lookup precedence: "ASAP" keys read `nginx.ingress.kubernetes.io/<key>` first, then `higress.io/<key>`;
 //! "H" keys exist only under `higress.io/`. Each family parses into plain data; `ingress.rs` applies it.
 
+mod canary;
 mod default_backend;
 mod downstream_tls;
+mod policy;
 mod route_match;
+mod unsupported;
 
+pub use canary::{is_canary, Canary};
 pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
+pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
 
 use std::collections::BTreeMap;
@@ -37,6 +42,16 @@ impl<'a> Annotations<'a> {
         map.get(&format!("{NGINX_PREFIX}{key}")).or_else(|| map.get(&format!("{HIGRESS_PREFIX}{key}"))).map(String::as_str)
     }
 
+    /// An "H" key: only `higress.io/<key>`.
+    pub fn higress(&self, key: &str) -> Option<&'a str> {
+        self.map?.get(&format!("{HIGRESS_PREFIX}{key}")).map(String::as_str)
+    }
+
+    /// Every annotation: (key, value).
+    pub fn all(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.map.into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Every `higress.io/` annotation: (key without prefix, value).
     pub fn higress_only(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
         self.map
@@ -54,6 +69,10 @@ pub struct IngressAnnotations {
     pub default_backend: Option<DefaultBackend>,
     /// Downstream TLS policy for the Ingress' TLS hosts.
     pub downstream_tls: DownstreamTls,
+    /// Redirects, header edits, host rewrite, allow-list, timeout, app-root.
+    pub policy: PolicyAnnotations,
+    /// Set when the Ingress is a canary.
+    pub canary: Option<Canary>,
 }
 
 impl IngressAnnotations {
@@ -64,10 +83,14 @@ impl IngressAnnotations {
         object: &ObjectRef,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Self {
+        unsupported::report(annotations, object, diagnostics);
         Self {
             route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
             default_backend: DefaultBackend::parse(annotations, namespace),
             downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
+            policy: PolicyAnnotations::parse(annotations, object, diagnostics),
+            canary: (annotations.asap("canary").is_some_and(|v| v.trim() == "true"))
+                .then(|| Canary::parse(annotations, object, diagnostics)),
         }
     }
 }

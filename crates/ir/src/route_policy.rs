@@ -1,0 +1,133 @@
+//! [`RoutePolicy`]: what a route does to a request besides choosing its upstream, from Ingress
+//! annotations: answer with a redirect, edit request and response headers, rewrite the host, limit the
+//! clients that may use it, bound the upstream's time.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-route behaviour from annotations; the default does nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutePolicy {
+    /// Answer with this redirect instead of forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
+    /// Header edits on the request sent upstream.
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub request_headers: HeaderEdits,
+    /// Header edits on the response sent to the client.
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub response_headers: HeaderEdits,
+    /// The `Host` sent upstream (`upstream-vhost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rewrite: Option<String>,
+    /// Client addresses allowed (CIDRs or addresses, `whitelist-source-range`); empty = everyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_sources: Vec<String>,
+    /// Longest wait for the upstream's response, in milliseconds (`timeout`); 504 after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Match the path case-insensitively (`ignore-path-case`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_path_case: bool,
+    /// Rewrite the path sent upstream (`rewrite-target`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_rewrite: Option<PathRewrite>,
+    /// CORS answers (`enable-cors`, `cors-*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Cors>,
+    /// Local rate limit (`route-limit-rps` / `route-limit-rpm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// A copy of each request (head only) goes to this cluster, its answer ignored
+    /// (`mirror-target-service`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
+}
+
+/// A route's local rate limit: a bucket of `max` requests refilled by `per_fill` every `interval_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Bucket size (rate × burst multiplier).
+    pub max: u32,
+    /// Requests added per interval (the rate).
+    pub per_fill: u32,
+    /// 1000 (per second) or 60000 (per minute).
+    pub interval_ms: u64,
+}
+
+/// A path rewrite: every match of `pattern` in the path is replaced by `substitution` (`${1}` = group 1);
+/// the query string is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathRewrite {
+    /// Regex over the path.
+    pub pattern: String,
+    /// Replacement, with `${n}` group references.
+    pub substitution: String,
+}
+
+/// A CORS policy (Envoy CorsPolicy semantics: allowed origins get their origin echoed back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cors {
+    /// Allowed origins: exact, `*` (any), or regexes (from `https://*.example.com`).
+    pub allow_origins: Vec<String>,
+    /// Which entries of `allow_origins` are regexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin_regexes: Vec<String>,
+    /// `Access-Control-Allow-Methods` of preflight answers.
+    pub allow_methods: String,
+    /// `Access-Control-Allow-Headers` of preflight answers.
+    pub allow_headers: String,
+    /// `Access-Control-Expose-Headers`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub expose_headers: String,
+    /// `Access-Control-Allow-Credentials: true`.
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age` of preflight answers, seconds.
+    pub max_age: u64,
+}
+
+impl RoutePolicy {
+    /// Whether the policy does nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A redirect answer: the parts given replace the request's, the others are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// Status code (301, 302, 308, …).
+    pub code: u16,
+    /// New scheme.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// New host (with port, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// New path (the query is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only redirect requests that arrived over plain HTTP (`ssl-redirect`); HTTPS ones are forwarded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only_plain_http: bool,
+}
+
+/// Header edits, applied in the order remove, set, add.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderEdits {
+    /// Appended (kept beside existing values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<(String, String)>,
+    /// Replace existing values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<(String, String)>,
+    /// Removed (lower-case names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+impl HeaderEdits {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.set.is_empty() && self.remove.is_empty()
+    }
+}

@@ -1,0 +1,75 @@
+//! Annotations oxigress does not implement yet are reported, never silently ignored: one warning
+//! (`UnsupportedAnnotation`) per annotation and Ingress, listed by `/debug/diagnostics` and logged once by
+//! the controller. See `docs/annotations.md` for the table.
+
+use oxigress_objects::{Diagnostic, ObjectRef};
+
+use super::{Annotations, HIGRESS_PREFIX, NGINX_PREFIX};
+
+/// Keys (without prefix) that some family of this module reads.
+const SUPPORTED: &[&str] = &[
+    "app-root",
+    "auth-tls-secret",
+    "canary",
+    "canary-by-cookie",
+    "canary-by-header",
+    "canary-by-header-pattern",
+    "canary-by-header-value",
+    "canary-weight",
+    "canary-weight-total",
+    "cors-allow-credentials",
+    "cors-allow-headers",
+    "cors-allow-methods",
+    "cors-allow-origin",
+    "cors-expose-headers",
+    "cors-max-age",
+    "default-backend",
+    "enable-cors",
+    "force-ssl-redirect",
+    "full-path-regex",
+    "ignore-path-case",
+    "match-method",
+    "mirror-target-service",
+    "permanent-redirect",
+    "permanent-redirect-code",
+    "request-header-control-add",
+    "request-header-control-remove",
+    "request-header-control-update",
+    "response-header-control-add",
+    "response-header-control-remove",
+    "response-header-control-update",
+    "rewrite-target",
+    "route-limit-burst-multiplier",
+    "route-limit-rpm",
+    "route-limit-rps",
+    "ssl-cipher",
+    "ssl-redirect",
+    "temporal-redirect",
+    "timeout",
+    "upstream-vhost",
+    "use-regex",
+    "whitelist-source-range",
+];
+
+/// Reports every `nginx.ingress.kubernetes.io/` or `higress.io/` annotation no family reads.
+pub fn report(annotations: &Annotations<'_>, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) {
+    for (key, _) in annotations.all() {
+        let Some(suffix) = key.strip_prefix(NGINX_PREFIX).or_else(|| key.strip_prefix(HIGRESS_PREFIX)) else {
+            continue;
+        };
+        let is_match = ["exact-", "prefix-", "regex-"].iter().any(|kind| {
+            key.starts_with(HIGRESS_PREFIX)
+                && suffix.strip_prefix(kind).is_some_and(|rest| {
+                    ["match-header-", "match-pseudo-header-", "match-query-"].iter().any(|m| rest.starts_with(m))
+                })
+        });
+        if is_match || SUPPORTED.contains(&suffix) {
+            continue;
+        }
+        diagnostics.push(Diagnostic::warning(
+            "UnsupportedAnnotation",
+            Some(object.clone()),
+            format!("{key} is not supported by oxigress yet and has no effect (docs/annotations.md)"),
+        ));
+    }
+}
