@@ -5,6 +5,11 @@
 //! by the [`registry`] (which also validates configurations for the translator, so a bad one is a
 //! diagnostic, not a request-time error). A route's [`Chain`] lists, per plugin in execution order, which
 //! configuration applies (first matching rule, else the global one), as Higress's data plane does.
+//!
+//! A plugin instance is shared by every request; one that keeps per-request state (ai-proxy: the API token
+//! in use, a stream converter) hands out an [`Exchange`] per request ([`Plugin::exchange`]), whose hooks the
+//! proxy calls instead: besides the usual ones, a retry decision on the upstream's status, the upstream
+//! body chunk by chunk as it arrives, an error body for an unreachable upstream and usage for metrics.
 
 mod chain;
 pub mod builtin;

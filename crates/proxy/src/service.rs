@@ -11,7 +11,7 @@ use oxigress_plugins::{Decision, DirectResponse, Exchange, HeaderEdits, Plugin, 
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorType, Result};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
 use crate::route_policy::{location, CorsVerdict};
@@ -132,6 +132,12 @@ impl ProxyHttp for GatewayProxy {
                     respond(session, 404, b"").await?;
                     return Ok(true);
                 };
+                if !Arc::ptr_eq(&route, &rerouted) {
+                    // The response hooks run on the new route's chain: exchanges of the old one's plugins
+                    // cannot follow (positions would not match).
+                    let host = ctx.client.as_ref().map_or_else(String::new, |(h, _)| h.clone());
+                    ctx.exchanges = rerouted.chain.select(&host).map(|_| None).collect();
+                }
                 route = rerouted;
             }
         }
@@ -387,7 +393,7 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        let code = error_status(e);
+        let (code, body) = error_status(e);
         if code > 0 && session.response_written().is_none() {
             // A plugin that speaks the upstream's protocol answers in it (ai-proxy: OpenAI's error JSON).
             if let Some(response) = ctx.exchanges.iter_mut().flatten().find_map(|x| x.error_response(code)) {
@@ -404,15 +410,8 @@ impl ProxyHttp for GatewayProxy {
                 }
             }
         }
-        if code == 504 && session.response_written().is_none() {
-            // why: Envoy answers a route timeout with 504 `upstream request timeout`.
-            if respond(session, 504, b"upstream request timeout").await.is_err() {
-                tracing::debug!("could not send the timeout response");
-            }
-        } else if code > 0 {
-            if let Err(e) = session.respond_error(code).await {
-                tracing::debug!("failed to send error response to downstream: {e}");
-            }
+        if code > 0 && respond(session, code, body).await.is_err() {
+            tracing::debug!("could not send the error response");
         }
         FailToProxy { error_code: code, can_reuse_downstream: false }
     }
@@ -799,20 +798,17 @@ fn strip_port(authority: &str) -> &str {
     authority.rsplit_once(':').map_or(authority, |(host, _)| host)
 }
 
-/// The status pingora answers an error with (its default `fail_to_proxy`); 0 when the client is gone.
-fn error_status(e: &Error) -> u16 {
-    match e.etype() {
-        ErrorType::HTTPStatus(code) => *code,
-        // A route timeout (`timeout` annotation): Envoy's 504.
-        ErrorType::ReadTimedout if matches!(e.esource(), pingora::ErrorSource::Upstream) => 504,
-        _ => match e.esource() {
-            pingora::ErrorSource::Upstream => 502,
-            pingora::ErrorSource::Downstream => match e.etype() {
-                ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
-                _ => 400,
-            },
-            pingora::ErrorSource::Internal | pingora::ErrorSource::Unset => 500,
-        },
+/// The status and body an error is answered with: pingora's mapping, except that an upstream read
+/// timeout is 504 `upstream request timeout` as Envoy answers a route timeout (pingora would say 502); 0
+/// when the client is gone.
+fn error_status(e: &Error) -> (u16, &'static [u8]) {
+    match (e.etype(), e.esource()) {
+        (ErrorType::HTTPStatus(code), _) => (*code, b""),
+        (ErrorType::ReadTimedout, ErrorSource::Upstream) => (504, b"upstream request timeout"),
+        (_, ErrorSource::Upstream) => (502, b""),
+        (ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => (0, b""),
+        (_, ErrorSource::Downstream) => (400, b""),
+        _ => (500, b""),
     }
 }
 

@@ -160,7 +160,11 @@ impl Exchange for AiExchange {
 
     fn on_request_body(&mut self, request: &RequestView<'_>, body: &[u8], edits: &mut RequestEdits) -> Decision {
         let config = self.provider().config();
-        let mut text = String::from_utf8_lossy(body).into_owned();
+        let Ok(text) = std::str::from_utf8(body) else {
+            // Not JSON (e.g. a multipart image upload): sent as it came.
+            return Decision::Continue;
+        };
+        let mut text = text.to_string();
         for setting in &config.custom_settings {
             let path: Vec<&str> = setting.path.iter().map(String::as_str).collect();
             if !setting.overwrite && json::get_raw(&text, &path).is_some() {

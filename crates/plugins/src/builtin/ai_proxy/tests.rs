@@ -327,3 +327,17 @@ fn unknown_paths_keep_path_and_body() {
     assert_eq!(edits.path_and_query, None);
     assert!(exchange.llm_usage().is_none(), "not an LLM API");
 }
+
+#[test]
+fn a_body_that_is_not_text_is_sent_as_it_came() {
+    let ai = plugin(json!({"provider": {"type": "openai", "apiTokens": ["t"]}}));
+    let mut exchange = ai.exchange().unwrap();
+    let request = parts("POST", "/v1/images/edits", &[("host", "h"), ("content-type", "multipart/form-data; boundary=x"), ("content-length", "4")]);
+    let view = RequestView { parts: &request, host: "h", scheme: "http", client_ip: None };
+    let mut headers = RequestEdits::default();
+    exchange.on_request_headers(&view, &mut headers);
+    assert!(!headers.skip_body, "multipart is read for image edits");
+    let mut edits = RequestEdits::default();
+    assert_eq!(exchange.on_request_body(&view, &[0xff, 0xfe, 0x00, 0x01], &mut edits), Decision::Continue);
+    assert!(edits.body.is_none());
+}
