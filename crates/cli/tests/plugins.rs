@@ -77,3 +77,50 @@ async fn plugins_apply_per_instance_and_per_ingress() {
     prod.shutdown(Duration::from_secs(5)).await;
     test.shutdown(Duration::from_secs(5)).await;
 }
+
+/// A new plugin whose configuration is invalid, with no last good version: `FAIL_CLOSE` (the default)
+/// answers 503 where it applies (here: the rule on apps/shop), `FAIL_OPEN` leaves it out; fixing the
+/// configuration restores normal service.
+fn guarded(name: &str, strategy: Option<&str>, regex: &str) -> String {
+    let strategy = strategy.map(|s| format!("  failStrategy: {s}\n")).unwrap_or_default();
+    format!(
+        "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: {name}, namespace: higress-system}}\n\
+spec:\n{strategy}  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0\n  matchRules:\n  - ingress: [apps/{name}]\n    config: {{block_urls: [/never], block_regexp_urls: [\"{regex}\"]}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fail_strategy_decides_what_a_plugin_that_cannot_be_configured_does() {
+    let backend = echo("app-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "classes.yaml", &ingress_class("higress"));
+    write(dir.path(), "services.yaml", &service("app", backend.addr));
+    let ingresses = [
+        ingress("closed", "higress", "closed.example.com", &["/"], "app"),
+        ingress("open", "higress", "open.example.com", &["/"], "app"),
+        ingress("other", "higress", "other.example.com", &["/"], "app"),
+    ];
+    write(dir.path(), "ingresses.yaml", &ingresses.join("---\n"));
+    write(dir.path(), "closed.yaml", &guarded("closed", None, "("));
+    write(dir.path(), "open.yaml", &guarded("open", Some("FAIL_OPEN"), "("));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    assert_eq!(get_async(http, "closed.example.com", "/x").await.unwrap().status, 503, "FAIL_CLOSE");
+    let open = get_async(http, "open.example.com", "/x").await.unwrap();
+    assert_eq!((open.status, open.pod()), (200, "app-pod".to_string()), "FAIL_OPEN bypasses the plugin");
+    assert_eq!(get_async(http, "other.example.com", "/x").await.unwrap().status, 200, "outside the rule's scope");
+    let admin = gateway.admin_addr().unwrap();
+    let diagnostics = get_async(admin, "admin", "/debug/diagnostics").await.unwrap().body;
+    assert!(diagnostics.contains("failStrategy FAIL_CLOSE"), "{diagnostics}");
+    assert!(diagnostics.contains("failStrategy FAIL_OPEN"), "{diagnostics}");
+
+    // Fixed: the rule applies as configured.
+    write(dir.path(), "closed.yaml", &guarded("closed", None, "/blocked.*"));
+    eventually("the fixed plugin serves", || {
+        get(http, "closed.example.com", "/x").is_ok_and(|r| r.status == 200)
+    })
+    .await;
+    assert_eq!(get_async(http, "closed.example.com", "/blocked-x").await.unwrap().status, 403);
+    gateway.shutdown(Duration::from_secs(5)).await;
+}

@@ -44,6 +44,11 @@ pub struct PluginInstance {
     /// Match rules, in list order (first match wins).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<PluginRule>,
+    /// Why the plugin could not be configured, when there was no last good version to keep and its
+    /// `failStrategy` is `FAIL_CLOSE`: it then applies to every route (its scope is unknown) and answers
+    /// 503, as Envoy fails the streams of a Wasm plugin whose configuration failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// One `matchRules` entry.
@@ -60,6 +65,10 @@ pub struct PluginRule {
     pub service: Vec<String>,
     /// Configuration for matching requests.
     pub config: Value,
+    /// Why this rule's configuration was rejected (`FAIL_CLOSE`, no last good version): requests it
+    /// matches are answered 503; the plugin's other rules and global configuration still apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// A plugin on a route: the rules that may apply (in order) and whether the global configuration

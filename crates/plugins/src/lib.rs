@@ -12,6 +12,7 @@
 //! body chunk by chunk as it arrives, an error body for an unreachable upstream and usage for metrics.
 
 mod chain;
+pub mod fail_strategy;
 pub mod builtin;
 mod host_pattern;
 pub mod registry;

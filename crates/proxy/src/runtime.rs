@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use oxigress_ir::{RouteAction, RoutePlugin, Snapshot};
+use oxigress_plugins::fail_strategy::{self, Guarded};
 use oxigress_plugins::{Chain, ChainEntry, HostPattern, Plugin};
 
 use crate::cluster::ClusterRuntime;
@@ -71,20 +72,31 @@ impl Runtime {
 
 /// Every configuration of every plugin, built once: by plugin id, its index, the rule instances and the
 /// default.
-type CompiledPlugins = HashMap<String, (usize, Vec<Option<Arc<dyn Plugin>>>, Option<Arc<dyn Plugin>>)>;
+type CompiledPlugins = HashMap<String, (usize, Vec<Arc<dyn Plugin>>, Option<Arc<dyn Plugin>>)>;
 
 fn compile_plugins(snapshot: &Snapshot, problems: &mut Vec<String>) -> CompiledPlugins {
     let mut out = HashMap::new();
     for (index, plugin) in snapshot.plugins.iter().enumerate() {
+        // A configuration that failed (in translate, or here) runs as its `failStrategy` says.
+        let failed = || fail_strategy::failed(&plugin.builtin, plugin.fail_open);
         let mut build = |what: &str, config: &serde_json::Value| match oxigress_plugins::registry::build(&plugin.builtin, config) {
-            Ok(built) => Some(built),
+            Ok(built) => Guarded::wrap(built, &plugin.id, plugin.fail_open),
             Err(e) => {
                 problems.push(format!("plugin {} {what}: {e}", plugin.id));
-                None
+                failed()
             }
         };
-        let rules = plugin.rules.iter().enumerate().map(|(i, r)| build(&format!("rule {i}"), &r.config)).collect();
-        let default = plugin.default_config.as_ref().and_then(|c| build("default config", c));
+        if plugin.failed.is_some() {
+            out.insert(plugin.id.clone(), (index, Vec::new(), Some(failed())));
+            continue;
+        }
+        let rules = plugin
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| if r.failed.is_some() { failed() } else { build(&format!("rule {i}"), &r.config) })
+            .collect();
+        let default = plugin.default_config.as_ref().map(|c| build("default config", c));
         out.insert(plugin.id.clone(), (index, rules, default));
     }
     out
@@ -99,7 +111,7 @@ fn chain(route_plugins: &[RoutePlugin], plugins: &CompiledPlugins) -> Chain {
                 .rules
                 .iter()
                 .filter_map(|r| {
-                    let plugin = rules.get(r.rule)?.clone()?;
+                    let plugin = rules.get(r.rule)?.clone();
                     Some((r.hosts.iter().map(|h| HostPattern::parse(h)).collect(), plugin))
                 })
                 .collect();

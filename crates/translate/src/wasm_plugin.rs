@@ -51,14 +51,43 @@ pub fn plugins(
             plugin.metadata.name.as_deref().unwrap_or(""),
         );
         let id = object.key().to_string();
+        let fail_open = plugin.spec.fail_strategy.as_deref() == Some("FAIL_OPEN");
+        // A version that failed itself is no last good version.
+        let previous_version = || {
+            previous
+                .and_then(|s| s.plugins.iter().find(|p| p.id == id))
+                .filter(|p| p.failed.is_none() && p.rules.iter().all(|r| r.failed.is_none()))
+                .cloned()
+        };
         match convert(plugin, &object, diagnostics) {
-            Ok(Some(instance)) => out.push(instance),
+            Ok(Some(instance)) if instance.rules.iter().all(|r| r.failed.is_none()) => out.push(instance),
+            Ok(Some(instance)) => {
+                let kept = previous_version();
+                let failed = instance.rules.iter().filter_map(|r| r.failed.as_deref());
+                let suffix = match (&kept, fail_open) {
+                    (Some(_), _) => "; its last good version stays active",
+                    (None, true) => "; requests this rule matches bypass the plugin (failStrategy FAIL_OPEN)",
+                    (None, false) => "; requests this rule matches are answered 503 (failStrategy FAIL_CLOSE)",
+                };
+                for problem in failed {
+                    diagnostics.push(Diagnostic::error("InvalidWasmPlugin", Some(object.clone()), format!("{problem}{suffix}")));
+                }
+                out.push(kept.unwrap_or(instance));
+            }
             Ok(None) => {}
             Err(problem) => {
-                let kept = previous.and_then(|s| s.plugins.iter().find(|p| p.id == id)).cloned();
-                let suffix = if kept.is_some() { "; its last good version stays active" } else { "; not applied" };
-                diagnostics.push(Diagnostic::error("InvalidWasmPlugin", Some(object), format!("{problem}{suffix}")));
-                out.extend(kept);
+                let kept = previous_version();
+                let suffix = match (&kept, fail_open) {
+                    (Some(_), _) => "; its last good version stays active",
+                    (None, true) => "; not applied (failStrategy FAIL_OPEN)",
+                    (None, false) => "; every request is answered 503 until it is fixed (failStrategy FAIL_CLOSE)",
+                };
+                diagnostics.push(Diagnostic::error("InvalidWasmPlugin", Some(object.clone()), format!("{problem}{suffix}")));
+                match kept {
+                    Some(kept) => out.push(kept),
+                    None if !fail_open => out.push(failed_closed(plugin, &object, problem)),
+                    None => {}
+                }
             }
         }
     }
@@ -71,20 +100,14 @@ pub fn plugins(
 fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> Result<Option<PluginInstance>, String> {
     let spec = &plugin.spec;
     let builtin = builtin_name(&spec.url).map_err(|e| format!("spec.url: {e}"))?;
-    let phase = match spec.phase.as_deref().unwrap_or("UNSPECIFIED_PHASE") {
-        "AUTHN" => Phase::Authn,
-        "AUTHZ" => Phase::Authz,
-        "STATS" => Phase::Stats,
-        "UNSPECIFIED_PHASE" | "UNSPECIFIED" | "" => Phase::Unspecified,
-        other => {
-            diagnostics.push(Diagnostic::warning(
-                "InvalidWasmPlugin",
-                Some(object.clone()),
-                format!("spec.phase: unknown phase {other:?}, using UNSPECIFIED_PHASE"),
-            ));
-            Phase::Unspecified
-        }
-    };
+    let phase = phase(plugin).unwrap_or_else(|other| {
+        diagnostics.push(Diagnostic::warning(
+            "InvalidWasmPlugin",
+            Some(object.clone()),
+            format!("spec.phase: unknown phase {other:?}, using UNSPECIFIED_PHASE"),
+        ));
+        Phase::Unspecified
+    });
     let (raw_default, match_rules, base, default_field) = match &spec.plugin_config {
         Some(raw) => {
             let (default, rules) = split_raw_config(raw).map_err(|e| format!("spec.pluginConfig: {e}"))?;
@@ -136,14 +159,18 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
     for (i, rule) in kept {
         let field = format!("{base}[{i}].config");
         let written = rule.config.clone().unwrap_or(Value::Object(Default::default()));
-        let config = oxigress_plugins::registry::effective_rule_config(&builtin, written_default.as_ref(), &written)
-            .map_err(|e| at(&field, &e))?;
-        oxigress_plugins::registry::validate(&builtin, &config).map_err(|e| at(&field, &e))?;
+        let checked = oxigress_plugins::registry::effective_rule_config(&builtin, written_default.as_ref(), &written)
+            .and_then(|config| oxigress_plugins::registry::validate(&builtin, &config).map(|()| config));
+        let (config, failed) = match checked {
+            Ok(config) => (config, None),
+            Err(e) => (Value::Null, Some(at(&field, &e))),
+        };
         rules.push(PluginRule {
             ingress: rule.ingress.clone(),
             domain: rule.domain.clone(),
             service: rule.service.clone(),
             config,
+            failed,
         });
     }
     if rules.is_empty() && default_config.is_none() {
@@ -158,7 +185,34 @@ fn convert(plugin: &WasmPlugin, object: &ObjectRef, diagnostics: &mut Vec<Diagno
         fail_open: spec.fail_strategy.as_deref() == Some("FAIL_OPEN"),
         default_config,
         rules,
+        failed: None,
     }))
+}
+
+/// `spec.phase`, or the unknown value.
+fn phase(plugin: &WasmPlugin) -> Result<Phase, String> {
+    match plugin.spec.phase.as_deref().unwrap_or("UNSPECIFIED_PHASE") {
+        "AUTHN" => Ok(Phase::Authn),
+        "AUTHZ" => Ok(Phase::Authz),
+        "STATS" => Ok(Phase::Stats),
+        "UNSPECIFIED_PHASE" | "UNSPECIFIED" | "" => Ok(Phase::Unspecified),
+        other => Err(other.to_string()),
+    }
+}
+
+/// A `FAIL_CLOSE` plugin that could not be configured at all: on every route, answering 503.
+fn failed_closed(plugin: &WasmPlugin, object: &ObjectRef, problem: String) -> PluginInstance {
+    PluginInstance {
+        id: object.key().to_string(),
+        builtin: builtin_name(&plugin.spec.url).unwrap_or_else(|_| "unknown".into()),
+        source: SourceRef { kind: "WasmPlugin".into(), namespace: object.namespace.clone(), name: object.name.clone() },
+        phase: phase(plugin).unwrap_or(Phase::Unspecified),
+        priority: plugin.spec.priority,
+        fail_open: false,
+        default_config: Some(Value::Null),
+        rules: Vec::new(),
+        failed: Some(problem),
+    }
 }
 
 /// `null` or `{}`.

@@ -35,7 +35,17 @@ fn invalid_plugin_keeps_its_last_good_version() {
     assert!(second.diagnostics[0].message.contains("block_regexp_urls[0]"), "{}", second.diagnostics[0].message);
     assert!(second.diagnostics[0].message.contains("last good version"), "{}", second.diagnostics[0].message);
 
-    // Without a previous snapshot there is nothing to keep.
+    // Without a previous snapshot there is nothing to keep: FAIL_CLOSE (the default) keeps the plugin as
+    // failed, answering 503 on every route.
     let fresh = translate_after(&resources("(", "b2"), &options, None);
-    assert!(fresh.snapshot.plugins.iter().all(|p| p.id != "higress-system/a"));
+    let a = fresh.snapshot.plugins.iter().find(|p| p.id == "higress-system/a").expect("a fails closed");
+    assert!(a.failed.as_deref().is_some_and(|f| f.contains("block_regexp_urls[0]")), "{a:?}");
+    assert!(fresh.diagnostics[0].message.contains("FAIL_CLOSE"), "{}", fresh.diagnostics[0].message);
+
+    // A failed version is never taken for a last good one.
+    let again = translate_after(&resources("(", "b2"), &options, Some(&fresh.snapshot));
+    assert!(again.diagnostics[0].message.contains("FAIL_CLOSE"), "{}", again.diagnostics[0].message);
+    let fixed = translate_after(&resources("/ok", "b2"), &options, Some(&again.snapshot));
+    assert!(fixed.diagnostics.is_empty(), "{:?}", fixed.diagnostics);
+    assert!(fixed.snapshot.plugins.iter().all(|p| p.failed.is_none()));
 }

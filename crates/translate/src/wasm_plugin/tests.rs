@@ -34,14 +34,17 @@ fn override_plugins_derive_rules_from_the_global_config() {
 }
 
 #[test]
-fn override_rule_errors_name_the_rule_field() {
-    let err = convert_spec(json!({
+fn override_rule_errors_name_the_rule_field_and_fail_only_that_rule() {
+    let instance = convert_spec(json!({
         "url": "oci://example/plugins/key-auth:1.0.0",
         "defaultConfig": key_auth_global(),
         "matchRules": [{"ingress": ["ns/a"], "config": {"allow": ["c1"]}}, {"domain": ["x.com"], "config": {}}],
     }))
-    .unwrap_err();
-    assert_eq!(err, "spec.matchRules[1].config.allow: allow is required");
+    .unwrap()
+    .unwrap();
+    assert_eq!(instance.rules[0].failed, None);
+    assert_eq!(instance.rules[1].failed.as_deref(), Some("spec.matchRules[1].config.allow: allow is required"));
+    assert_eq!(instance.rules[1].domain, vec!["x.com".to_string()], "the failed rule keeps its scope");
 }
 
 #[test]
