@@ -128,6 +128,16 @@ impl LineSplitter {
         }
         lines
     }
+
+    /// The JSON of each line completed by `chunk` (at `end`, the tail too) after its 6-byte `data: `
+    /// prefix, as Higress's providers read a stream (`line[6:]`); lines that are not JSON are skipped.
+    pub(crate) fn push_data_json(&mut self, chunk: &[u8], end: bool) -> Vec<serde_json::Value> {
+        self.push(chunk, end)
+            .iter()
+            .filter_map(|line| line.get(6..))
+            .filter_map(|data| serde_json::from_str(data).ok())
+            .collect()
+    }
 }
 
 #[cfg(test)]

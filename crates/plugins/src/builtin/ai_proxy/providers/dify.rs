@@ -196,13 +196,7 @@ struct DifyStream {
 impl StreamConverter for DifyStream {
     fn push(&mut self, call: &Call, chunk: &[u8], end: bool) -> Vec<u8> {
         let mut out = String::new();
-        for line in self.lines.push(chunk, end) {
-            let Some(data) = line.get(6..).filter(|_| line.len() >= 6) else {
-                continue;
-            };
-            let Ok(response) = serde_json::from_str::<Value>(data) else {
-                continue;
-            };
+        for response in self.lines.push_data_json(chunk, end) {
             let (delta, id) = match self.bot {
                 Bot::Chat => (ChatMessage::text("assistant", oa::str_of(&response, "answer")), oa::str_of(&response, "conversation_id")),
                 Bot::Completion => (ChatMessage::text("assistant", oa::str_of(&response, "answer")), oa::str_of(&response, "message_id")),

@@ -284,13 +284,7 @@ struct GeminiStream {
 impl StreamConverter for GeminiStream {
     fn push(&mut self, call: &Call, chunk: &[u8], end: bool) -> Vec<u8> {
         let mut out = String::new();
-        for line in self.lines.push(chunk, end) {
-            let Some(data) = line.get(6..).filter(|_| line.len() >= 6) else {
-                continue;
-            };
-            let Ok(response) = serde_json::from_str::<Value>(data) else {
-                continue;
-            };
+        for response in self.lines.push_data_json(chunk, end) {
             let mut choice = Choice::default();
             if let Some(candidate) = response.get("candidates").and_then(|c| c.get(0)) {
                 if let Some(part) = candidate.get("content").and_then(|c| c.get("parts")).and_then(|p| p.get(0)) {

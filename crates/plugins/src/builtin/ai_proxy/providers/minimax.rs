@@ -239,13 +239,8 @@ struct ProStream {
 impl StreamConverter for ProStream {
     fn push(&mut self, _call: &Call, chunk: &[u8], end: bool) -> Vec<u8> {
         let mut out = String::new();
-        for line in self.lines.push(chunk, end) {
-            let Some(data) = line.get(6..).filter(|_| line.len() >= 6) else {
-                continue;
-            };
-            if let Ok(response) = serde_json::from_str::<Value>(data) {
-                out.push_str(&Event::to_http(&json::go_string(&pro_to_openai(&response))));
-            }
+        for response in self.lines.push_data_json(chunk, end) {
+            out.push_str(&Event::to_http(&json::go_string(&pro_to_openai(&response))));
         }
         out.into_bytes()
     }
