@@ -5,12 +5,14 @@
 //! is byte-stable and golden files can compare it. Nothing here depends on Kubernetes or on the proxy.
 
 mod cluster;
+mod gateway;
 mod plugin;
 mod route;
 mod route_policy;
 mod tls;
 
 pub use cluster::{Cluster, ClusterId, Endpoint};
+pub use gateway::{GatewaySettings, Gzip, Downstream, Http2, Upstream};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
 pub use route_policy::{Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, RoutePolicy};
 pub use route::{WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
@@ -35,6 +37,9 @@ pub struct Snapshot {
     /// The instance's plugins, in execution order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginInstance>,
+    /// Instance-wide settings from the gateway ConfigMap (Higress's defaults without one).
+    #[serde(default, skip_serializing_if = "GatewaySettings::is_default")]
+    pub settings: GatewaySettings,
 }
 
 impl Snapshot {

@@ -8,6 +8,7 @@
 mod admin;
 mod cluster;
 mod metrics;
+mod compression;
 mod mirror;
 mod rate_limit;
 mod route_policy;
@@ -15,6 +16,7 @@ mod router;
 mod runtime;
 mod server;
 mod service;
+mod settings;
 mod state;
 mod tls;
 

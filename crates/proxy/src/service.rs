@@ -14,8 +14,10 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
+use crate::compression::GzipStream;
 use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
+use crate::settings::SettingsRuntime;
 use crate::state::{InFlight, ProxyState};
 
 /// The `Server` header of every response.
@@ -40,6 +42,10 @@ impl GatewayProxy {
 /// Per-request state.
 pub struct RequestCtx {
     route: Option<Arc<CompiledRoute>>,
+    /// The gateway settings of the snapshot the request was routed with.
+    settings: Option<Arc<SettingsRuntime>>,
+    /// The response body's compressor, when the response is compressed.
+    gzip: Option<GzipStream>,
     cluster: Option<Arc<ClusterRuntime>>,
     upstream: Option<SocketAddr>,
     connect_attempts: usize,
@@ -79,6 +85,8 @@ impl ProxyHttp for GatewayProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             route: None,
+            settings: None,
+            gzip: None,
             cluster: None,
             upstream: None,
             connect_attempts: 0,
@@ -103,6 +111,16 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // One load per request: the route (and its clusters) come from one snapshot.
         let runtime = arc_swap::Guard::into_inner(self.state.runtime());
+        let settings = runtime.settings.clone();
+        if session.get_keepalive().is_some() {
+            // Only bounds connections that are kept alive anyway (HTTP/1.1, or 1.0 asking for it).
+            session.set_keepalive(Some(settings.keepalive_secs));
+        }
+        if head_size(session.req_header()) > settings.max_request_headers {
+            respond(session, 431, b"").await?;
+            return Ok(true);
+        }
+        ctx.settings = Some(settings);
         let Some(mut route) = find_route(&runtime, session.req_header()) else {
             respond(session, 404, b"").await?;
             return Ok(true);
@@ -211,7 +229,10 @@ impl ProxyHttp for GatewayProxy {
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
         let mut peer = HttpPeer::new(addr, false, String::new());
-        if let Some(timeout) = ctx.route.as_ref().and_then(|r| r.policy.timeout) {
+        let settings = ctx.settings.as_deref();
+        if let Some(timeout) =
+            ctx.route.as_ref().and_then(|r| r.policy.timeout).or_else(|| settings.and_then(|s| s.route_timeout))
+        {
             peer.options.read_timeout = Some(timeout);
         }
         Ok(Box::new(peer))
@@ -232,6 +253,7 @@ impl ProxyHttp for GatewayProxy {
     }
 
     fn error_while_proxy(
+        peer.options.idle_timeout = settings.and_then(|s| s.upstream_idle);
         &self,
         peer: &HttpPeer,
         session: &mut Session,
@@ -308,6 +330,10 @@ impl ProxyHttp for GatewayProxy {
         }
         Ok(())
     }
+            if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
+                // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
+                upstream_request.insert_header("x-real-ip", client.ip().to_string())?;
+            }
 
     async fn request_body_filter(
         &self,
@@ -364,6 +390,9 @@ impl ProxyHttp for GatewayProxy {
                         data = exchange.on_response_chunk(data, end_of_stream);
                     } else {
                         exchange.on_response_chunk(data.clone(), end_of_stream);
+        if let Some(gzip) = ctx.settings.as_ref().and_then(|s| s.gzip.as_ref()) {
+            ctx.gzip = gzip.start(session.req_header(), upstream_response)?;
+        }
                     }
                 }
             }
@@ -407,6 +436,9 @@ impl ProxyHttp for GatewayProxy {
                 };
                 if sent.await.is_ok() {
                     return FailToProxy { error_code: code, can_reuse_downstream: false };
+        if let Some(gzip) = ctx.gzip.as_mut() {
+            *body = gzip.chunk(body.as_deref(), end_of_stream);
+        }
                 }
             }
         }
@@ -684,6 +716,13 @@ fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<Dire
         }
     }
 }
+/// The size of a request head as Envoy bounds it (`max_request_headers_kb`): every header name and
+/// value, and the request target.
+fn head_size(req: &RequestHeader) -> usize {
+    req.headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum::<usize>()
+        + req.uri.path_and_query().map_or(0, |p| p.as_str().len())
+}
+
 
 fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
     session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())

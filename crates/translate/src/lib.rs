@@ -7,6 +7,7 @@
 
 pub mod annotations;
 mod backend;
+pub mod gateway_config;
 mod ingress;
 mod options;
 mod routes;
@@ -47,7 +48,7 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
 }
 
 /// [`translate`], keeping from `previous` (the last good snapshot) the version of any plugin whose new
-/// configuration is invalid.
+/// configuration is invalid, and the gateway settings when the gateway ConfigMap is invalid.
 pub fn translate_after(resources: &Resources, options: &InstanceOptions, previous: Option<&Snapshot>) -> Translation {
     let ctx = Context { resources, options };
     let mut diagnostics = Vec::new();
@@ -64,6 +65,7 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
     let (certificates, tls_hosts) = tls.finish();
     let mut virtual_hosts = routes.finish();
     let plugins = wasm_plugin::plugins(resources, options, previous, &mut diagnostics);
+    let settings = gateway_config::settings(resources, options, previous, &mut diagnostics);
     wasm_plugin::attach(&plugins, &mut virtual_hosts, &options.instance_namespace);
     let mut clusters = backends.clusters;
     // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
@@ -83,6 +85,7 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
         certificates,
         tls_hosts,
         plugins,
+        settings,
     };
     Translation { snapshot, diagnostics }
 }
