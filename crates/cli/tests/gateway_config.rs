@@ -1,5 +1,6 @@
 //! The gateway ConfigMap end to end: gzip switched on and off by rewriting the ConfigMap file (hot, no
-//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings.
+//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; and an
+//! Ingress edited with an invalid annotation value keeping its last good form until it is fixed.
 
 #![allow(clippy::unwrap_used)]
 
@@ -127,6 +128,55 @@ async fn gzip_follows_the_config_map_and_x_real_ip_arrives_upstream() {
     .await;
     let still_off = raw_get_async(http, "shop.example.com", "/a", accept).await;
     assert!(still_off.header("content-encoding").is_none(), "{}", still_off.head);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+fn ingress_with(annotations: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: apps\n  annotations:\n{annotations}\
+spec:\n  ingressClassName: higress\n  rules:\n  - host: shop.example.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {{service: {{name: shop, port: {{number: 80}}}}}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v1\n"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let (http, admin) = (gateway.http_addr().unwrap(), gateway.admin_addr().unwrap());
+    let upstream_path = |r: &std::io::Result<Response>| {
+        r.as_ref().ok().and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok()).map(|v| v["path"].to_string())
+    };
+    until("rewrite /v1", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
+        .await;
+
+    // Edited with an invalid timeout: the diagnostic shows, the old rewrite keeps serving.
+    write(
+        dir.path(),
+        "ing.yaml",
+        &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: soon\n"),
+    );
+    until("InvalidAnnotation diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
+        r.as_ref().is_ok_and(|r| r.body.contains("higress.io/timeout") && r.body.contains("last good version"))
+    })
+    .await;
+    let kept = get_async(http, "shop.example.com", "/x").await;
+    assert_eq!(upstream_path(&kept).as_deref(), Some("\"/v1\""));
+
+    // Fixed: the new rewrite serves and the diagnostic is gone.
+    write(
+        dir.path(),
+        "ing.yaml",
+        &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n"),
+    );
+    until("rewrite /v2", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
+        .await;
+    let diagnostics = get_async(admin, "admin", "/debug/diagnostics").await.unwrap();
+    assert!(!diagnostics.body.contains("InvalidAnnotation"), "{}", diagnostics.body);
 
     gateway.shutdown(Duration::from_secs(5)).await;
 }

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 
 use oxigress_ir::{RouteAction, Snapshot};
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
-use oxigress_objects::{Diagnostic, Resources};
+use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Serialize;
 
 /// What one translation produced.
@@ -88,6 +88,17 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
         settings,
     };
     Translation { snapshot, diagnostics }
+}
+
+/// The Ingresses that did not translate cleanly: some annotation of theirs had an invalid value
+/// ([`annotations::INVALID_ANNOTATION`] diagnostics). The controller re-translates with their last clean
+/// version in their place.
+pub fn ingresses_with_invalid_annotations(diagnostics: &[Diagnostic]) -> BTreeSet<ObjectKey> {
+    diagnostics
+        .iter()
+        .filter(|d| d.code == annotations::INVALID_ANNOTATION)
+        .filter_map(|d| d.object.as_ref().filter(|o| o.kind == "Ingress").map(ObjectRef::key))
+        .collect()
 }
 
 /// The Ingresses this instance serves, oldest first (Higress `SortIngressByCreationTime`: creation time,

@@ -60,7 +60,7 @@ impl DownstreamTls {
                     cipher_suites.push(entry.to_string());
                 } else {
                     diagnostics.push(Diagnostic::warning(
-                        "InvalidAnnotation",
+                        super::INVALID_ANNOTATION,
                         Some(object.clone()),
                         format!("ssl-cipher: unknown cipher {entry:?} ignored"),
                     ));

@@ -22,6 +22,10 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 
 /// `nginx.ingress.kubernetes.io/`.
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
+/// The diagnostic code of an annotation whose value is invalid; it marks the Ingress (its `object`) as
+/// not translated cleanly, so the controller can keep that Ingress' last good version.
+pub const INVALID_ANNOTATION: &str = "InvalidAnnotation";
+
 /// `higress.io/`.
 pub const HIGRESS_PREFIX: &str = "higress.io/";
 
