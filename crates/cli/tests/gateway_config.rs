@@ -180,3 +180,38 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
 
     gateway.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn basic_auth_and_denylist_annotations_guard_their_routes() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    // `htpasswd -nbm alice myPassword` with a fixed salt.
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: htpasswd, namespace: apps}\nstringData:\n  auth: |\n    alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n";
+    write(dir.path(), "secret.yaml", secret);
+    let auth = ingress_with(
+        "    nginx.ingress.kubernetes.io/auth-type: basic\n    nginx.ingress.kubernetes.io/auth-secret: htpasswd\n    nginx.ingress.kubernetes.io/auth-realm: Staff\n",
+    );
+    let denied = ingress_with("    nginx.ingress.kubernetes.io/denylist-source-range: 127.0.0.0/8\n")
+        .replace("name: shop\n", "name: denied\n")
+        .replace("shop.example.com", "denied.example.com");
+    write(dir.path(), "ing.yaml", &format!("{auth}---\n{denied}"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    let anonymous = until("auth route", || raw_get_async(http, "shop.example.com", "/", ""), |r| r.status == 401).await;
+    assert_eq!(anonymous.header("www-authenticate"), Some("basic realm=\"staff\""), "{}", anonymous.head);
+    let wrong = raw_get_async(http, "shop.example.com", "/", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n").await;
+    assert_eq!(wrong.status, 401);
+    // alice:myPassword
+    let right = raw_get_async(http, "shop.example.com", "/", "Authorization: Basic YWxpY2U6bXlQYXNzd29yZA==\r\n").await;
+    assert_eq!(right.status, 200, "{}", right.head);
+    let config = get_async(gateway.admin_addr().unwrap(), "admin", "/debug/config").await.unwrap();
+    assert!(config.body.contains("alice:<redacted>") && !config.body.contains("HqJZ"), "{}", config.body);
+
+    let denied = raw_get_async(http, "denied.example.com", "/", "").await;
+    assert_eq!(denied.status, 403);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}

@@ -6,17 +6,18 @@
 //! never mixes two snapshots. Served by pingora with BoringSSL. Depends on the IR, never on Kubernetes.
 
 mod admin;
+mod basic_auth;
 mod cluster;
-mod metrics;
 mod compression;
+mod metrics;
 mod mirror;
 mod rate_limit;
 mod route_policy;
 mod router;
 mod runtime;
 mod server;
-mod service;
 mod settings;
+mod service;
 mod state;
 mod tls;
 

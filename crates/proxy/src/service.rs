@@ -131,6 +131,24 @@ impl ProxyHttp for GatewayProxy {
             respond(session, 403, b"RBAC: access denied").await?;
             return Ok(true);
         }
+        if let Some(auth) = &route.policy.basic_auth {
+            if let Err(failure) = auth.check(session.req_header().headers.get(http::header::AUTHORIZATION)) {
+                let body: &'static [u8] = match failure {
+                    crate::basic_auth::AuthFailure::Missing => {
+                        b"Request denied by Basic Auth check. No Basic Authentication information found"
+                    }
+                    crate::basic_auth::AuthFailure::Invalid => {
+                        b"Request denied by Basic Auth check. Invalid username and/or password"
+                    }
+                };
+                let mut header = local_header(401, 2, body)?;
+                header.insert_header(http::header::WWW_AUTHENTICATE, auth.challenge.clone())?;
+                header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+                ctx.route = Some(route);
+                send_local_reply(session, header, Bytes::from_static(body)).await?;
+                return Ok(true);
+            }
+        }
         if !route.policy.admits() {
             ctx.route = Some(route);
             respond(session, 429, b"local_rate_limited").await?;
@@ -235,6 +253,7 @@ impl ProxyHttp for GatewayProxy {
         {
             peer.options.read_timeout = Some(timeout);
         }
+        peer.options.idle_timeout = settings.and_then(|s| s.upstream_idle);
         Ok(Box::new(peer))
     }
 
@@ -253,7 +272,6 @@ impl ProxyHttp for GatewayProxy {
     }
 
     fn error_while_proxy(
-        peer.options.idle_timeout = settings.and_then(|s| s.upstream_idle);
         &self,
         peer: &HttpPeer,
         session: &mut Session,
@@ -312,6 +330,10 @@ impl ProxyHttp for GatewayProxy {
                 _ => ip,
             };
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
+            if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
+                // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
+                upstream_request.insert_header("x-real-ip", client.ip().to_string())?;
+            }
         }
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
         if let Some(route) = &ctx.route {
@@ -330,10 +352,6 @@ impl ProxyHttp for GatewayProxy {
         }
         Ok(())
     }
-            if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
-                // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
-                upstream_request.insert_header("x-real-ip", client.ip().to_string())?;
-            }
 
     async fn request_body_filter(
         &self,
@@ -372,6 +390,9 @@ impl ProxyHttp for GatewayProxy {
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }
         }
+        if let Some(gzip) = ctx.settings.as_ref().and_then(|s| s.gzip.as_ref()) {
+            ctx.gzip = gzip.start(session.req_header(), upstream_response)?;
+        }
         Ok(())
     }
 
@@ -390,9 +411,6 @@ impl ProxyHttp for GatewayProxy {
                         data = exchange.on_response_chunk(data, end_of_stream);
                     } else {
                         exchange.on_response_chunk(data.clone(), end_of_stream);
-        if let Some(gzip) = ctx.settings.as_ref().and_then(|s| s.gzip.as_ref()) {
-            ctx.gzip = gzip.start(session.req_header(), upstream_response)?;
-        }
                     }
                 }
             }
@@ -418,6 +436,9 @@ impl ProxyHttp for GatewayProxy {
                 *body = ctx.response_body.take().map(|r| self.run_response_body(session, r, &host));
             }
         }
+        if let Some(gzip) = ctx.gzip.as_mut() {
+            *body = gzip.chunk(body.as_deref(), end_of_stream);
+        }
         Ok(None)
     }
 
@@ -436,9 +457,6 @@ impl ProxyHttp for GatewayProxy {
                 };
                 if sent.await.is_ok() {
                     return FailToProxy { error_code: code, can_reuse_downstream: false };
-        if let Some(gzip) = ctx.gzip.as_mut() {
-            *body = gzip.chunk(body.as_deref(), end_of_stream);
-        }
                 }
             }
         }
@@ -698,6 +716,13 @@ fn find_route(runtime: &crate::runtime::Runtime, req: &RequestHeader) -> Option<
     runtime.router.find(&facts).cloned()
 }
 
+/// The size of a request head as Envoy bounds it (`max_request_headers_kb`): every header name and
+/// value, and the request target.
+fn head_size(req: &RequestHeader) -> usize {
+    req.headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum::<usize>()
+        + req.uri.path_and_query().map_or(0, |p| p.as_str().len())
+}
+
 /// Counts a plugin's decision; the response when it answered.
 fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<DirectResponse> {
     let counters = route.plugin_counters.get(index);
@@ -716,13 +741,6 @@ fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<Dire
         }
     }
 }
-/// The size of a request head as Envoy bounds it (`max_request_headers_kb`): every header name and
-/// value, and the request target.
-fn head_size(req: &RequestHeader) -> usize {
-    req.headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum::<usize>()
-        + req.uri.path_and_query().map_or(0, |p| p.as_str().len())
-}
-
 
 fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
     session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
