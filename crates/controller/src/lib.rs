@@ -3,6 +3,12 @@
 //! On every [`SourceSnapshot`] it runs the pure `translate`, logs diagnostics that are new, keeps the
 //! current diagnostics for `/debug/diagnostics` and the metrics, and publishes the IR [`Snapshot`] on a
 //! watch channel, only when it differs from the last one (so identical reloads cost the proxy nothing).
+//! An Ingress whose new version has an annotation with an invalid value keeps its last clean version:
+//! translate stays pure and only marks such Ingresses ([`ingresses_with_invalid_annotations`]); the loop
+//! remembers the last version of each Ingress that translated cleanly and translates again with it in
+//! place of the invalid one (the diagnostic stays). A new Ingress that was never clean is translated as
+//! it is (the invalid annotation dropped).
+//!
 //! It never depends on the proxy: whoever holds the receiver (the in-process proxy today, a remote
 //! gateway later) applies the snapshots.
 
@@ -15,10 +21,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use oxigress_ir::Snapshot;
+use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{Diagnostic, ObjectKey, Severity};
 use oxigress_sources::SourceSnapshot;
 use oxigress_translate::select::ingress_selection;
-use oxigress_translate::{translate_after, InstanceOptions};
+use oxigress_translate::annotations::INVALID_ANNOTATION;
+use oxigress_translate::{ingresses_with_invalid_annotations, translate_after, InstanceOptions, Translation};
 use tokio::sync::watch;
 
 /// Current diagnostics of one instance (source + translation), readable from anywhere, and
@@ -83,7 +91,15 @@ impl Controller {
     ) -> Self {
         let view = Arc::new(DiagnosticsView::default());
         let mut state =
-            LoopState { options, metrics, view: view.clone(), seen: BTreeSet::new(), last: None, selection: BTreeMap::new() };
+            LoopState {
+            options,
+            metrics,
+            view: view.clone(),
+            seen: BTreeSet::new(),
+            last: None,
+            selection: BTreeMap::new(),
+            last_clean: BTreeMap::new(),
+        };
         let first = source.borrow_and_update().clone();
         let (tx, rx) = watch::channel(Some(state.translate(&first)));
         let task = tokio::spawn(async move {
@@ -113,6 +129,8 @@ struct LoopState {
     last: Option<Arc<Snapshot>>,
     /// Which Ingresses were taken (`None`) or skipped (the reason) last time, to log changes once.
     selection: BTreeMap<ObjectKey, Option<String>>,
+    /// The last version of each Ingress that translated without an invalid annotation value.
+    last_clean: BTreeMap<ObjectKey, Ingress>,
 }
 
 impl LoopState {
@@ -138,7 +156,7 @@ impl LoopState {
 
     fn translate(&mut self, input: &SourceSnapshot) -> Arc<Snapshot> {
         self.log_selection(input);
-        let translation = translate_after(&input.resources, &self.options, self.last.as_deref());
+        let translation = self.translate_keeping_clean_ingresses(input);
         let mut diagnostics = input.diagnostics.clone();
         diagnostics.extend(translation.diagnostics);
         let current: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
@@ -164,4 +182,42 @@ impl LoopState {
         self.last = Some(snapshot.clone());
         snapshot
     }
+
+    /// Translates `input`; an Ingress with an invalid annotation value that translated cleanly before is
+    /// translated in its last clean version instead (its diagnostics stay, saying so).
+    fn translate_keeping_clean_ingresses(&mut self, input: &SourceSnapshot) -> Translation {
+        let ingresses = &input.resources.ingresses;
+        let first = translate_after(&input.resources, &self.options, self.last.as_deref());
+        let invalid = ingresses_with_invalid_annotations(&first.diagnostics);
+        self.last_clean.retain(|key, _| ingresses.contains_key(key));
+        for (key, ingress) in ingresses {
+            if !invalid.contains(key) && self.last_clean.get(key) != Some(ingress) {
+                self.last_clean.insert(key.clone(), ingress.clone());
+            }
+        }
+        let kept: BTreeMap<&ObjectKey, &Ingress> = invalid
+            .iter()
+            .filter_map(|key| self.last_clean.get_key_value(key))
+            .filter(|(key, clean)| ingresses.get(*key) != Some(*clean))
+            .collect();
+        if kept.is_empty() {
+            return first;
+        }
+        let mut resources = input.resources.clone();
+        for (key, clean) in &kept {
+            resources.ingresses.insert((*key).clone(), (*clean).clone());
+        }
+        let mut second = translate_after(&resources, &self.options, self.last.as_deref());
+        let marked = first.diagnostics.into_iter().filter(|d| {
+            d.code == INVALID_ANNOTATION && d.object.as_ref().is_some_and(|o| kept.contains_key(&o.key()))
+        });
+        second.diagnostics.extend(marked.map(|mut d| {
+            d.message.push_str("; the Ingress' last good version stays active");
+            d
+        }));
+        second
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,14 +5,16 @@
 //! is byte-stable and golden files can compare it. Nothing here depends on Kubernetes or on the proxy.
 
 mod cluster;
+mod gateway;
 mod plugin;
 mod route;
 mod route_policy;
 mod tls;
 
 pub use cluster::{Cluster, ClusterId, Endpoint};
+pub use gateway::{GatewaySettings, Gzip, Downstream, Http2, Upstream};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
-pub use route_policy::{Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, RoutePolicy};
+pub use route_policy::{BasicAuth, Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, RoutePolicy};
 pub use route::{WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
 pub use tls::{Certificate, CertificateId, TlsHost};
 
@@ -35,6 +37,9 @@ pub struct Snapshot {
     /// The instance's plugins, in execution order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginInstance>,
+    /// Instance-wide settings from the gateway ConfigMap (Higress's defaults without one).
+    #[serde(default, skip_serializing_if = "GatewaySettings::is_default")]
+    pub settings: GatewaySettings,
 }
 
 impl Snapshot {
@@ -86,9 +91,18 @@ impl Snapshot {
     }
 
     /// The snapshot as pretty JSON with every plugin configuration passed through `redact(builtin,
-    /// config)` first (what `/debug/config` serves: credentials such as API tokens replaced).
+    /// config)` first and basic-auth secrets replaced (what `/debug/config` serves: credentials such as
+    /// API tokens and passwords replaced).
     pub fn to_redacted_json(&self, redact: impl Fn(&str, &serde_json::Value) -> serde_json::Value) -> String {
         let mut shown = self.clone();
+        for route in shown.virtual_hosts.iter_mut().flat_map(|v| &mut v.routes) {
+            if let Some(auth) = &mut route.policy.basic_auth {
+                for credential in &mut auth.credentials {
+                    let user = credential.split_once(':').map_or("", |(user, _)| user);
+                    *credential = format!("{user}:<redacted>");
+                }
+            }
+        }
         for plugin in &mut shown.plugins {
             if let Some(config) = &plugin.default_config {
                 plugin.default_config = Some(redact(&plugin.builtin, config));

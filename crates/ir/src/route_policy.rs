@@ -22,6 +22,13 @@ pub struct RoutePolicy {
     /// Client addresses allowed (CIDRs or addresses, `whitelist-source-range`); empty = everyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_sources: Vec<String>,
+    /// Client addresses denied (CIDRs or addresses, `denylist-source-range`), checked before
+    /// `allow_sources` (ingress-nginx order: an address in both is denied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny_sources: Vec<String>,
+    /// HTTP Basic authentication (`auth-type: basic`, `auth-secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
     /// Longest wait for the upstream's response, in milliseconds (`timeout`); 504 after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
@@ -41,6 +48,16 @@ pub struct RoutePolicy {
     /// (`mirror-target-service`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<String>,
+}
+
+/// HTTP Basic authentication of a route: requests without valid credentials get 401.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasicAuth {
+    /// `WWW-Authenticate: Basic realm="<realm>"`.
+    pub realm: String,
+    /// htpasswd lines `user:secret`; the secret is plain text, `{PLAIN}…`, `{SHA}<base64 SHA-1>` or
+    /// `$apr1$`/`$1$` (MD5 crypt). Shown as `<redacted>` by `/debug/config`.
+    pub credentials: Vec<String>,
 }
 
 /// A route's local rate limit: a bucket of `max` requests refilled by `per_fill` every `interval_ms`.

@@ -30,4 +30,10 @@ pub struct TlsHost {
     /// OpenSSL cipher names for TLS ≤ 1.2 (`ssl-cipher`); empty = the default list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cipher_suites: Vec<String>,
+    /// Lowest TLS version accepted (`tls-min-protocol-version`: `TLSv1.0` … `TLSv1.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<String>,
+    /// Highest TLS version accepted (`tls-max-protocol-version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_version: Option<String>,
 }

@@ -6,7 +6,9 @@
 //! never mixes two snapshots. Served by pingora with BoringSSL. Depends on the IR, never on Kubernetes.
 
 mod admin;
+mod basic_auth;
 mod cluster;
+mod compression;
 mod metrics;
 mod mirror;
 mod rate_limit;
@@ -14,6 +16,7 @@ mod route_policy;
 mod router;
 mod runtime;
 mod server;
+mod settings;
 mod service;
 mod state;
 mod tls;

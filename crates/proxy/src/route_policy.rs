@@ -10,12 +10,16 @@ use oxigress_ir::{HeaderEdits, Redirect, RoutePolicy};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::Result;
 
+use crate::basic_auth::CompiledBasicAuth;
 use crate::rate_limit::TokenBucket;
 
 /// A route's policy, ready to apply.
 #[derive(Debug, Default)]
 pub struct CompiledPolicy {
     allow: Vec<(IpAddr, u8)>,
+    deny: Vec<(IpAddr, u8)>,
+    /// HTTP Basic authentication.
+    pub basic_auth: Option<CompiledBasicAuth>,
     /// Answer with this redirect instead of forwarding.
     pub redirect: Option<Redirect>,
     request: CompiledEdits,
@@ -85,23 +89,28 @@ impl CompiledEdits {
 impl CompiledPolicy {
     /// Compiles an IR policy; an entry that cannot be used is an error naming it.
     pub fn new(policy: &RoutePolicy) -> Result<Self, String> {
-        let allow = policy
-            .allow_sources
-            .iter()
-            .map(|entry| {
-                let (address, bits) = entry.split_once('/').unwrap_or((entry, ""));
-                let address: IpAddr = address.parse().map_err(|_| format!("source {entry:?} is not an address"))?;
-                let max = if address.is_ipv4() { 32 } else { 128 };
-                let bits = if bits.is_empty() { max } else { bits.parse().map_err(|_| format!("source {entry:?}"))? };
-                Ok((address, bits.min(max)))
-            })
-            .collect::<Result<_, String>>()?;
+        let networks = |entries: &[String]| {
+            entries
+                .iter()
+                .map(|entry| {
+                    let (address, bits) = entry.split_once('/').unwrap_or((entry, ""));
+                    let address: IpAddr = address.parse().map_err(|_| format!("source {entry:?} is not an address"))?;
+                    let max = if address.is_ipv4() { 32 } else { 128 };
+                    let bits = if bits.is_empty() { max } else { bits.parse().map_err(|_| format!("source {entry:?}"))? };
+                    Ok((address, bits.min(max)))
+                })
+                .collect::<Result<Vec<_>, String>>()
+        };
+        let allow = networks(&policy.allow_sources)?;
+        let deny = networks(&policy.deny_sources)?;
         let host = match &policy.host_rewrite {
             Some(host) => Some(HeaderValue::from_str(host).map_err(|e| format!("upstream host {host:?}: {e}"))?),
             None => None,
         };
         Ok(Self {
             allow,
+            deny,
+            basic_auth: policy.basic_auth.as_ref().map(CompiledBasicAuth::new).transpose()?,
             redirect: policy.redirect.clone(),
             request: CompiledEdits::new(&policy.request_headers)?,
             response: CompiledEdits::new(&policy.response_headers)?,
@@ -172,9 +181,10 @@ impl CompiledPolicy {
         })
     }
 
-    /// Whether `client` may use the route.
+    /// Whether `client` may use the route: not denied (`denylist-source-range`, checked first), and
+    /// allowed when there is an allow-list.
     pub fn allows(&self, client: Option<IpAddr>) -> bool {
-        if self.allow.is_empty() {
+        if self.allow.is_empty() && self.deny.is_empty() {
             return true;
         }
         let Some(client) = client else { return false };
@@ -182,7 +192,10 @@ impl CompiledPolicy {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
             v4 => v4,
         };
-        self.allow.iter().any(|(network, bits)| in_network(client, *network, *bits))
+        if self.deny.iter().any(|(network, bits)| in_network(client, *network, *bits)) {
+            return false;
+        }
+        self.allow.is_empty() || self.allow.iter().any(|(network, bits)| in_network(client, *network, *bits))
     }
 
     /// The redirect to answer with, if any, for a request that arrived over `https` or not.
@@ -292,6 +305,23 @@ mod tests {
         let net: IpAddr = "10.1.0.0".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
         assert!(in_network(IpAddr::from([10, 1, 2, 3]), net, 16));
         assert!(!in_network(IpAddr::from([10, 2, 2, 3]), net, 16));
+    }
+
+    #[test]
+    fn the_denylist_is_checked_before_the_allow_list() {
+        let policy = RoutePolicy {
+            allow_sources: vec!["10.0.0.0/8".into()],
+            deny_sources: vec!["10.1.0.0/16".into(), "192.168.0.1".into()],
+            ..RoutePolicy::default()
+        };
+        let compiled = CompiledPolicy::new(&policy).unwrap();
+        assert!(compiled.allows(Some(IpAddr::from([10, 2, 0, 1]))));
+        assert!(!compiled.allows(Some(IpAddr::from([10, 1, 0, 1]))), "in both lists: denied");
+        assert!(!compiled.allows(Some(IpAddr::from([11, 0, 0, 1]))), "not allowed");
+        let deny_only = RoutePolicy { deny_sources: vec!["192.168.0.1".into()], ..RoutePolicy::default() };
+        let compiled = CompiledPolicy::new(&deny_only).unwrap();
+        assert!(!compiled.allows(Some(IpAddr::from([192, 168, 0, 1]))));
+        assert!(compiled.allows(Some(IpAddr::from([192, 168, 0, 2]))));
     }
 
     #[test]

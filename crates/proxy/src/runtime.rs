@@ -11,6 +11,7 @@ use oxigress_plugins::{Chain, ChainEntry, HostPattern, Plugin};
 use crate::cluster::ClusterRuntime;
 use crate::metrics::{PluginCounters, ProxyMetrics};
 use crate::router::{CanarySplit, CompiledRoute, Router};
+use crate::settings::SettingsRuntime;
 use crate::tls::TlsRuntime;
 
 /// The compiled form of one snapshot.
@@ -21,12 +22,19 @@ pub struct Runtime {
     pub router: Router,
     /// Certificates by SNI.
     pub tls: TlsRuntime,
+    /// The gateway ConfigMap's settings.
+    pub settings: Arc<SettingsRuntime>,
 }
 
 impl Runtime {
     /// An empty runtime (every request 404s) for before the first snapshot.
     pub fn empty() -> Self {
-        Self { snapshot: Arc::new(Snapshot::default()), router: Router::default(), tls: TlsRuntime::default() }
+        Self {
+            snapshot: Arc::new(Snapshot::default()),
+            router: Router::default(),
+            tls: TlsRuntime::default(),
+            settings: Arc::default(),
+        }
     }
 
     /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
@@ -66,7 +74,8 @@ impl Runtime {
             router.add_host(vhost, routes);
         }
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
-        (Self { snapshot, router, tls }, problems)
+        let settings = Arc::new(SettingsRuntime::compile(&snapshot.settings));
+        (Self { snapshot, router, tls, settings }, problems)
     }
 }
 

@@ -14,8 +14,10 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::cluster::ClusterRuntime;
+use crate::compression::GzipStream;
 use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
+use crate::settings::SettingsRuntime;
 use crate::state::{InFlight, ProxyState};
 
 /// The `Server` header of every response.
@@ -40,6 +42,10 @@ impl GatewayProxy {
 /// Per-request state.
 pub struct RequestCtx {
     route: Option<Arc<CompiledRoute>>,
+    /// The gateway settings of the snapshot the request was routed with.
+    settings: Option<Arc<SettingsRuntime>>,
+    /// The response body's compressor, when the response is compressed.
+    gzip: Option<GzipStream>,
     cluster: Option<Arc<ClusterRuntime>>,
     upstream: Option<SocketAddr>,
     connect_attempts: usize,
@@ -79,6 +85,8 @@ impl ProxyHttp for GatewayProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             route: None,
+            settings: None,
+            gzip: None,
             cluster: None,
             upstream: None,
             connect_attempts: 0,
@@ -103,6 +111,16 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         // One load per request: the route (and its clusters) come from one snapshot.
         let runtime = arc_swap::Guard::into_inner(self.state.runtime());
+        let settings = runtime.settings.clone();
+        if session.get_keepalive().is_some() {
+            // Only bounds connections that are kept alive anyway (HTTP/1.1, or 1.0 asking for it).
+            session.set_keepalive(Some(settings.keepalive_secs));
+        }
+        if head_size(session.req_header()) > settings.max_request_headers {
+            respond(session, 431, b"").await?;
+            return Ok(true);
+        }
+        ctx.settings = Some(settings);
         let Some(mut route) = find_route(&runtime, session.req_header()) else {
             respond(session, 404, b"").await?;
             return Ok(true);
@@ -112,6 +130,24 @@ impl ProxyHttp for GatewayProxy {
             ctx.route = Some(route);
             respond(session, 403, b"RBAC: access denied").await?;
             return Ok(true);
+        }
+        if let Some(auth) = &route.policy.basic_auth {
+            if let Err(failure) = auth.check(session.req_header().headers.get(http::header::AUTHORIZATION)) {
+                let body: &'static [u8] = match failure {
+                    crate::basic_auth::AuthFailure::Missing => {
+                        b"Request denied by Basic Auth check. No Basic Authentication information found"
+                    }
+                    crate::basic_auth::AuthFailure::Invalid => {
+                        b"Request denied by Basic Auth check. Invalid username and/or password"
+                    }
+                };
+                let mut header = local_header(401, 2, body)?;
+                header.insert_header(http::header::WWW_AUTHENTICATE, auth.challenge.clone())?;
+                header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+                ctx.route = Some(route);
+                send_local_reply(session, header, Bytes::from_static(body)).await?;
+                return Ok(true);
+            }
         }
         if !route.policy.admits() {
             ctx.route = Some(route);
@@ -211,9 +247,13 @@ impl ProxyHttp for GatewayProxy {
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
         let mut peer = HttpPeer::new(addr, false, String::new());
-        if let Some(timeout) = ctx.route.as_ref().and_then(|r| r.policy.timeout) {
+        let settings = ctx.settings.as_deref();
+        if let Some(timeout) =
+            ctx.route.as_ref().and_then(|r| r.policy.timeout).or_else(|| settings.and_then(|s| s.route_timeout))
+        {
             peer.options.read_timeout = Some(timeout);
         }
+        peer.options.idle_timeout = settings.and_then(|s| s.upstream_idle);
         Ok(Box::new(peer))
     }
 
@@ -290,6 +330,10 @@ impl ProxyHttp for GatewayProxy {
                 _ => ip,
             };
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
+            if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
+                // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
+                upstream_request.insert_header("x-real-ip", client.ip().to_string())?;
+            }
         }
         upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
         if let Some(route) = &ctx.route {
@@ -346,6 +390,9 @@ impl ProxyHttp for GatewayProxy {
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }
         }
+        if let Some(gzip) = ctx.settings.as_ref().and_then(|s| s.gzip.as_ref()) {
+            ctx.gzip = gzip.start(session.req_header(), upstream_response)?;
+        }
         Ok(())
     }
 
@@ -388,6 +435,9 @@ impl ProxyHttp for GatewayProxy {
                 let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
                 *body = ctx.response_body.take().map(|r| self.run_response_body(session, r, &host));
             }
+        }
+        if let Some(gzip) = ctx.gzip.as_mut() {
+            *body = gzip.chunk(body.as_deref(), end_of_stream);
         }
         Ok(None)
     }
@@ -664,6 +714,13 @@ fn find_route(runtime: &crate::runtime::Runtime, req: &RequestHeader) -> Option<
     let facts =
         RequestFacts { host: &host, path: req.uri.path(), query: req.uri.query(), method: &req.method, headers: &req.headers };
     runtime.router.find(&facts).cloned()
+}
+
+/// The size of a request head as Envoy bounds it (`max_request_headers_kb`): every header name and
+/// value, and the request target.
+fn head_size(req: &RequestHeader) -> usize {
+    req.headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum::<usize>()
+        + req.uri.path_and_query().map_or(0, |p| p.as_str().len())
 }
 
 /// Counts a plugin's decision; the response when it answered.

@@ -1,6 +1,7 @@
 //! Downstream TLS on BoringSSL: certificates by SNI (exact, then one-label wildcard, then the `*`
 //! certificate, then the first one), per-host client-certificate verification and cipher lists, chosen in
 //! the handshake's certificate callback from the live runtime, so certificate changes need no restart.
+//! A host's TLS version range (`tls-min/max-protocol-version`) refuses handshakes outside it.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -12,7 +13,7 @@ use pingora::listeners::TlsAccept;
 use pingora::protocols::tls::TlsRef;
 use pingora::tls::ext;
 use pingora::tls::pkey::{PKey, Private};
-use pingora::tls::ssl::{NameType, SslRef, SslVerifyMode};
+use pingora::tls::ssl::{NameType, SslRef, SslVerifyMode, SslVersion};
 use pingora::tls::x509::store::X509StoreBuilder;
 use pingora::tls::x509::X509;
 
@@ -32,6 +33,8 @@ pub struct TlsEntry {
     key: PKey<Private>,
     client_cas: Vec<X509>,
     ciphers: Option<CString>,
+    /// Accepted TLS versions (`tls-min/max-protocol-version`) as ranks 0 (TLS 1.0) … 3 (TLS 1.3).
+    versions: (u8, u8),
 }
 
 /// Certificates by SNI host.
@@ -100,7 +103,16 @@ fn parse_entry(chain_pem: &str, key_pem: &str, host: &oxigress_ir::TlsHost) -> R
     } else {
         Some(CString::new(host.cipher_suites.join(":")).map_err(|e| format!("ssl-cipher: {e}"))?)
     };
-    Ok(TlsEntry { leaf, chain, key, client_cas, ciphers })
+    let rank = |version: &Option<String>, default: u8| match version.as_deref() {
+        None => Ok(default),
+        Some("TLSv1.0") => Ok(0),
+        Some("TLSv1.1") => Ok(1),
+        Some("TLSv1.2") => Ok(2),
+        Some("TLSv1.3") => Ok(3),
+        Some(other) => Err(format!("unknown TLS version {other:?}")),
+    };
+    let versions = (rank(&host.min_version, 0)?, rank(&host.max_version, 3)?);
+    Ok(TlsEntry { leaf, chain, key, client_cas, ciphers, versions })
 }
 
 /// The handshake callback of the HTTPS listener.
@@ -131,6 +143,20 @@ impl TlsAccept for CertificateSelector {
 }
 
 fn install(ssl: &mut SslRef, entry: &TlsEntry) -> Result<(), String> {
+    // why: the version is negotiated before this callback runs, so a host's version range is enforced
+    // by refusing the handshake (no certificate) when the negotiated version is outside it.
+    if entry.versions != (0, 3) {
+        let negotiated = match ssl.version2() {
+            Some(v) if v == SslVersion::TLS1 => 0,
+            Some(v) if v == SslVersion::TLS1_1 => 1,
+            Some(v) if v == SslVersion::TLS1_2 => 2,
+            Some(v) if v == SslVersion::TLS1_3 => 3,
+            _ => u8::MAX,
+        };
+        if negotiated < entry.versions.0 || negotiated > entry.versions.1 {
+            return Err(format!("TLS version {:?} is outside the host's allowed range", ssl.version_str()));
+        }
+    }
     ext::ssl_use_certificate(ssl, &entry.leaf).map_err(|e| e.to_string())?;
     ext::ssl_use_private_key(ssl, &entry.key).map_err(|e| e.to_string())?;
     for cert in &entry.chain {

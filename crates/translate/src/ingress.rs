@@ -43,6 +43,8 @@ pub fn translate_ingress(
         .as_ref()
         .and_then(|d| backends.resolve_first_port(&d.namespace, &d.service, &owner, diagnostics));
     annotations.policy.policy.mirror = mirror_cluster(ingress, namespace, &owner, backends, diagnostics);
+    annotations.policy.policy.basic_auth =
+        annotations.basic_auth.as_ref().map(|spec| spec.resolve(ctx.resources, ctx.options, &owner, diagnostics));
     let extras = &annotations.route_match;
     let Some(spec) = &ingress.spec else { return };
     let mut rule_hosts = BTreeSet::new();

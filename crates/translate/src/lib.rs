@@ -7,6 +7,7 @@
 
 pub mod annotations;
 mod backend;
+pub mod gateway_config;
 mod ingress;
 mod options;
 mod routes;
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 
 use oxigress_ir::{RouteAction, Snapshot};
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
-use oxigress_objects::{Diagnostic, Resources};
+use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Serialize;
 
 /// What one translation produced.
@@ -47,7 +48,7 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
 }
 
 /// [`translate`], keeping from `previous` (the last good snapshot) the version of any plugin whose new
-/// configuration is invalid.
+/// configuration is invalid, and the gateway settings when the gateway ConfigMap is invalid.
 pub fn translate_after(resources: &Resources, options: &InstanceOptions, previous: Option<&Snapshot>) -> Translation {
     let ctx = Context { resources, options };
     let mut diagnostics = Vec::new();
@@ -64,6 +65,7 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
     let (certificates, tls_hosts) = tls.finish();
     let mut virtual_hosts = routes.finish();
     let plugins = wasm_plugin::plugins(resources, options, previous, &mut diagnostics);
+    let settings = gateway_config::settings(resources, options, previous, &mut diagnostics);
     wasm_plugin::attach(&plugins, &mut virtual_hosts, &options.instance_namespace);
     let mut clusters = backends.clusters;
     // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
@@ -83,8 +85,20 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
         certificates,
         tls_hosts,
         plugins,
+        settings,
     };
     Translation { snapshot, diagnostics }
+}
+
+/// The Ingresses that did not translate cleanly: some annotation of theirs had an invalid value
+/// ([`annotations::INVALID_ANNOTATION`] diagnostics). The controller re-translates with their last clean
+/// version in their place.
+pub fn ingresses_with_invalid_annotations(diagnostics: &[Diagnostic]) -> BTreeSet<ObjectKey> {
+    diagnostics
+        .iter()
+        .filter(|d| d.code == annotations::INVALID_ANNOTATION)
+        .filter_map(|d| d.object.as_ref().filter(|o| o.kind == "Ingress").map(ObjectRef::key))
+        .collect()
 }
 
 /// The Ingresses this instance serves, oldest first (Higress `SortIngressByCreationTime`: creation time,

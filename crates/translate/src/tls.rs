@@ -103,6 +103,8 @@ impl TlsTable {
             certificate: certificate.clone(),
             client_ca_pem: client_ca_pem.clone(),
             cipher_suites: policy.cipher_suites.clone(),
+            min_version: policy.min_version.clone(),
+            max_version: policy.max_version.clone(),
         };
         self.hosts.insert(host, (tls_host, owner.clone()));
     }
@@ -152,7 +154,7 @@ impl TlsTable {
     }
 }
 
-fn secret<'r>(resources: &'r Resources, options: &InstanceOptions, namespace: &str, name: &str) -> Option<&'r Secret> {
+pub(crate) fn secret<'r>(resources: &'r Resources, options: &InstanceOptions, namespace: &str, name: &str) -> Option<&'r Secret> {
     if !options.watches(namespace) {
         return None;
     }
@@ -160,7 +162,7 @@ fn secret<'r>(resources: &'r Resources, options: &InstanceOptions, namespace: &s
 }
 
 /// A Secret value from `data` (already base64-decoded) or `stringData`, as UTF-8 text.
-fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+pub(crate) fn secret_value(secret: &Secret, key: &str) -> Option<String> {
     if let Some(bytes) = secret.data.as_ref().and_then(|d| d.get(key)) {
         return String::from_utf8(bytes.0.clone()).ok();
     }

@@ -49,7 +49,7 @@ impl Canary {
             None => Some(default),
             Some(v) => v.parse::<u32>().ok().or_else(|| {
                 diagnostics.push(Diagnostic::warning(
-                    "InvalidAnnotation",
+                    super::INVALID_ANNOTATION,
                     Some(object.clone()),
                     format!("{key}: {v:?} is not a whole number"),
                 ));

@@ -1,5 +1,7 @@
 //! Downstream TLS (ASAP): `auth-tls-secret` (`[ns/]name`, a Secret with `ca.crt`: clients must present a
-//! certificate it signed) and `ssl-cipher` (an OpenSSL cipher list separated by `:`).
+//! certificate it signed), `ssl-cipher` (an OpenSSL cipher list separated by `:`) and
+//! `tls-min-protocol-version` / `tls-max-protocol-version` (`TLSv1.0` … `TLSv1.3`, exactly as Higress's
+//! `convertTLSVersion` spells them; anything else is an invalid value).
 
 use oxigress_objects::{Diagnostic, ObjectRef};
 
@@ -39,6 +41,10 @@ pub struct DownstreamTls {
     pub client_ca_secret: Option<(String, String)>,
     /// Cipher names; empty = defaults.
     pub cipher_suites: Vec<String>,
+    /// `tls-min-protocol-version`.
+    pub min_version: Option<String>,
+    /// `tls-max-protocol-version`.
+    pub max_version: Option<String>,
 }
 
 impl DownstreamTls {
@@ -60,13 +66,27 @@ impl DownstreamTls {
                     cipher_suites.push(entry.to_string());
                 } else {
                     diagnostics.push(Diagnostic::warning(
-                        "InvalidAnnotation",
+                        super::INVALID_ANNOTATION,
                         Some(object.clone()),
                         format!("ssl-cipher: unknown cipher {entry:?} ignored"),
                     ));
                 }
             }
         }
-        Self { client_ca_secret, cipher_suites }
+        let mut version = |key: &str| {
+            let value = annotations.asap(key)?.trim();
+            if ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"].contains(&value) {
+                return Some(value.to_string());
+            }
+            diagnostics.push(Diagnostic::warning(
+                super::INVALID_ANNOTATION,
+                Some(object.clone()),
+                format!("{key}: {value:?} is not TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3"),
+            ));
+            None
+        };
+        let min_version = version("tls-min-protocol-version");
+        let max_version = version("tls-max-protocol-version");
+        Self { client_ca_secret, cipher_suites, min_version, max_version }
     }
 }

@@ -3,6 +3,7 @@
 //! Lookup precedence: "ASAP" keys read `nginx.ingress.kubernetes.io/<key>` first, then `higress.io/<key>`;
 //! "H" keys exist only under `higress.io/`. Each family parses into plain data; `ingress.rs` applies it.
 
+mod auth;
 mod canary;
 mod default_backend;
 mod downstream_tls;
@@ -10,6 +11,7 @@ mod policy;
 mod route_match;
 mod unsupported;
 
+pub use auth::BasicAuthSpec;
 pub use canary::{is_canary, Canary};
 pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
@@ -19,6 +21,10 @@ pub use route_match::RouteMatchExtras;
 use std::collections::BTreeMap;
 
 use oxigress_objects::{Diagnostic, ObjectRef};
+
+/// The diagnostic code of an annotation whose value is invalid; it marks the Ingress (its `object`) as
+/// not translated cleanly, so the controller can keep that Ingress' last good version.
+pub const INVALID_ANNOTATION: &str = "InvalidAnnotation";
 
 /// `nginx.ingress.kubernetes.io/`.
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
@@ -73,6 +79,8 @@ pub struct IngressAnnotations {
     pub policy: PolicyAnnotations,
     /// Set when the Ingress is a canary.
     pub canary: Option<Canary>,
+    /// `auth-type: basic` with its Secret (read when the Ingress is translated).
+    pub basic_auth: Option<BasicAuthSpec>,
 }
 
 impl IngressAnnotations {
@@ -91,6 +99,7 @@ impl IngressAnnotations {
             policy: PolicyAnnotations::parse(annotations, object, diagnostics),
             canary: (annotations.asap("canary").is_some_and(|v| v.trim() == "true"))
                 .then(|| Canary::parse(annotations, object, diagnostics)),
+            basic_auth: BasicAuthSpec::parse(annotations, namespace, object, diagnostics),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Route policy annotations (Higress `redirect.go`, `header_control.go`, `upstream_vhost`,
 //! `ip_access_control.go`, `timeout.go`): `temporal-redirect`, `permanent-redirect(-code)`,
 //! `ssl-redirect` / `force-ssl-redirect`, `app-root` (ASAP), `request-/response-header-control-add/update/
-//! remove` (H), `upstream-vhost` (ASAP), `whitelist-source-range` (ASAP), `timeout` (H, seconds).
+//! remove` (H), `upstream-vhost` (ASAP), `whitelist-source-range` (ASAP), `denylist-source-range` (ASAP;
+//! ingress-nginx's, Higress has none: checked first, so an address in both lists is denied), `timeout`
+//! (H, seconds).
 //! An invalid value is a diagnostic on the Ingress and the annotation is ignored.
 
 use oxigress_ir::{Cors, HeaderEdits, PathMatch, PathRewrite, RateLimit, Redirect, RoutePolicy};
@@ -28,7 +30,7 @@ impl PolicyAnnotations {
     /// Reads every policy annotation; problems become diagnostics about `object`.
     pub fn parse(annotations: &Annotations<'_>, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> Self {
         let mut invalid = |key: &str, message: String| {
-            diagnostics.push(Diagnostic::warning("InvalidAnnotation", Some(object.clone()), format!("{key}: {message}")))
+            diagnostics.push(Diagnostic::warning(super::INVALID_ANNOTATION, Some(object.clone()), format!("{key}: {message}")))
         };
         let mut policy = RoutePolicy { redirect: redirect(annotations, &mut invalid), ..RoutePolicy::default() };
         let higress = |key: &str| annotations.higress(key);
@@ -44,7 +46,20 @@ impl PolicyAnnotations {
         );
         policy.host_rewrite = annotations.asap("upstream-vhost").map(str::trim).filter(|h| !h.is_empty()).map(String::from);
         if let Some(value) = annotations.asap("whitelist-source-range") {
-            policy.allow_sources = sources(value, &mut invalid);
+            policy.allow_sources = match sources(value, "whitelist-source-range", &mut invalid) {
+                Sources::Everyone => Vec::new(),
+                // Nothing valid: deny everyone rather than open the route.
+                Sources::Listed(listed) if listed.is_empty() && !value.trim().is_empty() => {
+                    vec!["255.255.255.255/32".to_string()]
+                }
+                Sources::Listed(listed) => listed,
+            };
+        }
+        if let Some(value) = annotations.asap("denylist-source-range") {
+            policy.deny_sources = match sources(value, "denylist-source-range", &mut invalid) {
+                Sources::Everyone => vec!["0.0.0.0/0".to_string(), "::/0".to_string()],
+                Sources::Listed(listed) => listed,
+            };
         }
         if let Some(value) = higress("timeout") {
             match value.trim().parse::<u64>() {
@@ -258,12 +273,20 @@ fn unquote(text: &str) -> &str {
     text
 }
 
-/// `whitelist-source-range`: comma-separated addresses or CIDRs; `*` or `0.0.0.0/0` = everyone.
-fn sources(value: &str, invalid: &mut impl FnMut(&str, String)) -> Vec<String> {
+/// A source-range annotation's entries.
+enum Sources {
+    /// `*`, `0.0.0.0/0` or `::/0` among them.
+    Everyone,
+    /// The valid entries.
+    Listed(Vec<String>),
+}
+
+/// `whitelist-source-range` / `denylist-source-range`: comma-separated addresses or CIDRs.
+fn sources(value: &str, key: &str, invalid: &mut impl FnMut(&str, String)) -> Sources {
     let mut out = Vec::new();
     for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         if entry == "*" || entry == "0.0.0.0/0" || entry == "::/0" {
-            return Vec::new();
+            return Sources::Everyone;
         }
         let (address, bits) = entry.split_once('/').unwrap_or((entry, ""));
         let parsed: Option<std::net::IpAddr> = address.parse().ok();
@@ -271,21 +294,17 @@ fn sources(value: &str, invalid: &mut impl FnMut(&str, String)) -> Vec<String> {
             Some(std::net::IpAddr::V4(_)) => 32,
             Some(std::net::IpAddr::V6(_)) => 128,
             None => {
-                invalid("whitelist-source-range", format!("{entry:?} is not an address or CIDR"));
+                invalid(key, format!("{entry:?} is not an address or CIDR"));
                 continue;
             }
         };
         if !bits.is_empty() && !bits.parse::<u8>().is_ok_and(|b| b <= max) {
-            invalid("whitelist-source-range", format!("{entry:?} has an invalid prefix length"));
+            invalid(key, format!("{entry:?} has an invalid prefix length"));
             continue;
         }
         out.push(entry.to_string());
     }
-    if out.is_empty() && !value.trim().is_empty() {
-        // Nothing valid: deny everyone rather than open the route.
-        out.push("255.255.255.255/32".to_string());
-    }
-    out
+    Sources::Listed(out)
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ impl RouteMatchExtras {
             };
             if name.is_empty() || name == ":" {
                 diagnostics.push(Diagnostic::warning(
-                    "InvalidAnnotation",
+                    super::INVALID_ANNOTATION,
                     Some(object.clone()),
                     format!("higress.io/{key}: no header or query name"),
                 ));

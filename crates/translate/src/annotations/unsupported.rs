@@ -9,7 +9,11 @@ use super::{Annotations, HIGRESS_PREFIX, NGINX_PREFIX};
 /// Keys (without prefix) that some family of this module reads.
 const SUPPORTED: &[&str] = &[
     "app-root",
+    "auth-realm",
+    "auth-secret",
+    "auth-secret-type",
     "auth-tls-secret",
+    "auth-type",
     "canary",
     "canary-by-cookie",
     "canary-by-header",
@@ -24,6 +28,7 @@ const SUPPORTED: &[&str] = &[
     "cors-expose-headers",
     "cors-max-age",
     "default-backend",
+    "denylist-source-range",
     "enable-cors",
     "force-ssl-redirect",
     "full-path-regex",
@@ -46,6 +51,8 @@ const SUPPORTED: &[&str] = &[
     "ssl-redirect",
     "temporal-redirect",
     "timeout",
+    "tls-max-protocol-version",
+    "tls-min-protocol-version",
     "upstream-vhost",
     "use-regex",
     "whitelist-source-range",

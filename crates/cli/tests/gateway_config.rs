@@ -1,0 +1,217 @@
+//! The gateway ConfigMap end to end: gzip switched on and off by rewriting the ConfigMap file (hot, no
+//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; and an
+//! Ingress edited with an invalid annotation value keeping its last good form until it is fixed.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use support::*;
+
+/// A raw answer: status, lower-cased head, body bytes (a chunked body decoded).
+struct RawResponse {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
+    }
+
+    /// The body, gunzipped when it is gzip-encoded.
+    fn text(&self) -> String {
+        if self.header("content-encoding") == Some("gzip") {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&self.body[..]).read_to_string(&mut text).unwrap();
+            return text;
+        }
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn raw_get(addr: SocketAddr, host: &str, path: &str, extra: &str) -> RawResponse {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let mut rest = &raw[split + 4..];
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if !head.contains("transfer-encoding: chunked") {
+        return RawResponse { status, head, body: rest.to_vec() };
+    }
+    let mut body = Vec::new();
+    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..end]).trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[end + 2..end + 2 + size]);
+        rest = &rest[end + 2 + size + 2..];
+    }
+    RawResponse { status, head, body }
+}
+
+async fn raw_get_async(addr: SocketAddr, host: &str, path: &str, extra: &str) -> RawResponse {
+    let (host, path, extra) = (host.to_string(), path.to_string(), extra.to_string());
+    tokio::task::spawn_blocking(move || raw_get(addr, &host, &path, &extra)).await.unwrap()
+}
+
+fn config_map(yaml: &str) -> String {
+    let indented: String = yaml.lines().map(|l| format!("    {l}\n")).collect();
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: higress-config, namespace: higress-system}}\ndata:\n  higress: |\n{indented}")
+}
+
+/// Polls `request` until `done` holds for its answer; panics after [`DEADLINE`].
+async fn until<T>(what: &str, mut request: impl AsyncFnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        let answer = request().await;
+        if done(&answer) {
+            return answer;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gzip_follows_the_config_map_and_x_real_ip_arrives_upstream() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress("shop", "higress", "shop.example.com", &["/"], "shop"));
+    write(dir.path(), "config.yaml", &config_map("addXRealIpHeader: true\ngzip:\n  minContentLength: 100\n"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+    let accept = "Accept-Encoding: gzip\r\n";
+
+    // On: the echo's JSON (> 100 bytes) comes back gzip-encoded, and it saw X-Real-IP.
+    let on = until("gzip on", || raw_get_async(http, "shop.example.com", "/a", accept), |r| {
+        r.header("content-encoding") == Some("gzip")
+    })
+    .await;
+    assert_eq!(on.status, 200);
+    assert!(on.header("content-length").is_none());
+    let echoed: serde_json::Value = serde_json::from_str(&on.text()).unwrap();
+    assert_eq!(echoed["headers"]["X-Real-Ip"][0], "127.0.0.1", "{echoed}");
+    assert_eq!(echoed["pod"], "shop-pod");
+    // A client that does not accept gzip gets the body as it is.
+    let plain = raw_get_async(http, "shop.example.com", "/a", "").await;
+    assert!(plain.header("content-encoding").is_none(), "{}", plain.head);
+    assert!(serde_json::from_slice::<serde_json::Value>(&plain.body).is_ok());
+
+    // Off: the ConfigMap file is rewritten; the next snapshot applies it, no restart.
+    write(dir.path(), "config.yaml", &config_map("gzip:\n  enable: false\n"));
+    let off = until("gzip off", || raw_get_async(http, "shop.example.com", "/a", accept), |r| {
+        r.status == 200 && r.header("content-encoding").is_none()
+    })
+    .await;
+    let echoed: serde_json::Value = serde_json::from_slice(&off.body).unwrap();
+    assert!(echoed["headers"].get("X-Real-Ip").is_none(), "addXRealIpHeader went back to its default: {echoed}");
+
+    // Invalid: a diagnostic, and the last good settings (gzip off) stay.
+    write(dir.path(), "config.yaml", &config_map("gzip:\n  enable: true\n  windowBits: 99\n"));
+    let admin = gateway.admin_addr().unwrap();
+    until("InvalidGatewayConfig diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
+        r.as_ref().is_ok_and(|r| r.body.contains("InvalidGatewayConfig") && r.body.contains("last good"))
+    })
+    .await;
+    let still_off = raw_get_async(http, "shop.example.com", "/a", accept).await;
+    assert!(still_off.header("content-encoding").is_none(), "{}", still_off.head);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+fn ingress_with(annotations: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: apps\n  annotations:\n{annotations}\
+spec:\n  ingressClassName: higress\n  rules:\n  - host: shop.example.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {{service: {{name: shop, port: {{number: 80}}}}}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v1\n"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let (http, admin) = (gateway.http_addr().unwrap(), gateway.admin_addr().unwrap());
+    let upstream_path = |r: &std::io::Result<Response>| {
+        r.as_ref().ok().and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok()).map(|v| v["path"].to_string())
+    };
+    until("rewrite /v1", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
+        .await;
+
+    // Edited with an invalid timeout: the diagnostic shows, the old rewrite keeps serving.
+    write(
+        dir.path(),
+        "ing.yaml",
+        &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: soon\n"),
+    );
+    until("InvalidAnnotation diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
+        r.as_ref().is_ok_and(|r| r.body.contains("higress.io/timeout") && r.body.contains("last good version"))
+    })
+    .await;
+    let kept = get_async(http, "shop.example.com", "/x").await;
+    assert_eq!(upstream_path(&kept).as_deref(), Some("\"/v1\""));
+
+    // Fixed: the new rewrite serves and the diagnostic is gone.
+    write(
+        dir.path(),
+        "ing.yaml",
+        &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n"),
+    );
+    until("rewrite /v2", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
+        .await;
+    let diagnostics = get_async(admin, "admin", "/debug/diagnostics").await.unwrap();
+    assert!(!diagnostics.body.contains("InvalidAnnotation"), "{}", diagnostics.body);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn basic_auth_and_denylist_annotations_guard_their_routes() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    // `htpasswd -nbm alice myPassword` with a fixed salt.
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: htpasswd, namespace: apps}\nstringData:\n  auth: |\n    alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n";
+    write(dir.path(), "secret.yaml", secret);
+    let auth = ingress_with(
+        "    nginx.ingress.kubernetes.io/auth-type: basic\n    nginx.ingress.kubernetes.io/auth-secret: htpasswd\n    nginx.ingress.kubernetes.io/auth-realm: Staff\n",
+    );
+    let denied = ingress_with("    nginx.ingress.kubernetes.io/denylist-source-range: 127.0.0.0/8\n")
+        .replace("name: shop\n", "name: denied\n")
+        .replace("shop.example.com", "denied.example.com");
+    write(dir.path(), "ing.yaml", &format!("{auth}---\n{denied}"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    let anonymous = until("auth route", || raw_get_async(http, "shop.example.com", "/", ""), |r| r.status == 401).await;
+    assert_eq!(anonymous.header("www-authenticate"), Some("basic realm=\"staff\""), "{}", anonymous.head);
+    let wrong = raw_get_async(http, "shop.example.com", "/", "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n").await;
+    assert_eq!(wrong.status, 401);
+    // alice:myPassword
+    let right = raw_get_async(http, "shop.example.com", "/", "Authorization: Basic YWxpY2U6bXlQYXNzd29yZA==\r\n").await;
+    assert_eq!(right.status, 200, "{}", right.head);
+    let config = get_async(gateway.admin_addr().unwrap(), "admin", "/debug/config").await.unwrap();
+    assert!(config.body.contains("alice:<redacted>") && !config.body.contains("HqJZ"), "{}", config.body);
+
+    let denied = raw_get_async(http, "denied.example.com", "/", "").await;
+    assert_eq!(denied.status, 403);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}

@@ -1,0 +1,76 @@
+use oxigress_objects::{load_documents, LoadedDocument, Resources};
+
+use super::*;
+
+fn mk_source(annotations: &str, revision: u64) -> Arc<SourceSnapshot> {
+    let text = format!(
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: higress}}\nspec: {{controller: higress.io/higress-controller}}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {{name: svc, namespace: apps}}\nspec: {{ports: [{{port: 80}}]}}\n---\n\
+apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n  namespace: apps\n  annotations:\n{annotations}\
+spec:\n  ingressClassName: higress\n  rules:\n  - host: shop.com\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {{service: {{name: svc, port: {{number: 80}}}}}}\n"
+    );
+    let objects = load_documents(&text).unwrap().into_iter().filter_map(|d| match d {
+        LoadedDocument::Object(o) => Some(o),
+        _ => None,
+    });
+    Arc::new(SourceSnapshot { resources: Resources::from_objects(objects), diagnostics: Vec::new(), revision })
+}
+
+fn rewrite(snapshot: &Snapshot) -> Option<String> {
+    snapshot.virtual_hosts.iter().flat_map(|v| &v.routes).find_map(|r| r.policy.path_rewrite.as_ref()).map(|p| p.substitution.clone())
+}
+
+fn invalid(controller: &Controller) -> Vec<Diagnostic> {
+    controller.diagnostics.current().iter().filter(|d| d.code == INVALID_ANNOTATION).cloned().collect()
+}
+
+async fn next(controller: &mut Controller) -> Arc<Snapshot> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), controller.snapshots.changed()).await.unwrap().unwrap();
+    controller.snapshots.borrow_and_update().clone().unwrap()
+}
+
+#[tokio::test]
+async fn an_invalid_annotation_keeps_the_ingress_last_good_version() {
+    let valid = "    nginx.ingress.kubernetes.io/rewrite-target: /v1\n";
+    let (tx, rx) = watch::channel(mk_source(valid, 1));
+    let mut controller = Controller::spawn(InstanceOptions::default(), rx, ControllerMetrics::default());
+    let first = controller.snapshots.borrow_and_update().clone().unwrap();
+    assert_eq!(rewrite(&first).as_deref(), Some("/v1"));
+
+    // Edited: a new rewrite, and an invalid timeout: the old form stays, the diagnostic says so.
+    let broken = "    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: soon\n";
+    tx.send(mk_source(broken, 2)).unwrap();
+    tokio::task::yield_now().await;
+    let diagnostics = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let found = invalid(&controller);
+            if !found.is_empty() || std::time::Instant::now() > deadline {
+                break found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(diagnostics[0].message.contains("higress.io/timeout") && diagnostics[0].message.contains("last good"));
+    assert_eq!(rewrite(&controller.snapshots.borrow().clone().unwrap()).as_deref(), Some("/v1"));
+
+    // Fixed: the new version serves.
+    let fixed = "    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n";
+    tx.send(mk_source(fixed, 3)).unwrap();
+    let snapshot = next(&mut controller).await;
+    assert_eq!(rewrite(&snapshot).as_deref(), Some("/v2"));
+    assert!(invalid(&controller).is_empty());
+}
+
+#[tokio::test]
+async fn a_new_ingress_with_an_invalid_annotation_only_loses_that_annotation() {
+    let broken = "    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: soon\n";
+    let (_tx, rx) = watch::channel(mk_source(broken, 1));
+    let controller = Controller::spawn(InstanceOptions::default(), rx, ControllerMetrics::default());
+    let snapshot = controller.snapshots.borrow().clone().unwrap();
+    assert_eq!(rewrite(&snapshot).as_deref(), Some("/v2"));
+    let diagnostics = invalid(&controller);
+    assert_eq!(diagnostics.len(), 1);
+    assert!(!diagnostics[0].message.contains("last good"));
+}
