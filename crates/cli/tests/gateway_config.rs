@@ -122,7 +122,7 @@ async fn gzip_follows_the_config_map_and_x_real_ip_arrives_upstream() {
     // Invalid: a diagnostic, and the last good settings (gzip off) stay.
     write(dir.path(), "config.yaml", &config_map("gzip:\n  enable: true\n  windowBits: 99\n"));
     let admin = gateway.admin_addr().unwrap();
-    until("InvalidGatewayConfig diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
+    let _answer = until("InvalidGatewayConfig diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
         r.as_ref().is_ok_and(|r| r.body.contains("InvalidGatewayConfig") && r.body.contains("last good"))
     })
     .await;
@@ -151,7 +151,7 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
     let upstream_path = |r: &std::io::Result<Response>| {
         r.as_ref().ok().and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok()).map(|v| v["path"].to_string())
     };
-    until("rewrite /v1", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
+    let _answer = until("rewrite /v1", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
         .await;
 
     // Edited with an invalid timeout: the diagnostic shows, the old rewrite keeps serving.
@@ -160,7 +160,7 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
         "ing.yaml",
         &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: soon\n"),
     );
-    until("InvalidAnnotation diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
+    let _answer = until("InvalidAnnotation diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
         r.as_ref().is_ok_and(|r| r.body.contains("higress.io/timeout") && r.body.contains("last good version"))
     })
     .await;
@@ -173,7 +173,7 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
         "ing.yaml",
         &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n"),
     );
-    until("rewrite /v2", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
+    let _answer = until("rewrite /v2", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
         .await;
     let diagnostics = get_async(admin, "admin", "/debug/diagnostics").await.unwrap();
     assert!(!diagnostics.body.contains("InvalidAnnotation"), "{}", diagnostics.body);
