@@ -151,7 +151,7 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
     let upstream_path = |r: &std::io::Result<Response>| {
         r.as_ref().ok().and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok()).map(|v| v["path"].to_string())
     };
-    let _answer = until("rewrite /v1", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
+    let _answer = until("rewrite /v1", || get_async(http, "shop.example.com", "/"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
         .await;
 
     // Edited with an invalid timeout: the diagnostic shows, the old rewrite keeps serving.
@@ -164,7 +164,7 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
         r.as_ref().is_ok_and(|r| r.body.contains("higress.io/timeout") && r.body.contains("last good version"))
     })
     .await;
-    let kept = get_async(http, "shop.example.com", "/x").await;
+    let kept = get_async(http, "shop.example.com", "/").await;
     assert_eq!(upstream_path(&kept).as_deref(), Some("\"/v1\""));
 
     // Fixed: the new rewrite serves and the diagnostic is gone.
@@ -173,7 +173,7 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
         "ing.yaml",
         &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n"),
     );
-    let _answer = until("rewrite /v2", || get_async(http, "shop.example.com", "/x"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
+    let _answer = until("rewrite /v2", || get_async(http, "shop.example.com", "/"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
         .await;
     let diagnostics = get_async(admin, "admin", "/debug/diagnostics").await.unwrap();
     assert!(!diagnostics.body.contains("InvalidAnnotation"), "{}", diagnostics.body);
