@@ -17,6 +17,7 @@ mod server;
 mod service;
 mod state;
 mod tls;
+mod upstream;
 
 pub use admin::AdminApp;
 pub use metrics::ProxyMetrics;

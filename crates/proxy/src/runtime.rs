@@ -11,6 +11,7 @@ use crate::cluster::ClusterRuntime;
 use crate::metrics::{PluginCounters, ProxyMetrics};
 use crate::router::{CanarySplit, CompiledRoute, Router};
 use crate::tls::TlsRuntime;
+use crate::upstream::UpstreamConnect;
 
 /// The compiled form of one snapshot.
 pub struct Runtime {
@@ -20,21 +21,36 @@ pub struct Runtime {
     pub router: Router,
     /// Certificates by SNI.
     pub tls: TlsRuntime,
+    /// Clusters by id (the next snapshot takes their endpoints' passive health over).
+    pub clusters: HashMap<String, Arc<ClusterRuntime>>,
 }
 
 impl Runtime {
     /// An empty runtime (every request 404s) for before the first snapshot.
     pub fn empty() -> Self {
-        Self { snapshot: Arc::new(Snapshot::default()), router: Router::default(), tls: TlsRuntime::default() }
+        Self {
+            snapshot: Arc::new(Snapshot::default()),
+            router: Router::default(),
+            tls: TlsRuntime::default(),
+            clusters: HashMap::new(),
+        }
     }
 
     /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
-    /// left out and reported; the rest serves.
-    pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics) -> (Self, Vec<String>) {
+    /// left out and reported; the rest serves. Endpoints `previous` had keep their passive health.
+    pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics, previous: Option<&Runtime>) -> (Self, Vec<String>) {
         let metrics_all = metrics;
         let mut problems = Vec::new();
-        let clusters: HashMap<&str, Arc<ClusterRuntime>> =
-            snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
+        let compiled: HashMap<String, Arc<ClusterRuntime>> = snapshot
+            .clusters
+            .iter()
+            .map(|(id, c)| {
+                let connect = UpstreamConnect::compile(&c.upstream, &snapshot.certificates, &mut problems, id);
+                let old = previous.and_then(|p| p.clusters.get(id)).map(|c| &**c);
+                (id.clone(), Arc::new(ClusterRuntime::compile(c, old, connect)))
+            })
+            .collect();
+        let clusters: HashMap<&str, Arc<ClusterRuntime>> = compiled.iter().map(|(id, c)| (id.as_str(), c.clone())).collect();
         let plugins = compile_plugins(&snapshot, &mut problems);
         let plugin_counters: Arc<[PluginCounters]> = snapshot.plugins.iter().map(|p| metrics.plugin(&p.id)).collect();
         let mut route_metrics = HashMap::new();
@@ -65,7 +81,8 @@ impl Runtime {
             router.add_host(vhost, routes);
         }
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
-        (Self { snapshot, router, tls }, problems)
+        drop(clusters);
+        (Self { snapshot, router, tls, clusters: compiled }, problems)
     }
 }
 

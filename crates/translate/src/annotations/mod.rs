@@ -7,14 +7,17 @@ mod canary;
 mod default_backend;
 mod downstream_tls;
 mod policy;
+mod retry;
 mod route_match;
 mod unsupported;
+mod upstream;
 
 pub use canary::{is_canary, Canary};
 pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
 pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
+pub use upstream::{UpstreamAnnotations, UpstreamTlsRequest};
 
 use std::collections::BTreeMap;
 
@@ -73,6 +76,8 @@ pub struct IngressAnnotations {
     pub policy: PolicyAnnotations,
     /// Set when the Ingress is a canary.
     pub canary: Option<Canary>,
+    /// Load balancing, protocol and TLS for the Services the Ingress uses.
+    pub upstream: UpstreamAnnotations,
 }
 
 impl IngressAnnotations {
@@ -88,7 +93,12 @@ impl IngressAnnotations {
             route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
             default_backend: DefaultBackend::parse(annotations, namespace),
             downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
-            policy: PolicyAnnotations::parse(annotations, object, diagnostics),
+            policy: {
+                let mut policy = PolicyAnnotations::parse(annotations, object, diagnostics);
+                policy.policy.retry = retry::parse(annotations, object, diagnostics);
+                policy
+            },
+            upstream: UpstreamAnnotations::parse(annotations, namespace, object, diagnostics),
             canary: (annotations.asap("canary").is_some_and(|v| v.trim() == "true"))
                 .then(|| Canary::parse(annotations, object, diagnostics)),
         }

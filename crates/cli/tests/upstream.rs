@@ -1,0 +1,156 @@
+//! Upstream behaviour end to end (issue 7 upstream annotations, issue 8 backend loss): retries to another
+//! endpoint, passive health (outlier ejection), load balancing and affinity, upstream TLS and h2c. Every
+//! backend is in-process on an ephemeral port.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::backend::*;
+use support::*;
+
+fn setup(files: &[(&str, String)]) -> (tempfile::TempDir, oxigress_cli::standalone::Instance) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    for (name, content) in files {
+        write(dir.path(), name, content);
+    }
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    (dir, gateway)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_connect_is_retried_on_another_endpoint_for_any_method() {
+    let live = Backend::start("live").await;
+    let dead = closed_port().await;
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", [service_ports("app", &[dead, live.addr.port()]), service_ports("strict", &[dead, live.addr.port()])].join("---\n")),
+        (
+            "ing.yaml",
+            [
+                annotated_ingress("app", "app.example.com", "app", &[]),
+                annotated_ingress("strict", "strict.example.com", "strict", &[("nginx.ingress.kubernetes.io/proxy-next-upstream", "off")]),
+            ]
+            .join("---\n"),
+        ),
+    ]);
+    let http = gw.http_addr().unwrap();
+    for i in 0..10 {
+        let method = if i % 2 == 0 { "GET" } else { "POST" };
+        let r = request(http, method, "app.example.com", "/", &[], "{}").await.unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "live"), "{method} request {i}");
+    }
+    // Without retries (`proxy-next-upstream: off`) the dead endpoint shows, until it is ejected.
+    let mut failed = 0;
+    for _ in 0..4 {
+        if get_with(http, "strict.example.com", "/", &[]).await.status == 502 {
+            failed += 1;
+        }
+    }
+    assert!(failed >= 1, "with retries off some request must meet the dead endpoint");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_answering_503_is_ejected_after_five_and_its_requests_are_retried() {
+    let sick = Backend::start("sick").await;
+    sick.control.status.store(503, Ordering::SeqCst);
+    let well = Backend::start("well").await;
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", service_ports("app", &[sick.addr.port(), well.addr.port()])),
+        ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
+    ]);
+    let http = gw.http_addr().unwrap();
+    for i in 0..40 {
+        let r = get_with(http, "app.example.com", "/", &[]).await;
+        assert_eq!((r.status, r.body.as_str()), (200, "well"), "request {i}: the default policy retries 503 elsewhere");
+    }
+    assert_eq!(sick.hits(), 5, "five consecutive 503s eject the endpoint; no request reaches it after that");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backend_dying_under_load_loses_no_idempotent_request() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", service_ports("app", &[a.addr.port(), b.addr.port()])),
+        ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[("higress.io/timeout", "5")])),
+    ]);
+    let http = gw.http_addr().unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop_at = Instant::now() + Duration::from_millis(1500);
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let (done, failures) = (done.clone(), failures.clone());
+        workers.push(tokio::spawn(async move {
+            while Instant::now() < stop_at {
+                let started = Instant::now();
+                match request(http, "GET", "app.example.com", "/", &[], "").await {
+                    Ok(r) if r.status == 200 => {}
+                    Ok(r) => failures.lock().unwrap().push(format!("worker {w}: status {} {}", r.status, r.body)),
+                    Err(e) => failures.lock().unwrap().push(format!("worker {w}: {e}")),
+                }
+                assert!(started.elapsed() < Duration::from_secs(6), "a request hung past its timeout");
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    // Let traffic reach both, then kill one mid-load.
+    let t = Instant::now();
+    while a.hits() < 20 && t.elapsed() < DEADLINE {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before = done.load(Ordering::SeqCst);
+    a.kill().await;
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let after = done.load(Ordering::SeqCst) - before;
+    let failures = failures.lock().unwrap();
+    assert!(after > 50, "load continued after the kill ({after} requests)");
+    assert!(failures.is_empty(), "{} failed: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(b.hits() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn proxy_next_upstream_retries_statuses_and_respects_idempotency() {
+    let bad = Backend::start("bad").await;
+    bad.control.status.store(502, Ordering::SeqCst);
+    let good = Backend::start("good").await;
+    let ports = [bad.addr.port(), good.addr.port()];
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", [service_ports("a", &ports), service_ports("b", &ports), service_ports("c", &ports)].join("---\n")),
+        (
+            "ing.yaml",
+            [
+                annotated_ingress("a", "a.example.com", "a", &[("nginx.ingress.kubernetes.io/proxy-next-upstream", "error timeout http_502")]),
+                annotated_ingress("b", "b.example.com", "b", &[("nginx.ingress.kubernetes.io/proxy-next-upstream", "http_502 non_idempotent")]),
+                annotated_ingress("c", "c.example.com", "c", &[("nginx.ingress.kubernetes.io/proxy-next-upstream", "http_504")]),
+            ]
+            .join("---\n"),
+        ),
+    ]);
+    let http = gw.http_addr().unwrap();
+    // a: GETs are retried on 502, POSTs are not (not idempotent).
+    let (mut get_502, mut post_502) = (0, 0);
+    for _ in 0..4 {
+        get_502 += usize::from(get_with(http, "a.example.com", "/", &[]).await.status == 502);
+        post_502 += usize::from(request(http, "POST", "a.example.com", "/", &[], "x").await.unwrap().status == 502);
+    }
+    assert_eq!(get_502, 0, "GETs are retried on 502");
+    assert!(post_502 >= 1, "a POST that reached the endpoint is not retried without non_idempotent");
+    // b: non_idempotent lets POSTs be retried too.
+    for _ in 0..4 {
+        assert_eq!(request(http, "POST", "b.example.com", "/", &[], "x").await.unwrap().status, 200);
+    }
+    // c: only 504 is retriable, so 502 comes through.
+    let mut c_502 = 0;
+    for _ in 0..4 {
+        c_502 += usize::from(get_with(http, "c.example.com", "/", &[]).await.status == 502);
+    }
+    assert!(c_502 >= 1);
+}
