@@ -154,3 +154,99 @@ async fn proxy_next_upstream_retries_statuses_and_respects_idempotency() {
     }
     assert!(c_502 >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn least_conn_avoids_the_busy_endpoint() {
+    let slow = Backend::start("slow").await;
+    slow.control.hold.store(true, Ordering::SeqCst);
+    let fast = Backend::start("fast").await;
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", service_ports("app", &[slow.addr.port(), fast.addr.port()])),
+        ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[("nginx.ingress.kubernetes.io/load-balance", "least_conn")])),
+    ]);
+    let http = gw.http_addr().unwrap();
+    // Park one request on the slow endpoint (ties go round robin, so at most a few tries).
+    let mut parked = Vec::new();
+    let t = Instant::now();
+    while slow.control.held.load(Ordering::SeqCst) == 0 {
+        assert!(t.elapsed() < DEADLINE, "no request reached the slow endpoint");
+        parked.push(tokio::spawn(async move { get_with(http, "app.example.com", "/", &[]).await }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for i in 0..10 {
+        let r = get_with(http, "app.example.com", "/", &[]).await;
+        assert_eq!(r.body, "fast", "request {i} goes to the endpoint without requests in flight");
+    }
+    slow.release();
+    for p in parked {
+        assert_eq!(p.await.unwrap().status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_hash_by_header_sticks_and_spreads() {
+    let backends = [Backend::start("b0").await, Backend::start("b1").await, Backend::start("b2").await];
+    let ports: Vec<u16> = backends.iter().map(|b| b.addr.port()).collect();
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", service_ports("app", &ports)),
+        ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[("nginx.ingress.kubernetes.io/upstream-hash-by", "$http_x_user")])),
+    ]);
+    let http = gw.http_addr().unwrap();
+    let mut used = std::collections::BTreeSet::new();
+    for user in 0..12 {
+        let user = format!("user-{user}");
+        let first = get_with(http, "app.example.com", "/", &[("X-User", &user)]).await.body;
+        for _ in 0..3 {
+            assert_eq!(get_with(http, "app.example.com", "/", &[("X-User", &user)]).await.body, first, "{user} sticks");
+        }
+        used.insert(first);
+    }
+    assert!(used.len() >= 2, "keys spread over the endpoints: {used:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cookie_affinity_sets_the_cookie_and_sticks() {
+    let backends = [Backend::start("b0").await, Backend::start("b1").await, Backend::start("b2").await];
+    let ports: Vec<u16> = backends.iter().map(|b| b.addr.port()).collect();
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", service_ports("app", &ports)),
+        (
+            "ing.yaml",
+            annotated_ingress(
+                "app",
+                "app.example.com",
+                "app",
+                &[
+                    ("nginx.ingress.kubernetes.io/affinity", "cookie"),
+                    ("nginx.ingress.kubernetes.io/session-cookie-name", "route"),
+                    ("nginx.ingress.kubernetes.io/session-cookie-max-age", "120"),
+                ],
+            ),
+        ),
+    ]);
+    let http = gw.http_addr().unwrap();
+    let mut homes = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let first = get_with(http, "app.example.com", "/", &[]).await;
+        let set_cookie = first
+            .headers
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+            .unwrap_or_else(|| panic!("no Set-Cookie in {}", first.headers))
+            .to_string();
+        assert!(set_cookie.starts_with("route=\"") && set_cookie.contains("; Max-Age=120; Path=/; HttpOnly"), "{set_cookie}");
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        for _ in 0..4 {
+            let again = get_with(http, "app.example.com", "/", &[("Cookie", &cookie)]).await;
+            assert_eq!(again.body, first.body, "{cookie} sticks");
+            assert!(!again.headers.to_ascii_lowercase().contains("set-cookie"), "a client with the cookie gets no new one");
+        }
+        homes.insert(first.body);
+    }
+    // Different cookies reach different endpoints.
+    for i in 0..20 {
+        let cookie = format!("route=\"value-{i}\"");
+        homes.insert(get_with(http, "app.example.com", "/", &[("Cookie", &cookie)]).await.body);
+    }
+    assert!(homes.len() >= 2, "{homes:?}");
+}
