@@ -250,3 +250,162 @@ async fn cookie_affinity_sets_the_cookie_and_sticks() {
     }
     assert!(homes.len() >= 2, "{homes:?}");
 }
+
+/// A CA and a certificate it signed for `name`, as (CA PEM, cert DER, key DER, cert PEM, key PEM).
+struct Pki {
+    ca_pem: String,
+    cert_der: tokio_rustls::rustls::pki_types::CertificateDer<'static>,
+    key_der: Vec<u8>,
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn pki(name: &str) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names: a leaf whose subject equals its issuer's looks self-signed to BoringSSL.
+    params.distinguished_name.push(DnType::CommonName, format!("CA of {name}"));
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec![name.to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, name);
+    let cert = leaf.signed_by(&key, &ca).unwrap();
+    Pki { ca_pem: ca.pem(), cert_der: cert.der().clone(), key_der: key.serialize_der(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+}
+
+fn tls_acceptor(server: &Pki, client_ca: &Pki) -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(client_ca_der(client_ca)).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server.key_der.clone().into());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![server.cert_der.clone()], key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// The DER of a PKI's CA certificate (from its PEM).
+fn client_ca_der(p: &Pki) -> tokio_rustls::rustls::pki_types::CertificateDer<'static> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    tokio_rustls::rustls::pki_types::CertificateDer::from_pem_slice(p.ca_pem.as_bytes()).unwrap()
+}
+
+fn secret(name: &str, entries: &[(&str, &str)]) -> String {
+    let data: String = entries.iter().map(|(k, v)| format!("  {k}: {v:?}\n")).collect();
+    format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: apps}}\nstringData:\n{data}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn https_upstreams_with_sni_verification_and_client_certificates() {
+    let server = pki("backend.internal");
+    let client = pki("gateway.internal");
+    let other = pki("elsewhere");
+    let backend = Backend::start_tls("tls-backend", Some(tls_acceptor(&server, &client))).await;
+    let port = backend.addr.port();
+    let services: Vec<String> = ["plain", "sni", "mtls", "wrong-ca", "wrong-ca-off"].iter().map(|s| service_ports(s, &[port])).collect();
+    let https = ("nginx.ingress.kubernetes.io/backend-protocol", "HTTPS");
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", services.join("---\n")),
+        (
+            "secrets.yaml",
+            [
+                secret("mtls", &[("tls.crt", &client.cert_pem), ("tls.key", &client.key_pem), ("ca.crt", &server.ca_pem)]),
+                secret("other-ca", &[("ca.crt", &other.ca_pem)]),
+            ]
+            .join("---\n"),
+        ),
+        (
+            "ing.yaml",
+            [
+                annotated_ingress("plain", "plain.example.com", "plain", &[https, ("nginx.ingress.kubernetes.io/proxy-ssl-name", "not-sent.internal")]),
+                annotated_ingress(
+                    "sni",
+                    "sni.example.com",
+                    "sni",
+                    &[https, ("nginx.ingress.kubernetes.io/proxy-ssl-name", "backend.internal"), ("nginx.ingress.kubernetes.io/proxy-ssl-server-name", "on")],
+                ),
+                annotated_ingress("mtls", "mtls.example.com", "mtls", &[https, ("nginx.ingress.kubernetes.io/proxy-ssl-secret", "apps/mtls")]),
+                annotated_ingress("wrong-ca", "wrong.example.com", "wrong-ca", &[https, ("nginx.ingress.kubernetes.io/proxy-ssl-secret", "other-ca")]),
+                annotated_ingress(
+                    "wrong-ca-off",
+                    "off.example.com",
+                    "wrong-ca-off",
+                    &[https, ("nginx.ingress.kubernetes.io/proxy-ssl-secret", "other-ca"), ("nginx.ingress.kubernetes.io/proxy-ssl-verify", "off")],
+                ),
+            ]
+            .join("---\n"),
+        ),
+    ]);
+    let http = gw.http_addr().unwrap();
+    let seen = |what: fn(&TlsSeen) -> String| what(&backend.control.tls);
+
+    // HTTPS without a Secret: TLS, not verified, no SNI unless proxy-ssl-server-name is on.
+    let r = get_with(http, "plain.example.com", "/", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "tls-backend"));
+    assert_eq!(seen(|t| format!("{:?}", t.sni.lock().unwrap())), "[None]");
+    let r = get_with(http, "sni.example.com", "/", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(seen(|t| format!("{:?}", t.sni.lock().unwrap().last())), "Some(Some(\"backend.internal\"))");
+    assert_eq!(seen(|t| format!("{:?}", t.client_cert.lock().unwrap())), "[false, false]");
+
+    // The Secret's CA verifies the endpoint and its certificate is presented.
+    let r = get_with(http, "mtls.example.com", "/", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "tls-backend"));
+    assert_eq!(seen(|t| format!("{:?}", t.client_cert.lock().unwrap().last())), "Some(true)");
+
+    // A CA that did not sign the endpoint's certificate: refused, unless proxy-ssl-verify is off.
+    let handshakes = backend.control.tls.sni.lock().unwrap().len();
+    assert_eq!(get_with(http, "wrong.example.com", "/", &[]).await.status, 502);
+    assert_eq!(backend.control.tls.sni.lock().unwrap().len(), handshakes, "no handshake completed");
+    assert_eq!(get_with(http, "off.example.com", "/", &[]).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_backends_get_h2c() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let versions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = versions.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let Ok(mut connection) = h2::server::handshake(socket).await else { return };
+                while let Some(Ok((request, mut respond))) = connection.accept().await {
+                    seen.lock().unwrap().push(format!("{:?} {}", request.version(), request.uri().path()));
+                    // The connection is driven by `accept`; each stream is served beside it.
+                    tokio::spawn(async move {
+                        let mut body = request.into_body();
+                        while let Some(chunk) = body.data().await {
+                            let _ = body.flow_control().release_capacity(chunk.map(|c| c.len()).unwrap_or(0));
+                        }
+                        let response = http::Response::builder().status(200).header("content-type", "application/grpc").body(()).unwrap();
+                        let mut send = respond.send_response(response, false).unwrap();
+                        send.send_data(bytes::Bytes::from_static(b"h2 says hi"), false).unwrap();
+                        let mut trailers = http::HeaderMap::new();
+                        trailers.insert("grpc-status", "0".parse().unwrap());
+                        send.send_trailers(trailers).unwrap();
+                    });
+                }
+            });
+        }
+    });
+    let (_dir, gw) = setup(&[
+        ("svc.yaml", service_ports("grpc", &[port])),
+        ("ing.yaml", annotated_ingress("grpc", "grpc.example.com", "grpc", &[("nginx.ingress.kubernetes.io/backend-protocol", "GRPC")])),
+    ]);
+    let http = gw.http_addr().unwrap();
+    let r = request(http, "POST", "grpc.example.com", "/pkg.Greeter/SayHello", &[("content-type", "application/grpc")], "\0\0\0\0\0").await.unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("h2 says hi"), "{r:?}");
+    assert_eq!(versions.lock().unwrap().as_slice(), ["HTTP/2.0 /pkg.Greeter/SayHello"]);
+}

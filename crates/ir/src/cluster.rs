@@ -129,7 +129,8 @@ impl UpstreamProtocol {
 /// TLS towards a cluster's endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamTls {
-    /// SNI sent (`proxy-ssl-name` with `proxy-ssl-server-name: on`); `None` = no SNI.
+    /// SNI sent (`proxy-ssl-name` with `proxy-ssl-server-name: on`); `None` = no SNI, except that the
+    /// request's host is sent when `ca_pem` must verify the endpoint (pingora verifies nothing without SNI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     /// PEM CA bundle the endpoint's certificate chain must verify against (`ca.crt` of

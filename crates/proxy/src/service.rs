@@ -237,7 +237,7 @@ impl ProxyHttp for GatewayProxy {
         ctx.active = cluster.start_request(index);
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
-        let mut peer = cluster.connect.peer(addr);
+        let mut peer = cluster.connect.peer(addr, &request_host(session.req_header()));
         if let Some(route) = &ctx.route {
             let timeout = match (route.policy.timeout, route.policy.per_try_timeout) {
                 (Some(a), Some(b)) => Some(a.min(b)),
