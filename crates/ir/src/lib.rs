@@ -11,10 +11,10 @@ mod route;
 mod route_policy;
 mod tls;
 
-pub use cluster::{Cluster, ClusterId, Endpoint};
+pub use cluster::{Cluster, ClusterId, CookieAffinity, Endpoint, HashKey, LoadBalance, UpstreamPolicy, UpstreamProtocol, UpstreamTls};
 pub use gateway::{GatewaySettings, Gzip, Downstream, Http2, Upstream};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
-pub use route_policy::{BasicAuth, Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, RoutePolicy};
+pub use route_policy::{BasicAuth, Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, Retry, RoutePolicy};
 pub use route::{WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
 pub use tls::{Certificate, CertificateId, TlsHost};
 
@@ -76,6 +76,13 @@ impl Snapshot {
         }
         if plugin_ids.len() != self.plugins.len() {
             problems.push("duplicate plugin ids".to_string());
+        }
+        for cluster in self.clusters.values() {
+            if let Some(cert) = cluster.upstream.tls.as_ref().and_then(|t| t.client_certificate.as_ref()) {
+                if !self.certificates.contains_key(cert) {
+                    problems.push(format!("cluster {} points at unknown certificate {}", cluster.id, cert));
+                }
+            }
         }
         for tls in &self.tls_hosts {
             if !self.certificates.contains_key(&tls.certificate) {

@@ -20,6 +20,7 @@ mod settings;
 mod service;
 mod state;
 mod tls;
+mod upstream;
 
 pub use admin::AdminApp;
 pub use metrics::ProxyMetrics;

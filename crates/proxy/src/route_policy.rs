@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use http::HeaderValue;
-use oxigress_ir::{HeaderEdits, Redirect, RoutePolicy};
+use oxigress_ir::{HeaderEdits, Redirect, Retry, RoutePolicy};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::Result;
 
@@ -14,7 +14,7 @@ use crate::basic_auth::CompiledBasicAuth;
 use crate::rate_limit::TokenBucket;
 
 /// A route's policy, ready to apply.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CompiledPolicy {
     allow: Vec<(IpAddr, u8)>,
     deny: Vec<(IpAddr, u8)>,
@@ -32,6 +32,10 @@ pub struct CompiledPolicy {
     rewrite: Option<(regex::Regex, String)>,
     cors: Option<CompiledCors>,
     limit: Option<TokenBucket>,
+    /// When a failed attempt goes to another endpoint (the route's, or the default policy).
+    pub retry: Retry,
+    /// Longest wait for each attempt's response (`proxy-next-upstream-timeout`).
+    pub per_try_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -129,6 +133,8 @@ impl CompiledPolicy {
                 .rate_limit
                 .as_ref()
                 .map(|l| TokenBucket::new(l.max, l.per_fill, Duration::from_millis(l.interval_ms.max(1)))),
+            retry: policy.retry.clone().unwrap_or_else(Retry::default_policy),
+            per_try_timeout: policy.retry.as_ref().and_then(|r| r.per_try_timeout_ms).map(Duration::from_millis),
         })
     }
 

@@ -291,7 +291,7 @@ mod canary_tests {
 
     #[test]
     fn canary_split_takes_exactly_its_share_per_cycle() {
-        let cluster = Arc::new(ClusterRuntime::compile(&oxigress_ir::Cluster { id: "c".into(), endpoints: Vec::new() }));
+        let cluster = Arc::new(ClusterRuntime::compile(&oxigress_ir::Cluster { id: "c".into(), endpoints: Vec::new(), upstream: Default::default() }, None, Default::default()));
         for (weight, total) in [(0, 100), (30, 100), (1, 3), (100, 100), (7, 10)] {
             let split = CanarySplit::new(cluster.clone(), weight, total);
             let taken = (0..total * 4).filter(|_| split.take()).count();

@@ -13,6 +13,7 @@ use crate::metrics::{PluginCounters, ProxyMetrics};
 use crate::router::{CanarySplit, CompiledRoute, Router};
 use crate::settings::SettingsRuntime;
 use crate::tls::TlsRuntime;
+use crate::upstream::UpstreamConnect;
 
 /// The compiled form of one snapshot.
 pub struct Runtime {
@@ -24,6 +25,8 @@ pub struct Runtime {
     pub tls: TlsRuntime,
     /// The gateway ConfigMap's settings.
     pub settings: Arc<SettingsRuntime>,
+    /// Clusters by id (the next snapshot takes their endpoints' passive health over).
+    pub clusters: HashMap<String, Arc<ClusterRuntime>>,
 }
 
 impl Runtime {
@@ -34,16 +37,25 @@ impl Runtime {
             router: Router::default(),
             tls: TlsRuntime::default(),
             settings: Arc::default(),
+            clusters: HashMap::new(),
         }
     }
 
     /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
-    /// left out and reported; the rest serves.
-    pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics) -> (Self, Vec<String>) {
+    /// left out and reported; the rest serves. Endpoints `previous` had keep their passive health.
+    pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics, previous: Option<&Runtime>) -> (Self, Vec<String>) {
         let metrics_all = metrics;
         let mut problems = Vec::new();
-        let clusters: HashMap<&str, Arc<ClusterRuntime>> =
-            snapshot.clusters.iter().map(|(id, c)| (id.as_str(), Arc::new(ClusterRuntime::compile(c)))).collect();
+        let compiled: HashMap<String, Arc<ClusterRuntime>> = snapshot
+            .clusters
+            .iter()
+            .map(|(id, c)| {
+                let connect = UpstreamConnect::compile(&c.upstream, &snapshot.certificates, &mut problems, id);
+                let old = previous.and_then(|p| p.clusters.get(id)).map(|c| &**c);
+                (id.clone(), Arc::new(ClusterRuntime::compile(c, old, connect)))
+            })
+            .collect();
+        let clusters: HashMap<&str, Arc<ClusterRuntime>> = compiled.iter().map(|(id, c)| (id.as_str(), c.clone())).collect();
         let plugins = compile_plugins(&snapshot, &mut problems);
         let plugin_counters: Arc<[PluginCounters]> = snapshot.plugins.iter().map(|p| metrics.plugin(&p.id)).collect();
         let mut route_metrics = HashMap::new();
@@ -75,7 +87,8 @@ impl Runtime {
         }
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
         let settings = Arc::new(SettingsRuntime::compile(&snapshot.settings));
-        (Self { snapshot, router, tls, settings }, problems)
+        drop(clusters);
+        (Self { snapshot, router, tls, settings, clusters: compiled }, problems)
     }
 }
 

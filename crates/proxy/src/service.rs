@@ -13,7 +13,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
-use crate::cluster::ClusterRuntime;
+use crate::cluster::{hash_bytes, ActiveRequest, ClusterRuntime, PickHint};
 use crate::compression::GzipStream;
 use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
@@ -22,9 +22,6 @@ use crate::state::{InFlight, ProxyState};
 
 /// The `Server` header of every response.
 const SERVER_NAME: &str = "oxigress";
-
-/// How many endpoints a request tries when connecting fails (the first plus retries).
-const CONNECT_ATTEMPTS: usize = 3;
 
 /// The `ProxyHttp` of one listener (plain or TLS) of one instance.
 pub struct GatewayProxy {
@@ -48,6 +45,17 @@ pub struct RequestCtx {
     gzip: Option<GzipStream>,
     cluster: Option<Arc<ClusterRuntime>>,
     upstream: Option<SocketAddr>,
+    /// The endpoint (index in `cluster`) of the current attempt, and the ones tried (bit `index % 128`).
+    endpoint: Option<usize>,
+    tried: u128,
+    /// The request's consistent-hash value, computed on the first attempt.
+    hash: Option<u64>,
+    /// The affinity cookie value to set on the response (a client that had none).
+    set_cookie: Option<String>,
+    /// The current attempt counts as a request in flight on its endpoint (least-request balancing).
+    active: Option<ActiveRequest>,
+    /// The upstream's answer status is retried (see `upstream_response_filter`).
+    status_retry: bool,
     connect_attempts: usize,
     /// A body a plugin put in place of the upstream's.
     replacement_body: Option<Bytes>,
@@ -89,6 +97,12 @@ impl ProxyHttp for GatewayProxy {
             gzip: None,
             cluster: None,
             upstream: None,
+            endpoint: None,
+            tried: 0,
+            hash: None,
+            set_cookie: None,
+            active: None,
+            status_retry: false,
             connect_attempts: 0,
             replacement_body: None,
             body_replaced: false,
@@ -227,7 +241,7 @@ impl ProxyHttp for GatewayProxy {
         ctx.route = Some(route);
         match cluster {
             Some(cluster) => {
-                if let Some(target) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.pick()) {
+                if let Some(target) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.pick_addr()) {
                     crate::mirror::mirror(target, session.req_header());
                 }
                 ctx.cluster = Some(cluster);
@@ -240,19 +254,33 @@ impl ProxyHttp for GatewayProxy {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
-        let Some(addr) = ctx.cluster.as_ref().and_then(|c| c.pick()) else {
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let Some(cluster) = ctx.cluster.clone() else {
             return Err(Error::new(ErrorType::HTTPStatus(503)));
         };
+        if ctx.connect_attempts == 0 {
+            ctx.hash = request_hash(&cluster, session, &mut ctx.set_cookie);
+        }
+        // why: Envoy's retries prefer hosts not attempted yet (`previous_hosts` predicate, Istio default).
+        let Some((index, endpoint)) =
+            cluster.pick(PickHint { hash: ctx.hash, tried: ctx.tried }).and_then(|i| Some((i, cluster.endpoint(i)?)))
+        else {
+            return Err(Error::new(ErrorType::HTTPStatus(503)));
+        };
+        let addr = endpoint.addr;
+        ctx.tried |= 1u128 << (index % 128);
+        ctx.endpoint = Some(index);
+        ctx.active = cluster.start_request(index);
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
-        let mut peer = HttpPeer::new(addr, false, String::new());
+        let mut peer = cluster.connect.peer(addr, &request_host(session.req_header()));
         let settings = ctx.settings.as_deref();
-        if let Some(timeout) =
-            ctx.route.as_ref().and_then(|r| r.policy.timeout).or_else(|| settings.and_then(|s| s.route_timeout))
-        {
-            peer.options.read_timeout = Some(timeout);
-        }
+        let route_timeout = ctx.route.as_ref().and_then(|r| r.policy.timeout).or_else(|| settings.and_then(|s| s.route_timeout));
+        let per_try = ctx.route.as_ref().and_then(|r| r.policy.per_try_timeout);
+        peer.options.read_timeout = match (route_timeout, per_try) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         peer.options.idle_timeout = settings.and_then(|s| s.upstream_idle);
         Ok(Box::new(peer))
     }
@@ -264,9 +292,15 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let others = ctx.cluster.as_ref().is_some_and(|c| c.peer_count() > 1);
-        if others && ctx.connect_attempts < CONNECT_ATTEMPTS {
-            e.set_retry(true);
+        if let (Some(cluster), Some(index)) = (&ctx.cluster, ctx.endpoint) {
+            cluster.report_failure(index);
+        }
+        // Nothing reached the endpoint: any method may go to another one.
+        if let Some(retry) = ctx.route.as_ref().map(|r| &r.policy.retry) {
+            let left = ctx.connect_attempts <= retry.attempts as usize;
+            if left && (retry.on_connect_failure || retry.on_5xx) {
+                e.set_retry(true);
+            }
         }
         e
     }
@@ -283,10 +317,39 @@ impl ProxyHttp for GatewayProxy {
         if std::mem::take(&mut ctx.plugin_retry) {
             // why: a plugin asked for another attempt and the request body is kept for it.
             e.set_retry(true);
-        } else if !session.req_header().method.is_idempotent() || session.as_ref().retry_buffer_truncated() {
+            return e;
+        }
+        if std::mem::take(&mut ctx.status_retry) {
+            // The answer's status is retriable (checked, and counted, in `upstream_response_filter`).
+            e.set_retry(true);
+            return e;
+        }
+        let upstream_fault = e.esource() == &ErrorSource::Upstream;
+        if upstream_fault && !client_reused {
+            // A pooled connection the endpoint closed meanwhile says nothing about its health.
+            if let (Some(cluster), Some(index)) = (&ctx.cluster, ctx.endpoint) {
+                cluster.report_failure(index);
+            }
+        }
+        let Some(route) = ctx.route.as_ref() else {
             e.set_retry(false);
-        } else {
+            return e;
+        };
+        let retry = &route.policy.retry;
+        let method_ok = session.req_header().method.is_idempotent() || retry.non_idempotent;
+        if session.response_written().is_some() || !method_ok || session.as_ref().retry_buffer_truncated() {
+            e.set_retry(false);
+            return e;
+        }
+        let timed_out = matches!(e.etype(), ErrorType::ReadTimedout | ErrorType::WriteTimedout);
+        let wanted = if timed_out { retry.on_5xx && route.policy.per_try_timeout.is_some() } else { retry.on_5xx || retry.on_reset };
+        if upstream_fault && wanted && ctx.connect_attempts <= retry.attempts as usize {
+            e.set_retry(true);
+        } else if retry.attempts > 0 && !timed_out {
+            // A stale pooled connection: pingora's default (retry only if the connection was reused).
             e.retry.decide_reuse(client_reused);
+        } else {
+            e.set_retry(false);
         }
         e
     }
@@ -297,10 +360,31 @@ impl ProxyHttp for GatewayProxy {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        let status = upstream_response.status.as_u16();
+        if let (Some(cluster), Some(index)) = (&ctx.cluster, ctx.endpoint) {
+            if status >= 500 {
+                cluster.report_failure(index);
+            } else {
+                cluster.report_success(index);
+            }
+        }
+        if let Some(route) = &ctx.route {
+            let retry = &route.policy.retry;
+            let retriable = retry.statuses.contains(&status) || (retry.on_5xx && status >= 500);
+            if retriable
+                && ctx.connect_attempts <= retry.attempts as usize
+                && (session.req_header().method.is_idempotent() || retry.non_idempotent)
+                && !session.as_ref().retry_buffer_truncated()
+            {
+                ctx.status_retry = true;
+                let mut e = Error::explain(ErrorType::HTTPStatus(status), "retriable upstream status");
+                e.set_retry(true);
+                return Err(e);
+            }
+        }
         if ctx.exchanges.iter().all(Option::is_none) {
             return Ok(());
         }
-        let status = upstream_response.status.as_u16();
         let mut retry = RequestEdits::default();
         let mut again = false;
         for exchange in ctx.exchanges.iter_mut().flatten() {
@@ -381,6 +465,14 @@ impl ProxyHttp for GatewayProxy {
     ) -> Result<()> {
         // why: Envoy (server_header_transformation OVERWRITE) names itself on every response.
         upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
+        if let Some(value) = ctx.set_cookie.take() {
+            if let Some(affinity) = ctx.cluster.as_ref().and_then(|c| c.affinity()) {
+                // why: Envoy's generated hash cookie: quoted value, Max-Age only with a TTL, HttpOnly.
+                let max_age = if affinity.max_age > 0 { format!("; Max-Age={}", affinity.max_age) } else { String::new() };
+                let cookie = format!("{}=\"{value}\"{max_age}; Path={}; HttpOnly", affinity.name, affinity.path);
+                upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
+            }
+        }
         if let Some(route) = ctx.route.clone() {
             route.policy.apply_response(upstream_response)?;
             for (name, value) in ctx.cors.drain(..) {
@@ -695,6 +787,47 @@ impl GatewayProxy {
         }
         body
     }
+}
+
+/// The consistent-hash value of a request for `cluster`'s balancer, if it hashes. A cookie-affinity
+/// request without the cookie gets a new value (kept in `set_cookie` for the response), derived from the
+/// client's address as Envoy does.
+fn request_hash(cluster: &ClusterRuntime, session: &Session, set_cookie: &mut Option<String>) -> Option<u64> {
+    let req = session.req_header();
+    if let Some(key) = cluster.hash_key() {
+        return match key {
+            oxigress_ir::HashKey::Header(name) if name == ":path" => {
+                Some(hash_bytes(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes()))
+            }
+            oxigress_ir::HashKey::Header(name) if name == ":authority" => Some(hash_bytes(request_host(req).as_bytes())),
+            oxigress_ir::HashKey::Header(name) => req.headers.get(name.as_str()).map(|v| hash_bytes(v.as_bytes())),
+            oxigress_ir::HashKey::Query(name) => req.uri.query().and_then(|q| {
+                q.split('&').find_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (k == name).then(|| hash_bytes(v.as_bytes()))
+                })
+            }),
+            oxigress_ir::HashKey::SourceIp => client_ip(session).map(|ip| match ip {
+                std::net::IpAddr::V4(v4) => hash_bytes(&v4.octets()),
+                std::net::IpAddr::V6(v6) => hash_bytes(&v6.octets()),
+            }),
+        };
+    }
+    let affinity = cluster.affinity()?;
+    let found = req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        line.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == affinity.name).then(|| v.trim_matches('"'))
+        })
+    });
+    if let Some(value) = found {
+        return Some(hash_bytes(value.as_bytes()));
+    }
+    let client = session.client_addr().map(|a| a.to_string()).unwrap_or_default();
+    let value = format!("{:016x}", hash_bytes(client.as_bytes()));
+    let hash = hash_bytes(value.as_bytes());
+    *set_cookie = Some(value);
+    Some(hash)
 }
 
 /// The plugins that read the upstream body, and what they need to run at its end.

@@ -37,7 +37,8 @@ impl ProxyState {
     /// Compiles `snapshot` and swaps it in with a single atomic store; requests already running keep the
     /// runtime they loaded. Returns what could not be compiled (left out, logged).
     pub fn apply(&self, snapshot: Arc<Snapshot>) -> Vec<String> {
-        let (runtime, problems) = Runtime::compile(snapshot, &self.metrics);
+        let previous = self.runtime.load_full();
+        let (runtime, problems) = Runtime::compile(snapshot, &self.metrics, Some(&previous));
         for problem in &problems {
             tracing::error!(instance = %self.instance, "cannot compile: {problem}");
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oxigress_ir::{Cluster, ClusterId, Endpoint};
+use oxigress_ir::{Cluster, ClusterId, Endpoint, UpstreamPolicy};
 use oxigress_objects::k8s_openapi::api::core::v1::{Service, ServicePort};
 use oxigress_objects::k8s_openapi::api::networking::v1::ServiceBackendPort;
 use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
@@ -25,6 +25,8 @@ pub struct Backends<'a> {
     slices: BTreeMap<(String, String), Vec<&'a oxigress_objects::k8s_openapi::api::discovery::v1::EndpointSlice>>,
     /// Clusters referenced so far.
     pub clusters: BTreeMap<ClusterId, Cluster>,
+    /// Which Ingress set each cluster's upstream policy.
+    upstream_owners: BTreeMap<ClusterId, ObjectRef>,
 }
 
 impl<'a> Backends<'a> {
@@ -37,7 +39,7 @@ impl<'a> Backends<'a> {
                 slices.entry((key.namespace.clone(), service.clone())).or_default().push(slice);
             }
         }
-        Self { resources, options, slices, clusters: BTreeMap::new() }
+        Self { resources, options, slices, clusters: BTreeMap::new(), upstream_owners: BTreeMap::new() }
     }
 
     /// The cluster for `namespace/service` at `port` (number or name), registering it.
@@ -135,6 +137,29 @@ impl<'a> Backends<'a> {
         self.resolve(namespace, service, &port, referrer, diagnostics).ok()
     }
 
+    /// Sets the upstream policy of `cluster` from `owner`'s annotations.
+    ///
+    /// why: Higress keeps one traffic policy per Service port, from the first Ingress (creation order)
+    /// that sets any upstream annotation for it; a later Ingress asking for another one is reported.
+    pub fn set_upstream(&mut self, cluster: &ClusterId, policy: &UpstreamPolicy, owner: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) {
+        let Some(target) = self.clusters.get_mut(cluster) else { return };
+        match self.upstream_owners.get(cluster) {
+            None => {
+                target.upstream = policy.clone();
+                self.upstream_owners.insert(cluster.clone(), owner.clone());
+            }
+            Some(first) if first != owner && &target.upstream != policy => diagnostics.push(Diagnostic::warning(
+                "UpstreamPolicyConflict",
+                Some(owner.clone()),
+                format!(
+                    "{cluster}: load-balance/backend-protocol/proxy-ssl annotations differ from those of Ingress {}/{}, which was first and wins",
+                    first.namespace, first.name
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+
     fn service(&self, namespace: &str, service: &str) -> Option<&'a Service> {
         if !self.options.watches(namespace) {
             return None;
@@ -143,7 +168,7 @@ impl<'a> Backends<'a> {
     }
 
     fn register(&mut self, id: ClusterId, endpoints: Vec<Endpoint>) -> ClusterId {
-        self.clusters.entry(id.clone()).or_insert_with(|| Cluster { id: id.clone(), endpoints });
+        self.clusters.entry(id.clone()).or_insert_with(|| Cluster { id: id.clone(), endpoints, upstream: Default::default() });
         id
     }
 

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef, WeightedCanary};
+use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef, UpstreamPolicy, UpstreamTls, WeightedCanary};
 use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend, ServiceBackendPort};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use crate::annotations::{Annotations, Canary, IngressAnnotations};
+use crate::annotations::{Annotations, Canary, IngressAnnotations, UpstreamAnnotations};
 use crate::backend::Backends;
 use crate::routes::{PendingRoute, RouteClass, RouteTable};
 use crate::tls::TlsTable;
@@ -49,6 +49,8 @@ pub fn translate_ingress(
     let Some(spec) = &ingress.spec else { return };
     let mut rule_hosts = BTreeSet::new();
     let mut first_cluster: Option<String> = None;
+    // The clusters of the Ingress' own backends (they get its upstream policy).
+    let mut used_clusters = BTreeSet::new();
 
     for (i, rule) in spec.rules.iter().flatten().enumerate() {
         let host = rule.host.as_deref().filter(|h| !h.is_empty()).unwrap_or("*").to_ascii_lowercase();
@@ -74,6 +76,7 @@ pub fn translate_ingress(
                 continue;
             };
             first_cluster.get_or_insert_with(|| cluster.clone());
+            used_clusters.insert(cluster.clone());
             let route = Route {
                 id: format!("{namespace}/{name}/rule/{i}/path/{j}"),
                 name: route_name.clone(),
@@ -128,6 +131,7 @@ pub fn translate_ingress(
 
     if let Some(default_backend) = &spec.default_backend {
         if let Some(cluster) = backend_cluster(default_backend, namespace, &owner, backends, diagnostics) {
+            used_clusters.insert(cluster.clone());
             let mut hosts: BTreeSet<String> =
                 rule_hosts.iter().filter(|h| !routes.has_catch_all_of(h, &owner)).cloned().collect();
             hosts.insert("*".to_string());
@@ -151,7 +155,35 @@ pub fn translate_ingress(
         }
     }
 
+    if annotations.upstream.is_set() && !used_clusters.is_empty() {
+        let policy = upstream_policy(&annotations.upstream, tls, ctx, &owner, diagnostics);
+        for cluster in &used_clusters {
+            backends.set_upstream(cluster, &policy, &owner, diagnostics);
+        }
+    }
     tls.add_ingress(ingress, &rule_hosts, &annotations.downstream_tls, ctx.resources, ctx.options, diagnostics);
+}
+
+/// The upstream policy of an Ingress' annotations, with its `proxy-ssl-secret` read.
+fn upstream_policy(
+    annotations: &UpstreamAnnotations,
+    tls: &mut TlsTable,
+    ctx: &Context<'_>,
+    owner: &ObjectRef,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> UpstreamPolicy {
+    let upstream_tls = annotations.tls.as_ref().map(|request| {
+        let (client_certificate, ca_pem) = match &request.secret {
+            Some((ns, name)) => tls.upstream_secret(ns, name, ctx.resources, ctx.options, owner, diagnostics),
+            None => (None, None),
+        };
+        UpstreamTls { sni: request.sni.clone(), ca_pem: ca_pem.filter(|_| !request.verify_off), client_certificate }
+    });
+    UpstreamPolicy {
+        load_balance: annotations.load_balance.clone().unwrap_or_default(),
+        protocol: annotations.protocol,
+        tls: upstream_tls,
+    }
 }
 
 /// `mirror-target-service` (ASAP): `[ns/]service[:port]` (default: the Service's first port).

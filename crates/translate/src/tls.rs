@@ -19,6 +19,8 @@ pub struct TlsTable {
     /// Certificates by `ns/name`.
     pub certificates: BTreeMap<CertificateId, Certificate>,
     hosts: BTreeMap<String, (TlsHost, ObjectRef)>,
+    /// Client certificates presented to upstreams (`proxy-ssl-secret`), kept even without a host.
+    upstream: BTreeSet<CertificateId>,
 }
 
 impl TlsTable {
@@ -144,12 +146,49 @@ impl TlsTable {
         Some(id)
     }
 
+    /// The client certificate (`tls.crt`/`tls.key`, registered as a certificate `ns/name`) and CA bundle
+    /// (`ca.crt`) of an upstream TLS Secret (`proxy-ssl-secret`); a missing Secret or a Secret without
+    /// a certificate is a warning.
+    pub fn upstream_secret(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        resources: &Resources,
+        options: &InstanceOptions,
+        owner: &ObjectRef,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> (Option<CertificateId>, Option<String>) {
+        let Some(found) = secret(resources, options, namespace, name) else {
+            diagnostics.push(Diagnostic::warning(
+                "SecretNotFound",
+                Some(owner.clone()),
+                format!("proxy-ssl-secret {namespace}/{name} not found; no client certificate, upstream not verified"),
+            ));
+            return (None, None);
+        };
+        let ca = secret_value(found, "ca.crt").filter(|v| v.contains("-----BEGIN"));
+        let has_pair = ["tls.crt", "tls.key"].iter().all(|k| secret_value(found, k).is_some_and(|v| v.contains("-----BEGIN")));
+        let id = if has_pair { self.certificate(namespace, name, resources, options, owner, diagnostics) } else { None };
+        if let Some(id) = &id {
+            self.upstream.insert(id.clone());
+        }
+        if id.is_none() && ca.is_none() {
+            diagnostics.push(Diagnostic::warning(
+                "InvalidSecret",
+                Some(owner.clone()),
+                format!("proxy-ssl-secret {namespace}/{name} has neither tls.crt/tls.key nor ca.crt"),
+            ));
+        }
+        (id, ca)
+    }
+
     /// The certificates some host uses, and the SNI bindings, sorted by host.
     pub fn finish(self) -> (BTreeMap<CertificateId, Certificate>, Vec<TlsHost>) {
         let hosts: Vec<TlsHost> = self.hosts.into_values().map(|(h, _)| h).collect();
         let mut certificates = self.certificates;
         // why: a certificate whose every host went to an older Ingress (DuplicatedTls) serves nothing.
-        certificates.retain(|id, _| hosts.iter().any(|h| &h.certificate == id));
+        let upstream = self.upstream;
+        certificates.retain(|id, _| upstream.contains(id) || hosts.iter().any(|h| &h.certificate == id));
         (certificates, hosts)
     }
 }

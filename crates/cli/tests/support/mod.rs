@@ -2,6 +2,7 @@
 //! waits. Everything binds 127.0.0.1 on ephemeral ports.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod backend;
 pub mod llm;
 
 use std::io::{Read, Write};

@@ -18,7 +18,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A snapshot of `instance` with one cluster whose endpoint port is `port` (so versions differ by port).
 pub fn snapshot(instance: &str, port: u16) -> Arc<Snapshot> {
     let mut snapshot = Snapshot { instance: instance.to_string(), ..Snapshot::default() };
-    let cluster = Cluster { id: "default/web:80".into(), endpoints: vec![Endpoint { ip: "127.0.0.1".into(), port }] };
+    let cluster = Cluster { id: "default/web:80".into(), endpoints: vec![Endpoint { ip: "127.0.0.1".into(), port }], upstream: Default::default() };
     snapshot.clusters.insert(cluster.id.clone(), cluster);
     Arc::new(snapshot)
 }

@@ -8,8 +8,10 @@ mod canary;
 mod default_backend;
 mod downstream_tls;
 mod policy;
+mod retry;
 mod route_match;
 mod unsupported;
+mod upstream;
 
 pub use auth::BasicAuthSpec;
 pub use canary::{is_canary, Canary};
@@ -17,6 +19,7 @@ pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
 pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
+pub use upstream::{UpstreamAnnotations, UpstreamTlsRequest};
 
 use std::collections::BTreeMap;
 
@@ -81,6 +84,8 @@ pub struct IngressAnnotations {
     pub canary: Option<Canary>,
     /// `auth-type: basic` with its Secret (read when the Ingress is translated).
     pub basic_auth: Option<BasicAuthSpec>,
+    /// Load balancing, protocol and TLS for the Services the Ingress uses.
+    pub upstream: UpstreamAnnotations,
 }
 
 impl IngressAnnotations {
@@ -96,7 +101,12 @@ impl IngressAnnotations {
             route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
             default_backend: DefaultBackend::parse(annotations, namespace),
             downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
-            policy: PolicyAnnotations::parse(annotations, object, diagnostics),
+            policy: {
+                let mut policy = PolicyAnnotations::parse(annotations, object, diagnostics);
+                policy.policy.retry = retry::parse(annotations, object, diagnostics);
+                policy
+            },
+            upstream: UpstreamAnnotations::parse(annotations, namespace, object, diagnostics),
             canary: (annotations.asap("canary").is_some_and(|v| v.trim() == "true"))
                 .then(|| Canary::parse(annotations, object, diagnostics)),
             basic_auth: BasicAuthSpec::parse(annotations, namespace, object, diagnostics),
