@@ -15,6 +15,7 @@ pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
 pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
+pub use unsupported::SUPPORTED;
 
 use std::collections::BTreeMap;
 
