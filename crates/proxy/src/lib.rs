@@ -11,7 +11,7 @@ mod metrics;
 mod mirror;
 mod rate_limit;
 mod route_policy;
-mod router;
+pub mod router;
 mod runtime;
 mod server;
 mod service;
