@@ -63,6 +63,7 @@ fn listen(args: &ListenArgs) -> GatewayConfig {
         https: Some(SocketAddr::new(args.bind, args.https_port)),
         admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
         upstream_pool_size: args.upstream_pool_size,
+        header_timeout: Duration::from_secs(args.header_timeout),
     }
 }
 

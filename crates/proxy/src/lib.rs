@@ -7,6 +7,7 @@
 
 mod admin;
 mod cluster;
+pub mod header_deadline;
 mod metrics;
 mod mirror;
 mod rate_limit;
