@@ -25,7 +25,7 @@ fn pod_of(body: &[u8]) -> String {
 /// The manifest file that every change rewrites: the stable Ingresses (unchanged, but re-read every
 /// time) and the churning one.
 fn routes(change: usize) -> String {
-    let target = if change % 2 == 0 { "a" } else { "b" };
+    let target = if change.is_multiple_of(2) { "a" } else { "b" };
     let path = |path: &str, kind: &str, service: &str| {
         format!("      - {{path: {path}, pathType: {kind}, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}\n")
     };
@@ -136,7 +136,7 @@ async fn hundred_config_changes_under_load_lose_no_request() {
     let connector = tls::connector(&[b"http/1.1"]);
     for change in 1..=CHANGES {
         write(dir.path(), "routes.yaml", &routes(change));
-        let target = if change % 2 == 0 { "a" } else { "b" };
+        let target = if change.is_multiple_of(2) { "a" } else { "b" };
         let added = format!("/v{change}");
         let removed = format!("/v{}", change - 1);
         let wait = Instant::now();
@@ -150,7 +150,7 @@ async fn hundred_config_changes_under_load_lose_no_request() {
             assert!(wait.elapsed() < DEADLINE, "change {change} never served: {new:?} {old:?} {switched:?}");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if change % 10 == 0 {
+        if change.is_multiple_of(10) {
             let (cert_der, cert_pem, key_pem) = tls::certificate("tls.example.com");
             write(dir.path(), "cert.yaml", &tls::secret("tls-cert", &cert_pem, &key_pem));
             let wait = Instant::now();
