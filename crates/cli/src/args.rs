@@ -148,6 +148,10 @@ pub struct ListenArgs {
     /// Longest wait for in-flight requests on SIGTERM, in seconds.
     #[arg(long, default_value_t = 15)]
     pub drain_timeout: u64,
+    /// Longest time a new connection may take to send its first request head, in seconds (slowloris;
+    /// nginx's `client_header_timeout`).
+    #[arg(long, default_value_t = 60)]
+    pub header_timeout: u64,
     /// Upstream keep-alive connections kept per instance (should cover peak concurrency).
     #[arg(long, default_value_t = 1024)]
     pub upstream_pool_size: usize,

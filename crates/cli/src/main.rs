@@ -63,6 +63,7 @@ fn listen(args: &ListenArgs) -> GatewayConfig {
         https: Some(SocketAddr::new(args.bind, args.https_port)),
         admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
         upstream_pool_size: args.upstream_pool_size,
+        header_timeout: Duration::from_secs(args.header_timeout),
     }
 }
 
@@ -70,7 +71,11 @@ async fn standalone(args: StandaloneArgs) -> anyhow::Result<()> {
     let config =
         StandaloneConfig { manifests: args.manifests.clone(), instance: args.instance.options(), listen: listen(&args.listen) };
     let instance = Instance::start(config)?;
-    wait_for_signal().await?;
+    wait_for_signal(|| {
+        tracing::info!("SIGHUP: re-reading the manifests");
+        instance.reload();
+    })
+    .await?;
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     let left = instance.shutdown(Duration::from_secs(args.listen.drain_timeout)).await;
     if left > 0 {
@@ -104,7 +109,7 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         instance,
     };
     let process = ControllerProcess::start(client, config).await?;
-    wait_for_signal().await?;
+    wait_for_signal(ignore_hangup).await?;
     tracing::info!("shutting down: releasing leadership, closing the snapshot stream");
     process.shutdown().await;
     Ok(())
@@ -124,7 +129,7 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         stream.tls = Some(ClientTls { ca_pem: read(ca)?, identity, server_name: args.stream_server_name.clone() });
     }
     let process = GatewayProcess::start(GatewayProcessConfig { stream, listen: listen(&args.listen) })?;
-    wait_for_signal().await?;
+    wait_for_signal(ignore_hangup).await?;
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     let left = process.shutdown(Duration::from_secs(args.listen.drain_timeout)).await;
     if left > 0 {
@@ -161,13 +166,26 @@ fn host_name() -> String {
         .unwrap_or_else(|| format!("oxigress-{}", std::process::id()))
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        result = tokio::signal::ctrl_c() => result?,
+/// Waits for SIGTERM or SIGINT. SIGHUP runs `on_hangup` and keeps waiting.
+///
+/// why: without a handler, SIGHUP (nginx users' reflex to reload, or a closing terminal) would kill the
+/// process and every request in flight.
+async fn wait_for_signal(on_hangup: impl Fn()) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            result = tokio::signal::ctrl_c() => return Ok(result?),
+            _ = hangup.recv() => on_hangup(),
+        }
     }
-    Ok(())
+}
+
+/// SIGHUP where there is nothing to re-read (the configuration streams in, or there is none).
+fn ignore_hangup() {
+    tracing::info!("SIGHUP ignored: this process has no configuration files to re-read");
 }
 
 fn translate(args: TranslateArgs) -> anyhow::Result<()> {
@@ -184,7 +202,7 @@ async fn llm_mock(args: LlmMockArgs) -> anyhow::Result<()> {
     let app = oxigress_cli::llm_mock::LlmMockApp { name: args.name };
     let server = AppServer::start(SocketAddr::from(([127, 0, 0, 1], args.port)), "oxigress-llm-mock", app)?;
     tracing::info!(addr = %server.addr, "LLM mock listening");
-    wait_for_signal().await?;
+    wait_for_signal(ignore_hangup).await?;
     server.stop().await;
     Ok(())
 }
@@ -193,7 +211,7 @@ async fn echo(args: EchoArgs) -> anyhow::Result<()> {
     let app = EchoApp { namespace: args.namespace, pod: args.pod, service: args.service };
     let server = AppServer::start(SocketAddr::from(([127, 0, 0, 1], args.port)), "oxigress-echo", app)?;
     tracing::info!(addr = %server.addr, "echo backend listening");
-    wait_for_signal().await?;
+    wait_for_signal(ignore_hangup).await?;
     server.stop().await;
     Ok(())
 }

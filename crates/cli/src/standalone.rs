@@ -30,7 +30,7 @@ pub struct Instance {
     gateway: Gateway,
     controller: Controller,
     apply_task: tokio::task::JoinHandle<()>,
-    _watch: DirWatch,
+    watch: DirWatch,
 }
 
 impl Instance {
@@ -57,7 +57,7 @@ impl Instance {
             manifests = %config.manifests.display(),
             "instance started"
         );
-        Ok(Self { gateway, controller, apply_task, _watch: watch })
+        Ok(Self { gateway, controller, apply_task, watch })
     }
 
     /// Bound HTTP address.
@@ -78,6 +78,11 @@ impl Instance {
     /// The proxy state (live runtime, readiness).
     pub fn proxy(&self) -> &Arc<ProxyState> {
         &self.gateway.state
+    }
+
+    /// Re-reads the manifest directory now (`SIGHUP`); requests in flight are never interrupted.
+    pub fn reload(&self) {
+        self.watch.reload();
     }
 
     /// Stops accepting, drains in-flight requests for at most `drain`, stops the loops. Returns how many

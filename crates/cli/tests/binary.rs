@@ -142,3 +142,56 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// SIGHUP (nginx users' reload reflex) re-reads the manifests and never interrupts a streaming response;
+/// before, it killed the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_without_interrupting_a_stream() {
+    use support::raw::{read_response, RawBackend};
+    use tokio::io::AsyncWriteExt;
+
+    let backend = RawBackend::start("raw", Duration::ZERO, 10).await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = |path: &str| {
+        [ingress_class("higress"), service("raw", backend.addr), ingress("raw", "higress", "raw.example.com", &["/stream", path], "raw")]
+            .join("---\n")
+    };
+    write(dir.path(), "app.yaml", &manifests("/before"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxigress"))
+        .args(["standalone", "--manifests"])
+        .arg(dir.path())
+        .args(["--http-port", "0", "--https-port", "0", "--admin-port", "0", "--bind", "127.0.0.1", "--log-format", "json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = addr(&started(&mut child, "instance started"), "http");
+
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let client = tokio::spawn(async move {
+        let mut stream = tokio::io::BufReader::new(tokio::net::TcpStream::connect(http).await.unwrap());
+        stream.get_mut().write_all(b"GET /stream HTTP/1.1\r\nHost: raw.example.com\r\n\r\n").await.unwrap();
+        let mut first = Some(first_tx);
+        read_response(&mut stream, |_| {
+            if let Some(tx) = first.take() {
+                let _ = tx.send(());
+            }
+        })
+        .await
+    });
+    tokio::time::timeout(DEADLINE, first_rx).await.unwrap().unwrap();
+
+    assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    write(dir.path(), "app.yaml", &manifests("/after"));
+    let start = Instant::now();
+    while get_async(http, "raw.example.com", "/after").await.map(|r| r.status).unwrap_or(0) != 200 {
+        assert!(start.elapsed() < DEADLINE, "the change after SIGHUP was never served");
+        assert!(child.try_wait().unwrap().is_none(), "the process died");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    backend.gate.add_permits(1);
+    let (status, body) = tokio::time::timeout(DEADLINE, client).await.unwrap().unwrap().unwrap();
+    let expected: String = (0..10).map(|i| format!("chunk-{i}\n")).collect();
+    assert_eq!((status, String::from_utf8_lossy(&body).into_owned()), (200, expected));
+    assert!(child.try_wait().unwrap().is_none(), "still running after SIGHUP");
+    assert_eq!(terminate(&mut child).await, Some(0));
+}

@@ -41,16 +41,58 @@ pub struct LoadError(pub String);
 /// it had before); a document that decodes but is not a valid object is returned as
 /// [`LoadedDocument::Invalid`] and does not affect its neighbours.
 pub fn load_documents(text: &str) -> Result<Vec<LoadedDocument>, LoadError> {
-    let mut values = Vec::new();
-    for document in serde_yaml_ng::Deserializer::from_str(text) {
-        let value = Value::deserialize(document).map_err(|e| LoadError(e.to_string()))?;
-        values.push(value);
+    // why: the YAML parser takes time quadratic in the nesting depth (minutes for a 200 KB file of
+    // brackets), and nothing deeper than the deserializer's recursion limit (128) can load anyway.
+    if flow_depth_exceeds(text, MAX_FLOW_DEPTH) {
+        return Err(LoadError(format!("nested deeper than {MAX_FLOW_DEPTH} levels")));
     }
+    // why (Kubernetes' YAMLOrJSONDecoder): JSON is read as JSON, so valid JSON that YAML refuses (control
+    // characters such as DEL in strings) still loads; text that only looks like JSON falls back to YAML.
+    let values = match json_values(text) {
+        Some(values) => values,
+        None => yaml_values(text)?,
+    };
     let mut out = Vec::new();
     for value in values {
         decode_value(value, &mut out);
     }
     Ok(out)
+}
+
+/// Deepest `[`/`{` nesting accepted (counted over the raw text, so brackets inside strings count too).
+const MAX_FLOW_DEPTH: usize = 512;
+
+fn flow_depth_exceeds(text: &str, limit: usize) -> bool {
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Every JSON value of `text` (one or more, whitespace-separated), if `text` is JSON.
+fn json_values(text: &str) -> Option<Vec<Value>> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::Deserializer::from_str(text).into_iter::<Value>().collect::<Result<Vec<_>, _>>().ok()
+}
+
+fn yaml_values(text: &str) -> Result<Vec<Value>, LoadError> {
+    let mut values = Vec::new();
+    for document in serde_yaml_ng::Deserializer::from_str(text) {
+        values.push(Value::deserialize(document).map_err(|e| LoadError(e.to_string()))?);
+    }
+    Ok(values)
 }
 
 fn decode_value(value: Value, out: &mut Vec<LoadedDocument>) {

@@ -286,6 +286,9 @@ impl CanarySplit {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod canary_tests {
     use super::*;
 

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminApp;
+use crate::header_deadline::HeaderDeadline;
 use crate::service::GatewayProxy;
 use crate::state::ProxyState;
 use crate::tls::{CertificateSelector, DEFAULT_CIPHERS};
@@ -34,6 +35,9 @@ pub struct GatewayConfig {
     pub admin: Option<SocketAddr>,
     /// Upstream keep-alive pool size (connections kept per instance).
     pub upstream_pool_size: usize,
+    /// Longest time a new connection may take to send its first request head (slowloris); see
+    /// [`crate::header_deadline`].
+    pub header_timeout: Duration,
 }
 
 /// Why an instance could not start.
@@ -77,27 +81,21 @@ impl Gateway {
 
         let http_addr = config.http.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = http_addr {
-            let mut service = pingora::proxy::http_proxy_service_with_name(
-                &server_conf,
-                GatewayProxy::new(state.clone(), false),
-                "oxigress-http",
-            );
-            if let Some(proxy) = service.app_logic_mut() {
-                let mut options = HttpServerOptions::default();
-                options.h2c = true;
-                proxy.server_options = Some(options);
-            }
+            let mut proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), false));
+            let mut options = HttpServerOptions::default();
+            options.h2c = true;
+            proxy.server_options = Some(options);
+            let mut service =
+                Service::new("oxigress-http".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
             service.add_tcp(&addr.to_string());
             services.push(Box::new(service));
         }
 
         let https_addr = config.https.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = https_addr {
-            let mut service = pingora::proxy::http_proxy_service_with_name(
-                &server_conf,
-                GatewayProxy::new(state.clone(), true),
-                "oxigress-https",
-            );
+            let proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), true));
+            let mut service =
+                Service::new("oxigress-https".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
             let mut tls = TlsSettings::with_callbacks(Box::new(CertificateSelector::new(state.clone())))
                 .map_err(|e| StartError::Tls(e.to_string()))?;
             tls.set_cipher_list(DEFAULT_CIPHERS).map_err(|e| StartError::Tls(e.to_string()))?;

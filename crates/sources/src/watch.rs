@@ -33,6 +33,16 @@ pub enum WatchError {
 /// A running directory watch; dropping it stops the watch.
 pub struct DirWatch {
     _watcher: RecommendedWatcher,
+    events: mpsc::Sender<()>,
+}
+
+impl DirWatch {
+    /// Re-reads the directory now, as if a file had changed (`SIGHUP`); a new snapshot is published only
+    /// when something changed.
+    pub fn reload(&self) {
+        // A closed channel only means the watch is shutting down.
+        let _ = self.events.send(());
+    }
 }
 
 /// Reads `dir` once (the first snapshot is available immediately), then keeps publishing new snapshots
@@ -46,6 +56,7 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<(watch::Receiver<Arc<SourceS
     let first = manifests.reload();
     let (tx, rx) = watch::channel(Arc::new(first));
     let (events_tx, events_rx) = mpsc::channel::<()>();
+    let events = events_tx.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
             // A closed channel only means the watch is shutting down.
@@ -60,7 +71,7 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<(watch::Receiver<Arc<SourceS
     if let Err(e) = spawned {
         return Err(WatchError::NotADirectory(dir, format!("cannot start the watch thread: {e}")));
     }
-    Ok((rx, DirWatch { _watcher: watcher }))
+    Ok((rx, DirWatch { _watcher: watcher, events }))
 }
 
 fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<()>, tx: watch::Sender<Arc<SourceSnapshot>>) {

@@ -4,6 +4,8 @@
 
 pub mod backend;
 pub mod llm;
+pub mod raw;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -27,9 +29,21 @@ pub fn echo(pod: &str) -> AppServer {
 /// Starts a standalone instance over `dir` serving `class`, on ephemeral ports. Logs go to the test
 /// output (filtered by `RUST_LOG`).
 pub fn instance(dir: &Path, name: &str, class: &str) -> Instance {
+    instance_with(dir, name, class, false)
+}
+
+/// [`instance`], with an HTTPS listener too when `https`.
+pub fn instance_with(dir: &Path, name: &str, class: &str, https: bool) -> Instance {
+    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let https = if https { any } else { None };
+    let listen = GatewayConfig { http: any, https, admin: any, upstream_pool_size: 64, header_timeout: Duration::from_secs(60) };
+    instance_listening(dir, name, class, listen)
+}
+
+/// [`instance`] with these listeners.
+pub fn instance_listening(dir: &Path, name: &str, class: &str, listen: GatewayConfig) -> Instance {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     Instance::start(StandaloneConfig {
         manifests: dir.to_path_buf(),
         instance: InstanceOptions {
@@ -38,7 +52,7 @@ pub fn instance(dir: &Path, name: &str, class: &str) -> Instance {
             ingress_class: class.into(),
             watch_namespaces: vec![],
         },
-        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 64 },
+        listen,
     })
     .unwrap()
 }

@@ -72,3 +72,26 @@ fn hostile_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn json_with_characters_yaml_refuses_still_loads() {
+    let text = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"\u{7f}\"}}\n{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"b\"}}";
+    let docs = load_documents(text).unwrap();
+    assert_eq!(docs.len(), 2);
+    assert!(matches!(&docs[0], LoadedDocument::Object(KubeObject::ConfigMap(_))));
+    // Text that only starts like JSON is YAML.
+    assert_eq!(load_documents("{a: 1}\n").unwrap().len(), 1);
+}
+
+#[test]
+fn deep_nesting_is_refused_quickly() {
+    let depth = 100_000;
+    let started = std::time::Instant::now();
+    let text = format!("spec: {}1{}", "{a: ".repeat(depth), "}".repeat(depth));
+    assert!(load_documents(&text).unwrap_err().0.contains("nested deeper"));
+    let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(load_documents(&text).is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+    // 100 levels still parse.
+    assert!(load_documents(&format!("{}{}", "[".repeat(100), "]".repeat(100))).is_ok());
+}

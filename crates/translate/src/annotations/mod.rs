@@ -20,6 +20,7 @@ pub use downstream_tls::DownstreamTls;
 pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
 pub use upstream::{UpstreamAnnotations, UpstreamTlsRequest};
+pub use unsupported::SUPPORTED;
 
 use std::collections::BTreeMap;
 

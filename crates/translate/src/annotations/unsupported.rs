@@ -6,8 +6,8 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 
 use super::{Annotations, HIGRESS_PREFIX, NGINX_PREFIX};
 
-/// Keys (without prefix) that some family of this module reads.
-const SUPPORTED: &[&str] = &[
+/// Keys (without prefix) that some family of this module reads (besides the `higress.io/*-match-*` family).
+pub const SUPPORTED: &[&str] = &[
     "affinity",
     "app-root",
     "auth-realm",
