@@ -106,14 +106,14 @@ impl ClusterRuntime {
     /// Compiles an IR cluster (endpoints that are not IP:port are skipped; translate never emits them),
     /// keeping the health of endpoints `previous` (the same cluster in the last runtime) already had.
     pub fn compile(cluster: &Cluster, previous: Option<&ClusterRuntime>, connect: UpstreamConnect) -> Self {
+        let known: HashMap<SocketAddr, &Arc<EndpointHealth>> =
+            previous.map(|p| p.endpoints.iter().map(|e| (e.addr, &e.health)).collect()).unwrap_or_default();
         let endpoints: Vec<EndpointRuntime> = cluster
             .endpoints
             .iter()
             .filter_map(|e| e.ip.parse().ok().map(|ip| SocketAddr::new(ip, e.port)))
             .map(|addr| {
-                let health = previous
-                    .and_then(|p| p.endpoints.iter().find(|old| old.addr == addr))
-                    .map_or_else(|| Arc::new(EndpointHealth::new()), |old| old.health.clone());
+                let health = known.get(&addr).map_or_else(|| Arc::new(EndpointHealth::new()), |&h| h.clone());
                 EndpointRuntime { addr, health }
             })
             .collect();
