@@ -125,7 +125,8 @@ async fn gzip_follows_the_config_map_and_x_real_ip_arrives_upstream() {
     until("InvalidGatewayConfig diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
         r.as_ref().is_ok_and(|r| r.body.contains("InvalidGatewayConfig") && r.body.contains("last good"))
     })
-    .await;
+    .await
+    .unwrap();
     let still_off = raw_get_async(http, "shop.example.com", "/a", accept).await;
     assert!(still_off.header("content-encoding").is_none(), "{}", still_off.head);
 
@@ -152,7 +153,8 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
         r.as_ref().ok().and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok()).map(|v| v["path"].to_string())
     };
     until("rewrite /v1", || get_async(http, "shop.example.com", "/"), |r| upstream_path(r).as_deref() == Some("\"/v1\""))
-        .await;
+        .await
+        .unwrap();
 
     // Edited with an invalid timeout: the diagnostic shows, the old rewrite keeps serving.
     write(
@@ -163,7 +165,8 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
     until("InvalidAnnotation diagnostic", || get_async(admin, "admin", "/debug/diagnostics"), |r| {
         r.as_ref().is_ok_and(|r| r.body.contains("higress.io/timeout") && r.body.contains("last good version"))
     })
-    .await;
+    .await
+    .unwrap();
     let kept = get_async(http, "shop.example.com", "/").await;
     assert_eq!(upstream_path(&kept).as_deref(), Some("\"/v1\""));
 
@@ -174,7 +177,8 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
         &ingress_with("    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n"),
     );
     until("rewrite /v2", || get_async(http, "shop.example.com", "/"), |r| upstream_path(r).as_deref() == Some("\"/v2\""))
-        .await;
+        .await
+        .unwrap();
     let diagnostics = get_async(admin, "admin", "/debug/diagnostics").await.unwrap();
     assert!(!diagnostics.body.contains("InvalidAnnotation"), "{}", diagnostics.body);
 

@@ -22,10 +22,13 @@ fn policy() -> GzipPolicy {
     GzipPolicy::compile(&Gzip { min_content_length: 100, ..Gzip::default() }).unwrap()
 }
 
+/// (Accept-Encoding, response headers, compressed?)
+type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], bool);
+
 #[test]
 fn compresses_only_what_envoy_would() {
     let json = [("content-type", "application/json; charset=utf-8"), ("content-length", "500")];
-    let cases: &[(Option<&str>, &[(&str, &str)], bool)] = &[
+    let cases: &[Case<'_>] = &[
         (Some("gzip, br"), &json, true),
         (Some("*"), &json, true),
         (Some("br, *;q=0"), &json, false),
