@@ -37,7 +37,7 @@ pub fn instance(dir: &Path, name: &str, class: &str) -> Instance {
             ingress_class: class.into(),
             watch_namespaces: vec![],
         },
-        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 64 },
+        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 64, threads: 1, work_stealing: false },
     })
     .unwrap()
 }
