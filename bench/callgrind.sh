@@ -5,7 +5,7 @@
 # counters dumped. Prints instructions per request and the top functions (inclusive of nothing: self cost).
 #
 # Usage: bench/callgrind.sh [--requests N] [--proxy oxigress|nginx|envoy|haproxy ...] [--top K]
-#   Default: 5,000 requests, oxigress and nginx. The profiles (P.callgrind, for callgrind_annotate --tree=caller)
+#   Default: 5,000 requests, oxigress and nginx. OXIGRESS_ARGS adds flags to oxigress (e.g. --work-stealing). The profiles (P.callgrind, for callgrind_annotate --tree=caller)
 #   and their annotation (P.txt) stay in bench/results/callgrind/ (not committed).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -45,7 +45,7 @@ start_proxy() { # name port -> prints the command to run under valgrind
         oxigress)
             mkdir -p "$work/ox"
             python3 "$bench_root/bench/gen_manifests.py" catch-all "$work/ox" "$backend_port"
-            echo "$(oxigress_bin) standalone --manifests $work/ox --bind 127.0.0.1 --http-port $port --https-port 0 --admin-port $(free_port) --threads 1"
+            echo "$(oxigress_bin) standalone --manifests $work/ox --bind 127.0.0.1 --http-port $port --https-port 0 --admin-port $(free_port) --threads 1 ${OXIGRESS_ARGS:-}"
             ;;
         nginx)
             mkdir -p "$work/np"

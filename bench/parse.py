@@ -82,6 +82,14 @@ def report(raw):
     print()
     print("Goals: req/s ≥ 2× Envoy and ≥ 0.8× nginx; CPU/req ≤ 0.5× Envoy; p99 ≤ Envoy and ≤ 1.15× nginx.")
     print()
+    if "oxigress-base" in proxies:
+        print("## oxigress ÷ oxigress-base (same run)")
+        print()
+        print("| scenario | req/s | CPU/req | p99 |")
+        print("|---|---|---|---|")
+        for s in scenarios:
+            print(f"| {s} | {ratio(s, 'rps', 'oxigress-base')} | {ratio(s, 'cpu_us_per_req', 'oxigress-base')} | {ratio(s, 'p99_ms', 'oxigress-base')} |")
+        print()
     print("## Medians per proxy")
     print()
     print("| scenario | proxy | req/s | p50 ms | p99 ms | CPU µs/req | failed requests (all rounds) |")

@@ -13,6 +13,8 @@
 #
 # Usage: bench/proxy.sh [--quick] [--rounds N] [--secs S] [--conns C]
 #   --quick: 1 round of 2 s per run (~1 minute). Default: 5 rounds of 5 s.
+#   OXIGRESS_BASELINE=path adds a second oxigress binary ("oxigress-base", e.g. the previous commit) to
+#   every round, for a before/after ratio in the same run.
 # Results: bench/results/DATE-proxy.md (table + raw rounds + conditions).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -68,7 +70,7 @@ CONF
 
 # --- proxies ---
 declare -A http_port https_port proxy_pid
-for p in oxigress envoy nginx haproxy; do http_port[$p]=$(free_port); https_port[$p]=$(free_port); done
+for p in oxigress oxigress-base envoy nginx haproxy; do http_port[$p]=$(free_port); https_port[$p]=$(free_port); done
 
 # oxigress standalone: one Ingress for bench.local (whose certificate is also the one for clients without SNI)
 # and for every other host.
@@ -108,11 +110,14 @@ spec:
     http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}
   - http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}
 YAML
-ox_admin=$(free_port)
-# No access log (the other proxies log nothing either): RUST_LOG=warn.
-RUST_LOG=warn "${pin_proxy[@]}" "$oxigress" standalone --manifests "$work/oxigress" --bind 127.0.0.1 \
-    --http-port "${http_port[oxigress]}" --https-port "${https_port[oxigress]}" --admin-port "$ox_admin" \
-    --threads 1 2>"$work/oxigress.log" & proxy_pid[oxigress]=$!; bench_pids+=($!)
+start_oxigress() { # name binary
+    # No access log (the other proxies log nothing either): RUST_LOG=warn.
+    RUST_LOG=warn "${pin_proxy[@]}" "$2" standalone --manifests "$work/oxigress" --bind 127.0.0.1 \
+        --http-port "${http_port[$1]}" --https-port "${https_port[$1]}" --admin-port "$(free_port)" \
+        --threads 1 2>"$work/$1.log" & proxy_pid[$1]=$!; bench_pids+=($!)
+}
+start_oxigress oxigress "$oxigress"
+[ -n "${OXIGRESS_BASELINE:-}" ] && start_oxigress oxigress-base "$OXIGRESS_BASELINE"
 
 # Envoy: static config, one worker (--concurrency 1), HTTP/1.1 upstream.
 envoy_admin=$(free_port)
@@ -211,6 +216,7 @@ CONF
 "${pin_proxy[@]}" haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" & proxy_pid[haproxy]=$!; bench_pids+=($!)
 
 proxies=(oxigress envoy nginx haproxy)
+[ -n "${OXIGRESS_BASELINE:-}" ] && proxies=(oxigress oxigress-base envoy nginx haproxy)
 for p in "${proxies[@]}"; do
     wait_until 20 curl -fs -o /dev/null "http://127.0.0.1:${http_port[$p]}/small" \
         || { echo "$p does not proxy (log: $(tail -5 "$work/$p.log" 2>/dev/null))" >&2; exit 1; }
@@ -266,7 +272,7 @@ out="$results_dir/$(date +%Y-%m-%d)-proxy.md"
     echo "# Proxy throughput, latency, CPU per request ($(date -u +%FT%TZ))"
     echo
     echo "- machine: $(machine_line); load average at end $end_load (before the rounds: $start_load)"
-    echo "- versions: $versions"
+    echo "- versions: $versions${OXIGRESS_BASELINE:+; oxigress-base = $OXIGRESS_BASELINE}"
     echo "- each proxy one worker/thread pinned to CPU $proxy_cpu; backend (nginx, 1 worker, bodies from memory) and load generator pinned to CPU $load_cpu"
     echo "- $conns connections (h2: $conns connections × 1 stream), ${secs} s per run, $rounds interleaved rounds, medians; CPU/req = proxy utime+stime ÷ requests"
     echo
