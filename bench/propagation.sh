@@ -70,14 +70,14 @@ start_instance() { # manifests-dir -> sets inst_pid inst_http inst_admin inst_re
 start_instance "$work/one"; rss_one=$(rss_kib "$inst_pid"); kill "$inst_pid"
 start_instance "$work/many"; rss_many=$(rss_kib "$inst_pid"); ready_many_ms=$inst_ready_ms
 # The log is coloured: strip the escapes before reading translate_ms.
-translate_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$work/oxigress-many.log" | grep -m1 'translated configuration' | grep -o 'translate_ms=[0-9]*' | cut -d= -f2 || true)
+translate_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$work/oxigress-many.log" | grep -m1 'translated configuration' | grep -o 'translate_ms=[0-9.]*' | cut -d= -f2 | xargs printf '%.1f' || true)
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: app-$((ingresses - 1)).bench.local" "http://127.0.0.1:$inst_http/")" = 200 ] \
     || { echo "the last generated Ingress does not serve" >&2; exit 1; }
 read -r ox_p50 ox_p99 ox_max ox_timeouts < <("${pin_load[@]}" python3 "$here/propagation.py" oxigress "$work/many" "$backend_port" "$inst_http" "$changes")
 rss_after=$(rss_kib "$inst_pid")
 # Each change re-translates everything: the median of those translations.
 retranslate_ms=$(sed 's/\x1b\[[0-9;]*m//g' "$work/oxigress-many.log" | grep 'translated configuration' | tail -n +2 \
-    | grep -o 'translate_ms=[0-9]*' | cut -d= -f2 | sort -n | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : "n/a")}')
+    | grep -o 'translate_ms=[0-9.]*' | cut -d= -f2 | sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.1f", a[int((NR+1)/2)]; else print "n/a"}')
 kill "$inst_pid"
 
 # nginx with the equivalent configuration.
