@@ -4,12 +4,17 @@
 # key), same run, same machine; three interleaved rounds, median reported.
 # Backend: nginx (Debian) answering 200 from memory, so the gateway is the bottleneck.
 # Usage: bench/plugin-chain.sh [seconds per run]   (needs wrk and nginx: apt-get install wrk nginx-light)
+#   OXIGRESS_BIN=path measures that binary instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-5}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxigress-target}"
-cargo build --release -p oxigress >/dev/null
-bin="$CARGO_TARGET_DIR/release/oxigress"
+if [ -n "${OXIGRESS_BIN:-}" ]; then
+    bin="$OXIGRESS_BIN"
+else
+    cargo build --release -p oxigress >/dev/null
+    bin="$CARGO_TARGET_DIR/release/oxigress"
+fi
 work="$(mktemp -d)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT

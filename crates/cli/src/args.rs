@@ -155,9 +155,13 @@ pub struct ListenArgs {
     /// Upstream keep-alive connections kept per instance (should cover peak concurrency).
     #[arg(long, default_value_t = 1024)]
     pub upstream_pool_size: usize,
-    /// Worker threads (default: one per core).
+    /// Data-plane worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Share connections between the data-plane threads (one work-stealing runtime) instead of keeping each
+    /// connection on the thread that accepted it (the default: faster per core).
+    #[arg(long)]
+    pub work_stealing: bool,
 }
 
 /// `oxigress controller`.

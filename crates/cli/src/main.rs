@@ -23,13 +23,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     oxigress_cli::logging::init(cli.log_format);
+    // The data plane has runtimes of its own (`--threads`, see oxigress_proxy::Gateway); this one runs the
+    // control side: the manifest or snapshot stream, translation, admin.
     let threads = match &cli.command {
-        Command::Standalone(args) => args.listen.threads,
-        Command::Gateway(args) => args.listen.threads,
-        Command::Controller(_) => Some(2),
-        _ => Some(1),
-    }
-    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Command::Controller(_) => 2,
+        _ => 1,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -64,6 +63,8 @@ fn listen(args: &ListenArgs) -> GatewayConfig {
         admin: Some(SocketAddr::new(args.admin_bind, args.admin_port)),
         upstream_pool_size: args.upstream_pool_size,
         header_timeout: Duration::from_secs(args.header_timeout),
+        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        work_stealing: args.work_stealing,
     }
 }
 

@@ -114,6 +114,8 @@ async fn slowloris_clients_are_cut_after_the_header_timeout_while_others_are_ser
         admin: any,
         upstream_pool_size: 16,
         header_timeout: Duration::from_secs(1),
+        threads: 1,
+        work_stealing: false,
     };
     let gw = instance_listening(dir.path(), "slowloris", "higress", listen);
     let http = gw.http_addr().unwrap();

