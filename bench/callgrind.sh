@@ -27,17 +27,7 @@ need_apt valgrind:valgrind nginx-light:nginx nghttp2-client:h2load
 work="$bench_work"
 mkdir -p "$results_dir/callgrind"
 
-backend_port=$(free_port)
-mkdir -p "$work/backend"
-cat > "$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-user root;
-pid $work/backend/nginx.pid;
-error_log $work/backend/error.log;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$backend_port; keepalive_requests 10000000; location / { return 200 "ok\n"; } } }
-CONF
-nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
+start_ok_backend
 
 start_proxy() { # name port -> prints the command to run under valgrind
     local port=$2

@@ -25,17 +25,7 @@ oxigress=$(oxigress_bin)
 work="$bench_work"
 here="$bench_root/bench"
 
-backend_port=$(free_port)
-mkdir -p "$work/backend"
-cat > "$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-user root;
-pid $work/backend/nginx.pid;
-error_log $work/backend/error.log;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$backend_port; location / { return 200 "ok\n"; } } }
-CONF
-nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
+start_ok_backend
 python3 "$here/gen_manifests.py" manifests "$work/one" 1 "$backend_port"
 python3 "$here/gen_manifests.py" manifests "$work/many" "$ingresses" "$backend_port"
 

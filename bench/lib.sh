@@ -77,3 +77,19 @@ if [ "$(nproc)" -ge 2 ]; then proxy_cpu=0; load_cpu=1; else proxy_cpu=0; load_cp
 machine_line() {
     echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average at start $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
 }
+
+# Starts nginx answering 200 "ok" from memory on a free port of 127.0.0.1 (sets backend_port; files under
+# $work/backend). Arguments: an optional command prefix, e.g. `taskset -c 1`.
+start_ok_backend() {
+    backend_port=$(free_port)
+    mkdir -p "$work/backend"
+    cat > "$work/backend/nginx.conf" <<CONF
+worker_processes 1;
+user root;
+pid $work/backend/nginx.pid;
+error_log $work/backend/error.log;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$backend_port; keepalive_requests 10000000; location / { return 200 "ok\n"; } } }
+CONF
+    "$@" nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
+}
