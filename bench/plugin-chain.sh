@@ -8,31 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-5}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/oxigress-target}"
-if [ -n "${OXIGRESS_BIN:-}" ]; then
-    bin="$OXIGRESS_BIN"
-else
-    cargo build --release -p oxigress >/dev/null
-    bin="$CARGO_TARGET_DIR/release/oxigress"
-fi
-work="$(mktemp -d)"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-backend_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    server { listen 127.0.0.1:$backend_port; keepalive_requests 1000000; location / { return 200 "ok\n"; } }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+source bench/lib.sh
+bin=$(oxigress_bin)
+work="$bench_work"
+start_ok_backend
 
 manifests() { # dir
     mkdir -p "$1"
