@@ -14,6 +14,7 @@ use pingora::modules::http::HttpModules;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
+use smallvec::SmallVec;
 
 use crate::cluster::{hash_bytes, ActiveRequest, ClusterRuntime, PickHint};
 use crate::compression::GzipStream;
@@ -76,11 +77,13 @@ pub struct RequestCtx {
     reroute: bool,
     /// CORS headers for the response (an allowed origin).
     cors: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// The client's host and path, before plugins edited them (the same plugins are selected for the
-    /// response; the access log shows what the client asked).
-    client: Option<(String, String)>,
+    /// The client's host, before plugins edited the request: the same plugins are selected for the
+    /// response (set when the route has plugins).
+    client_host: Option<String>,
+    /// The client's path, kept when a plugin changes it: the access log shows what the client asked.
+    client_path: Option<String>,
     /// Per plugin selected for the request (chain order), its per-request exchange, if it keeps one.
-    exchanges: Vec<Option<Box<dyn Exchange>>>,
+    exchanges: SmallVec<[Option<Box<dyn Exchange>>; 4]>,
     /// Exchanges that see the upstream body chunk by chunk, in response order: `(position, transforms)`.
     body_streams: Vec<(usize, bool)>,
     /// The request body was read (and kept for a resend) before the upstream was chosen.
@@ -122,8 +125,9 @@ impl ProxyHttp for GatewayProxy {
             response_body: None,
             reroute: false,
             cors: Vec::new(),
-            client: None,
-            exchanges: Vec::new(),
+            client_host: None,
+            client_path: None,
+            exchanges: SmallVec::new(),
             body_streams: Vec::new(),
             body_read: false,
             plugin_retry: false,
@@ -196,8 +200,8 @@ impl ProxyHttp for GatewayProxy {
                 if !Arc::ptr_eq(&route, &rerouted) {
                     // The response hooks run on the new route's chain: exchanges of the old one's plugins
                     // cannot follow (positions would not match).
-                    let host = ctx.client.as_ref().map_or_else(String::new, |(h, _)| h.clone());
-                    ctx.exchanges = rerouted.chain.select(&host).map(|_| None).collect();
+                    let host = ctx.client_host.as_deref().unwrap_or_default();
+                    ctx.exchanges = rerouted.chain.select(host).map(|_| None).collect();
                 }
                 route = rerouted;
             }
@@ -533,7 +537,7 @@ impl ProxyHttp for GatewayProxy {
                 // Too large to rewrite: what was held back goes out unchanged, and so does the rest.
                 *body = ctx.response_body.take().map(|r| r.body.freeze());
             } else if end_of_stream {
-                let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
+                let host = ctx.client_host.as_deref().map_or_else(|| request_host(session.req_header()), Cow::Borrowed);
                 *body = ctx.response_body.take().map(|r| self.run_response_body(session, r, &host));
             }
         }
@@ -589,10 +593,8 @@ impl ProxyHttp for GatewayProxy {
             return;
         }
         let req = session.req_header();
-        let (host, path) = match &ctx.client {
-            Some((host, path)) => (Cow::Borrowed(host.as_str()), path.as_str()),
-            None => (request_host(req), req.uri.path()),
-        };
+        let host = ctx.client_host.as_deref().map_or_else(|| request_host(req), Cow::Borrowed);
+        let path = ctx.client_path.as_deref().unwrap_or_else(|| req.uri.path());
         tracing::info!(
             target: "oxigress::access",
             instance = %self.state.instance,
@@ -620,16 +622,15 @@ impl GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<Option<(DirectResponse, usize)>> {
         let scheme = if self.https { "https" } else { "http" };
-        let host = request_host(session.req_header()).into_owned();
-        ctx.client = Some((host.clone(), session.req_header().uri.path().to_string()));
+        let host: &str = ctx.client_host.insert(request_host(session.req_header()).into_owned());
         let client_ip = client_ip(session);
-        let selected: Vec<(usize, Arc<dyn Plugin>)> = route.chain.select(&host).map(|(i, p)| (i, p.clone())).collect();
+        let selected: SmallVec<[(usize, &Arc<dyn Plugin>); 8]> = route.chain.select(host).collect();
         ctx.exchanges = selected.iter().map(|(_, plugin)| plugin.exchange()).collect();
         // Plugins that said, on the headers, that they do not need this request's body.
         let mut skip_body = Vec::new();
         for (position, (index, plugin)) in selected.iter().enumerate() {
             let mut edits = RequestEdits::default();
-            let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
+            let view = RequestView { parts: session.req_header(), host, scheme, client_ip };
             let decision = match ctx.exchanges.get_mut(position) {
                 Some(Some(exchange)) => exchange.on_request_headers(&view, &mut edits),
                 _ => plugin.on_request_headers(&view, &mut edits),
@@ -638,13 +639,16 @@ impl GatewayProxy {
                 skip_body.push(position);
             }
             ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
+            if edits.path_and_query.is_some() && ctx.client_path.is_none() {
+                ctx.client_path = Some(session.req_header().uri.path().to_string());
+            }
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, position + 1)));
             }
         }
         let wants_body = |position: usize, plugin: &Arc<dyn Plugin>| plugin.needs_request_body() && !skip_body.contains(&position);
-        if !route.chain.needs_body_for(&host) || !selected.iter().enumerate().any(|(pos, (_, p))| wants_body(pos, p)) {
+        if !route.chain.needs_body_for(host) || !selected.iter().enumerate().any(|(pos, (_, p))| wants_body(pos, p)) {
             return Ok(None);
         }
         let all = selected.len();
@@ -662,7 +666,7 @@ impl GatewayProxy {
                 continue;
             }
             let mut edits = RequestEdits::default();
-            let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
+            let view = RequestView { parts: session.req_header(), host, scheme, client_ip };
             let decision = match ctx.exchanges.get_mut(position) {
                 Some(Some(exchange)) => exchange.on_request_body(&view, &body, &mut edits),
                 _ => plugin.on_request_body(&view, &body, &mut edits),
@@ -672,6 +676,9 @@ impl GatewayProxy {
                 ctx.request_body = Some(replacement);
             }
             ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
+            if edits.path_and_query.is_some() && ctx.client_path.is_none() {
+                ctx.client_path = Some(session.req_header().uri.path().to_string());
+            }
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, all)));
@@ -729,9 +736,9 @@ impl GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<(Option<Bytes>, Option<ResponseBodyReaders>)> {
         let scheme = if self.https { "https" } else { "http" };
-        let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
+        let host = ctx.client_host.as_deref().map_or_else(|| request_host(session.req_header()), Cow::Borrowed);
         let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
-        let plugins: Vec<_> = route.chain.select(&host).take(ran).collect();
+        let plugins: SmallVec<[_; 8]> = route.chain.select(&host).take(ran).collect();
         let mut replacement = None;
         let mut readers = Vec::new();
         let mut streams_change_body = false;
