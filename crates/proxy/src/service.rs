@@ -89,8 +89,9 @@ pub struct RequestCtx {
     plugin_retry: bool,
     /// The upstream's answer had a `custom-http-errors` status: the request went to the error fallback.
     fell_back: bool,
-    /// The copy of this request for the route's mirror, waiting for the end of the body.
-    mirror: Option<crate::mirror::MirrorCopy>,
+    /// The copy of this request for the route's mirror, waiting for the end of the body (boxed: only
+    /// mirrored requests pay for its size).
+    mirror: Option<Box<crate::mirror::MirrorCopy>>,
     /// When the first answer byte went downstream (LLM metrics).
     first_byte: Option<Instant>,
     start: Instant,
@@ -263,7 +264,7 @@ impl ProxyHttp for GatewayProxy {
                         copy.send();
                     } else {
                         // Sent once the body went through (`request_body_filter`).
-                        ctx.mirror = Some(copy);
+                        ctx.mirror = Some(Box::new(copy));
                     }
                 }
                 ctx.cluster = Some(cluster);
