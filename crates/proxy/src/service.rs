@@ -90,6 +90,11 @@ pub struct RequestCtx {
     body_read: bool,
     /// An exchange asked to send the request again (see `upstream_response_filter`).
     plugin_retry: bool,
+    /// The upstream's answer had a `custom-http-errors` status: the request went to the error fallback.
+    fell_back: bool,
+    /// The copy of this request for the route's mirror, waiting for the end of the body (boxed: only
+    /// mirrored requests pay for its size).
+    mirror: Option<Box<crate::mirror::MirrorCopy>>,
     /// When the first answer byte went downstream (LLM metrics).
     first_byte: Option<Instant>,
     start: Instant,
@@ -131,6 +136,8 @@ impl ProxyHttp for GatewayProxy {
             body_streams: Vec::new(),
             body_read: false,
             plugin_retry: false,
+            fell_back: false,
+            mirror: None,
             first_byte: None,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
@@ -256,8 +263,13 @@ impl ProxyHttp for GatewayProxy {
         ctx.route = Some(route);
         match cluster {
             Some(cluster) => {
-                if let Some(target) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.pick_addr()) {
-                    crate::mirror::mirror(target, session.req_header());
+                if let Some(copy) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.start(session.req_header())) {
+                    if session.as_mut().is_body_empty() {
+                        copy.send();
+                    } else {
+                        // Sent once the body went through (`request_body_filter`).
+                        ctx.mirror = Some(Box::new(copy));
+                    }
                 }
                 ctx.cluster = Some(cluster);
                 Ok(false)
@@ -396,6 +408,21 @@ impl ProxyHttp for GatewayProxy {
                 e.set_retry(true);
                 return Err(e);
             }
+            // why: Higress's internal active redirect (`custom-http-errors`) runs after the route's retries
+            // (Envoy's router decides retries first), at most once, and only with the whole request body
+            // still held for a resend (Envoy needs it buffered too).
+            if let Some(fallback) = route.error_fallback.as_ref().filter(|f| !ctx.fell_back && f.catches(status)) {
+                if fallback.cluster.has_peers() && !session.as_ref().retry_buffer_truncated() {
+                    ctx.fell_back = true;
+                    ctx.cluster = Some(fallback.cluster.clone());
+                    ctx.tried = 0;
+                    ctx.hash = None;
+                    ctx.status_retry = true;
+                    let mut e = Error::explain(ErrorType::HTTPStatus(status), "custom-http-errors: sent to the default backend");
+                    e.set_retry(true);
+                    return Err(e);
+                }
+            }
         }
         if ctx.exchanges.iter().all(Option::is_none) {
             return Ok(());
@@ -434,6 +461,13 @@ impl ProxyHttp for GatewayProxy {
         let proto = HeaderValue::from_static(if self.https { "https" } else { "http" });
         upstream_request.insert_header(X_FORWARDED_PROTO, proto)?;
         if let Some(route) = &ctx.route {
+            if let Some(fallback) = route.error_fallback.as_ref().filter(|_| ctx.fell_back) {
+                // why: Higress redirects to `http://example.com/` keeping the original host: the fallback
+                // gets path `/` (no query) and the headers its `<route>-fallback` route matches on.
+                upstream_request.set_uri(http::Uri::from_static("/"));
+                upstream_request.insert_header("x-envoy-route-name", fallback.route_header.clone())?;
+                upstream_request.insert_header("x-envoy-fallback-service", fallback.service_header.clone())?;
+            }
             route.policy.apply_request(upstream_request)?;
             if let Some(path) = route.policy.rewrite_path(upstream_request.uri.path_and_query().map_or("/", |p| p.as_str())) {
                 let uri = http::Uri::builder()
@@ -454,7 +488,7 @@ impl ProxyHttp for GatewayProxy {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         // The client's body was read whole (and kept by pingora for retries) before the upstream was
@@ -465,6 +499,15 @@ impl ProxyHttp for GatewayProxy {
                 *body = Some(replacement.clone());
             } else if body.is_some() {
                 *body = Some(Bytes::new());
+            }
+        }
+        if let Some(copy) = ctx.mirror.as_mut() {
+            if !copy.push(ctx.connect_attempts, body.as_ref()) {
+                ctx.mirror = None;
+            } else if end_of_stream {
+                if let Some(copy) = ctx.mirror.take() {
+                    copy.send();
+                }
             }
         }
         Ok(())
