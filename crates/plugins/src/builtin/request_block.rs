@@ -167,7 +167,10 @@ fn header_pairs(request: &RequestView<'_>) -> String {
         pair(name, value);
     }
     for (name, value) in &parts.headers {
-        pair(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+        match std::str::from_utf8(value.as_bytes()) {
+            Ok(value) => pair(name.as_str(), value),
+            Err(_) => pair(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+        }
     }
     text
 }
