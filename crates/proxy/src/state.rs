@@ -139,6 +139,12 @@ mod tests {
         assert!(!text.contains("ns/gone"), "{text}");
         assert!(text.contains(r#"oxigress_requests_total{route="keep",code="2xx"}"#), "{text}");
         assert!(text.contains(r#"route="new""#), "{text}");
+        // A first LLM request still running on the old snapshot re-creates the series: the next apply
+        // removes them again.
+        drop(state.metrics.ai.route("ns/gone"));
+        state.apply(snapshot(&["keep", "new"]));
+        let text = exposition(&registry);
+        assert!(!text.contains("ns/gone"), "{text}");
 
         // A route that comes back gets its series again.
         state.apply(snapshot(&["ns/gone"]));

@@ -71,6 +71,8 @@ pub struct ProxyMetrics {
 struct Labelled {
     routes: HashSet<String>,
     plugins: HashSet<String>,
+    /// Routes removed by the previous apply (removed once more at the next).
+    retired: HashSet<String>,
 }
 
 impl ProxyMetrics {
@@ -93,23 +95,26 @@ impl ProxyMetrics {
 
     /// Removes the series of every route and plugin not in `routes` / `plugins` (the names of the snapshot
     /// just applied), and remembers these as the live ones. Called once per applied snapshot, never on the
-    /// request path. A request still running on the previous snapshot counts into its detached counters.
+    /// request path. A request still running on the previous snapshot counts into its detached counters;
+    /// the series an LLM route creates on its first LLM request could be re-created by such a request
+    /// after the swap, so the routes that went away are removed once more at the next apply.
     pub fn retain<'a>(&self, routes: impl IntoIterator<Item = &'a str>, plugins: impl IntoIterator<Item = &'a str>) {
         let routes: HashSet<String> = routes.into_iter().map(str::to_string).collect();
         let plugins: HashSet<String> = plugins.into_iter().map(str::to_string).collect();
         let mut labelled = self.labelled.lock();
-        for gone in labelled.routes.difference(&routes) {
+        let gone: HashSet<String> = labelled.routes.difference(&routes).cloned().collect();
+        for route in gone.iter().chain(labelled.retired.difference(&routes)) {
             for code in CLASSES {
-                self.requests.remove(&RequestLabels { route: gone.clone(), code });
+                self.requests.remove(&RequestLabels { route: route.clone(), code });
             }
-            self.ai.remove_route(gone);
+            self.ai.remove_route(route);
         }
         for gone in labelled.plugins.difference(&plugins) {
             for decision in ["continue", "respond"] {
                 self.plugin_decisions.remove(&PluginLabels { plugin: gone.clone(), decision });
             }
         }
-        *labelled = Labelled { routes, plugins };
+        *labelled = Labelled { routes, plugins, retired: gone };
     }
 
     /// The decision counters of one plugin.
