@@ -109,7 +109,7 @@ mod tests {
                 headers: Vec::new(),
                 query: Vec::new(),
                 methods: Vec::new(),
-                action: RouteAction::Forward(Forward { cluster: "c".into(), fallback: None, canary: None }),
+                action: RouteAction::Forward(Forward { cluster: "c".into(), fallback: None, canary: None, error_fallback: None }),
                 plugins: Vec::new(),
                 policy: Default::default(),
             })
