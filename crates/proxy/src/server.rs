@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::AdminApp;
 use crate::header_deadline::HeaderDeadline;
+use crate::live_h2::LiveH2;
 use crate::service::GatewayProxy;
 use crate::state::ProxyState;
 use crate::tls::{CertificateSelector, DEFAULT_CIPHERS};
@@ -152,6 +153,7 @@ impl Gateway {
             let mut options = HttpServerOptions::default();
             options.h2c = true;
             proxy.server_options = Some(options);
+            let proxy = LiveH2::new(proxy, state.clone());
             let mut service =
                 Service::new("oxigress-http".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
             service.add_tcp(&addr.to_string());
@@ -161,6 +163,7 @@ impl Gateway {
         let https_addr = config.https.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = https_addr {
             let proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), true));
+            let proxy = LiveH2::new(proxy, state.clone());
             let mut service =
                 Service::new("oxigress-https".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
             let mut tls = TlsSettings::with_callbacks(Box::new(CertificateSelector::new(state.clone())))

@@ -21,6 +21,9 @@ use crate::select::instance_label_matches;
 pub const HIGRESS_CONFIG_MAP: &str = "higress-config";
 /// The data key holding the YAML.
 pub const DATA_KEY: &str = "higress";
+/// The largest request body the proxy buffers for plugins (pingora's replay buffer); a larger
+/// `downstream.connectionBufferLimits` is applied as this.
+pub const MAX_BUFFERED_REQUEST_BODY: u32 = 64 * 1024;
 
 /// The instance's settings: from its ConfigMap, else Higress's defaults; an invalid ConfigMap keeps the
 /// settings of `previous`.
@@ -128,20 +131,22 @@ fn parse(text: &str, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> R
     let downstream = config.downstream.unwrap_or_default();
     validate_downstream(&downstream)?;
     let upstream = config.upstream.unwrap_or_default();
-    let mut partial = |what: &str| {
+    let mut report = |what: String| {
         diagnostics.push(Diagnostic::warning(
             "PartialGatewayConfig",
             Some(object.clone()),
-            format!("data.{DATA_KEY}: {what} is accepted but has no effect in oxigress (docs/gateway-config.md)"),
+            format!("data.{DATA_KEY}: {what} (docs/gateway-config.md)"),
         ))
     };
+    if downstream.connection_buffer_limits > MAX_BUFFERED_REQUEST_BODY {
+        report(format!(
+            "downstream.connectionBufferLimits {} is applied as {MAX_BUFFERED_REQUEST_BODY}: oxigress buffers at \
+             most 64 KiB of a request body for plugins",
+            downstream.connection_buffer_limits
+        ));
+    }
+    let mut partial = |what: &str| report(format!("{what} is accepted but has no effect in oxigress"));
     let defaults = GatewaySettings::default();
-    if downstream.http2 != defaults.downstream.http2 {
-        partial("downstream.http2");
-    }
-    if downstream.connection_buffer_limits != defaults.downstream.connection_buffer_limits {
-        partial("downstream.connectionBufferLimits");
-    }
     if upstream.connection_buffer_limits != defaults.upstream.connection_buffer_limits {
         partial("upstream.connectionBufferLimits");
     }
