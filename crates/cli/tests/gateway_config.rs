@@ -1,6 +1,8 @@
 //! The gateway ConfigMap end to end: gzip switched on and off by rewriting the ConfigMap file (hot, no
-//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; and an
-//! Ingress edited with an invalid annotation value keeping its last good form until it is fixed.
+//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; the
+//! HTTP/2 settings a client receives (new connections get a changed ConfigMap's, open ones keep theirs);
+//! the buffer limit of bodies a plugin reads (413 above it); and an Ingress edited with an invalid
+//! annotation value keeping its last good form until it is fixed.
 
 #![allow(clippy::unwrap_used)]
 

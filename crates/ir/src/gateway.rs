@@ -74,6 +74,10 @@ impl Default for Gzip {
     }
 }
 
+/// The largest request body the proxy buffers for plugins (pingora keeps at most 64 KiB of a body it read
+/// to send upstream): a larger `connectionBufferLimits` / `initialStreamWindowSize` bounds bodies at this.
+pub const MAX_BUFFERED_REQUEST_BODY: u32 = 64 * 1024;
+
 /// Client-side connection settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -14,7 +14,7 @@ const DEFAULT_MAX_REQUEST_HEADERS_KB: u32 = 60;
 
 /// The most of a request body pingora keeps to send upstream after a plugin read it (its replay buffer,
 /// `BODY_BUF_LIMIT`): a larger buffered body could not be forwarded, so the body limit never exceeds it.
-pub const MAX_REPLAYED_BODY: usize = 64 * 1024;
+pub const MAX_REPLAYED_BODY: usize = oxigress_ir::MAX_BUFFERED_REQUEST_BODY as usize;
 
 /// pingora's default HTTP/2 header-list bound, kept unless `maxRequestHeadersKb` asks for more.
 const DEFAULT_MAX_HEADER_LIST: usize = 64 * 1024;

@@ -9,7 +9,7 @@
 //! configuration is validated, and an invalid one changes nothing: here a diagnostic, and the last good
 //! settings (from the previous snapshot) stay.
 
-use oxigress_ir::{Downstream, GatewaySettings, Gzip, Snapshot, Upstream};
+use oxigress_ir::{Downstream, GatewaySettings, Gzip, Snapshot, Upstream, MAX_BUFFERED_REQUEST_BODY};
 use oxigress_objects::k8s_openapi::api::core::v1::ConfigMap;
 use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Deserialize;
@@ -21,9 +21,6 @@ use crate::select::instance_label_matches;
 pub const HIGRESS_CONFIG_MAP: &str = "higress-config";
 /// The data key holding the YAML.
 pub const DATA_KEY: &str = "higress";
-/// The largest request body the proxy buffers for plugins (pingora's replay buffer); a larger
-/// `downstream.connectionBufferLimits` is applied as this.
-pub const MAX_BUFFERED_REQUEST_BODY: u32 = 64 * 1024;
 
 /// The instance's settings: from its ConfigMap, else Higress's defaults; an invalid ConfigMap keeps the
 /// settings of `previous`.
