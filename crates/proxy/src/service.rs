@@ -648,7 +648,15 @@ impl GatewayProxy {
             return Ok(None);
         }
         let all = selected.len();
-        let limit = ctx.settings.as_ref().map_or(crate::settings::MAX_REPLAYED_BODY, |s| s.body_limit(session.is_http2()));
+        // The gateway's buffer limit, raised by a plugin that sets its own (Higress `SetRequestBodyBufferLimit`).
+        let gateway_limit = ctx.settings.as_ref().map_or(crate::settings::MAX_REPLAYED_BODY, |s| s.body_limit(session.is_http2()));
+        let limit = selected
+            .iter()
+            .enumerate()
+            .filter(|(pos, (_, p))| wants_body(*pos, p))
+            .filter_map(|(_, (_, p))| p.request_body_limit())
+            .fold(gateway_limit, usize::max)
+            .min(crate::settings::MAX_REPLAYED_BODY);
         let Some(mut body) = read_body(session, limit).await? else {
             let response = DirectResponse {
                 status: 413,

@@ -35,7 +35,7 @@ pub struct SettingsRuntime {
     /// Send `X-Real-IP` upstream.
     pub x_real_ip: bool,
     /// Largest request body a plugin may have buffered on an HTTP/1 connection (`downstream.
-    /// connectionBufferLimits`, at most [`MAX_REPLAYED_BODY`]); larger ⇒ 413.
+    /// connectionBufferLimits`, at most [`MAX_REPLAYED_BODY`], which 0 means); larger ⇒ 413.
     pub body_limit_h1: usize,
     /// The same on an HTTP/2 stream: Envoy bounds HTTP/2 stream buffers by the stream window
     /// (`downstream.http2.initialStreamWindowSize`), at most [`MAX_REPLAYED_BODY`].
@@ -59,7 +59,11 @@ impl SettingsRuntime {
             upstream_idle: seconds(settings.upstream.idle_timeout),
             route_timeout: seconds(settings.downstream.route_timeout),
             x_real_ip: settings.add_x_real_ip_header,
-            body_limit_h1: (settings.downstream.connection_buffer_limits as usize).min(MAX_REPLAYED_BODY),
+            // why: 0 disables Envoy's buffer watermarks (no limit of its own), so only the replay cap is left.
+            body_limit_h1: match settings.downstream.connection_buffer_limits {
+                0 => MAX_REPLAYED_BODY,
+                limit => (limit as usize).min(MAX_REPLAYED_BODY),
+            },
             body_limit_h2: (settings.downstream.http2.initial_stream_window_size as usize).min(MAX_REPLAYED_BODY),
             h2: h2_options(settings, kb as usize * 1024),
         }

@@ -135,11 +135,11 @@ fn parse(text: &str, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> R
             format!("data.{DATA_KEY}: {what} (docs/gateway-config.md)"),
         ))
     };
-    if downstream.connection_buffer_limits > MAX_BUFFERED_REQUEST_BODY {
+    let buffer_limits = downstream.connection_buffer_limits;
+    if buffer_limits == 0 || buffer_limits > MAX_BUFFERED_REQUEST_BODY {
         report(format!(
-            "downstream.connectionBufferLimits {} is applied as {MAX_BUFFERED_REQUEST_BODY}: oxigress buffers at \
-             most 64 KiB of a request body for plugins",
-            downstream.connection_buffer_limits
+            "downstream.connectionBufferLimits {buffer_limits} is applied as {MAX_BUFFERED_REQUEST_BODY}: oxigress \
+             buffers at most 64 KiB of a request body for plugins"
         ));
     }
     let mut partial = |what: &str| report(format!("{what} is accepted but has no effect in oxigress"));

@@ -112,4 +112,10 @@ fn buffer_limits_beyond_what_is_buffered_are_reported() {
     assert!(messages[0].contains("downstream.connectionBufferLimits 1048576 is applied as 65536"), "{messages:?}");
     assert!(messages[1].contains("upstream.connectionBufferLimits is accepted but has no effect"), "{messages:?}");
     assert_eq!(settings.downstream.connection_buffer_limits, 1_048_576, "the IR keeps the value asked for");
+
+    // 0: no limit of its own in Envoy; here the 64 KiB cap.
+    let text = "downstream:\n  connectionBufferLimits: 0\n";
+    let (_, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(diagnostics[0].message.contains("connectionBufferLimits 0 is applied as 65536"), "{diagnostics:?}");
 }
