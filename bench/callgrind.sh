@@ -4,18 +4,20 @@
 # keep-alive requests (8 connections, small body, same nginx backend as bench/proxy.sh) are sent, the
 # counters dumped. Prints instructions per request and the top functions (inclusive of nothing: self cost).
 #
-# Usage: bench/callgrind.sh [--requests N] [--proxy oxigress|nginx|envoy|haproxy ...] [--top K]
-#   Default: 5,000 requests, oxigress and nginx. OXIGRESS_ARGS adds flags to oxigress (e.g. --work-stealing). The profiles (P.callgrind, for callgrind_annotate --tree=caller)
+# Usage: bench/callgrind.sh [--requests N] [--proxy oxigress|nginx|envoy|haproxy ...] [--top K] [--chain C]
+#   Default: 5,000 requests, oxigress and nginx. --chain gives oxigress a plugin chain (empty, request-block or
+#   auth, as bench/plugin-chain.sh; requests then carry the key-auth header). OXIGRESS_ARGS adds flags to oxigress (e.g. --work-stealing). The profiles (P.callgrind, for callgrind_annotate --tree=caller)
 #   and their annotation (P.txt) stay in bench/results/callgrind/ (not committed).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-requests=5000 top=25 proxies=()
+requests=5000 top=25 proxies=() chain=empty
 while [ $# -gt 0 ]; do
     case "$1" in
         --requests) requests=$2; shift ;;
         --proxy) proxies+=("$2"); shift ;;
         --top) top=$2; shift ;;
+        --chain) chain=$2; shift ;;
         --quick) requests=2000 ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#proxies[@]} -eq 0 ] && proxies=(oxigress nginx)
 
+auth_header=$(python3 -c "import sys; sys.path.insert(0, '$bench_root/bench'); import gen_manifests; print(gen_manifests.AUTH_HEADER)")
 need_apt valgrind:valgrind nginx-light:nginx nghttp2-client:h2load
 work="$bench_work"
 mkdir -p "$results_dir/callgrind"
@@ -33,8 +36,9 @@ start_proxy() { # name port -> prints the command to run under valgrind
     local port=$2
     case "$1" in
         oxigress)
-            mkdir -p "$work/ox"
+            rm -rf "$work/ox"; mkdir -p "$work/ox"
             python3 "$bench_root/bench/gen_manifests.py" catch-all "$work/ox" "$backend_port"
+            python3 "$bench_root/bench/gen_manifests.py" plugins "$work/ox" "$chain"
             echo "$(oxigress_bin) standalone --manifests $work/ox --bind 127.0.0.1 --http-port $port --https-port 0 --admin-port $(free_port) --threads 1 ${OXIGRESS_ARGS:-}"
             ;;
         nginx)
@@ -107,10 +111,10 @@ for p in "${proxies[@]}"; do
     # shellcheck disable=SC2086
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" --trace-children=no $cmd 2>"$work/$p.valgrind.log" &
     pid=$!; bench_pids+=($pid)
-    wait_until 180 curl -fs -o /dev/null "http://127.0.0.1:$port/" || { echo "$p does not answer under valgrind" >&2; tail "$work/$p.valgrind.log" >&2; exit 1; }
-    h2load --h1 -n 1000 -c 8 -t 1 "http://127.0.0.1:$port/" >/dev/null
+    wait_until 180 curl -fs -o /dev/null -H "$auth_header" "http://127.0.0.1:$port/" || { echo "$p does not answer under valgrind" >&2; tail "$work/$p.valgrind.log" >&2; exit 1; }
+    h2load --h1 -n 1000 -c 8 -t 1 -H "$auth_header" "http://127.0.0.1:$port/" >/dev/null
     callgrind_control -z "$pid" >/dev/null
-    h2load --h1 -n "$requests" -c 8 -t 1 "http://127.0.0.1:$port/" > "$work/$p.h2load"
+    h2load --h1 -n "$requests" -c 8 -t 1 -H "$auth_header" "http://127.0.0.1:$port/" > "$work/$p.h2load"
     grep -q "$requests succeeded" "$work/$p.h2load" || { echo "$p: not all requests succeeded" >&2; cat "$work/$p.h2load" >&2; }
     callgrind_control -d "$pid" >/dev/null
     kill "$pid"; wait "$pid" 2>/dev/null || true

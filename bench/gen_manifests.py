@@ -7,6 +7,9 @@ one backend 127.0.0.1:PORT) into DIR as files of 100 Ingresses each, and optiona
   gen_manifests.py nginx FILE N BACKEND_PORT LISTEN_PORT INCLUDE_GLOB
   gen_manifests.py ingress I BACKEND_PORT      -> one more Ingress (host change-I.bench.local) on stdout
   gen_manifests.py catch-all DIR BACKEND_PORT  -> one Ingress for every host
+  gen_manifests.py plugins DIR CHAIN           -> the WasmPlugins of a benchmark chain into DIR: CHAIN is
+      empty, request-block (20 rules, none matching an ordinary request) or auth (request-block + key-auth;
+      requests carry `x-api-key: token-two`, see AUTH_HEADER)
 """
 import os
 import sys
@@ -42,6 +45,43 @@ spec:
   - host: {host}
     http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: {name}, port: {{number: 80}}}}}}}}]}}
 """
+
+
+AUTH_HEADER = "x-api-key: token-two"
+
+REQUEST_BLOCK = """apiVersion: extensions.higress.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: request-block, namespace: higress-system}
+spec:
+  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0
+  defaultConfig:
+    block_urls: [%s]
+    block_regexp_urls: [%s]
+    block_headers: [%s]
+""" % (", ".join(f"/blocked-{i}" for i in range(1, 11)),
+       ", ".join(f'"^/re-{i}/.*"' for i in range(1, 6)),
+       ", ".join(f"bad-agent-{i}" for i in range(1, 6)))
+
+KEY_AUTH = """apiVersion: extensions.higress.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: key-auth, namespace: higress-system}
+spec:
+  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/key-auth:1.0.0
+  defaultConfig:
+    global_auth: true
+    keys: [x-api-key]
+    in_header: true
+    consumers: [{name: consumer1, credential: token-one}, {name: consumer2, credential: token-two}]
+"""
+
+
+def plugins(directory, chain):
+    files = {"empty": {}, "request-block": {"request-block": REQUEST_BLOCK},
+             "auth": {"request-block": REQUEST_BLOCK, "key-auth": KEY_AUTH}}[chain]
+    os.makedirs(directory, exist_ok=True)
+    for name, text in files.items():
+        with open(os.path.join(directory, f"plugin-{name}.yaml"), "w") as f:
+            f.write(text)
 
 
 def manifests(directory, n, port):
@@ -87,6 +127,8 @@ if __name__ == "__main__":
         text = text.replace("  - host: app-0.bench.local\n    http:", "  - http:")
         with open(os.path.join(sys.argv[2], "app.yaml"), "w") as f:
             f.write(text)
+    elif mode == "plugins":
+        plugins(sys.argv[2], sys.argv[3])
     elif mode == "ingress":
         i = int(sys.argv[2])
         sys.stdout.write(app(i, int(sys.argv[3]), host=f"change-{i}.bench.local", name=f"change-{i}"))

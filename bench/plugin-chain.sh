@@ -13,62 +13,11 @@ bin=$(oxigress_bin)
 work="$bench_work"
 start_ok_backend
 
-manifests() { # dir
-    mkdir -p "$1"
-    cat > "$1/app.yaml" <<YAML
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: higress}
----
-apiVersion: v1
-kind: Service
-metadata: {name: app, namespace: bench}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: app-1, namespace: bench, labels: {kubernetes.io/service-name: app}}
-addressType: IPv4
-ports: [{name: "", port: $backend_port}]
-endpoints: [{addresses: ["127.0.0.1"]}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: app, namespace: bench}
-spec:
-  ingressClassName: higress
-  rules:
-  - host: bench.local
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}]}
-YAML
-}
-manifests "$work/empty"
-manifests "$work/plugins"
-manifests "$work/auth"
-{
-    echo "apiVersion: extensions.higress.io/v1alpha1"
-    echo "kind: WasmPlugin"
-    echo "metadata: {name: request-block, namespace: higress-system}"
-    echo "spec:"
-    echo "  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0"
-    echo "  defaultConfig:"
-    echo "    block_urls: [$(seq -s, -f '/blocked-%g' 1 10)]"
-    echo "    block_regexp_urls: [$(seq -s, -f '"^/re-%g/.*"' 1 5)]"
-    echo "    block_headers: [$(seq -s, -f 'bad-agent-%g' 1 5)]"
-} > "$work/plugins/request-block.yaml"
-cp "$work/plugins/request-block.yaml" "$work/auth/"
-cat > "$work/auth/key-auth.yaml" <<YAML
-apiVersion: extensions.higress.io/v1alpha1
-kind: WasmPlugin
-metadata: {name: key-auth, namespace: higress-system}
-spec:
-  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/key-auth:1.0.0
-  defaultConfig:
-    global_auth: true
-    keys: [x-api-key]
-    in_header: true
-    consumers: [{name: consumer1, credential: token-one}, {name: consumer2, credential: token-two}]
-YAML
+for chain in empty request-block auth; do
+    python3 bench/gen_manifests.py catch-all "$work/$chain" "$backend_port"
+    python3 bench/gen_manifests.py plugins "$work/$chain" "$chain"
+done
+auth_header=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import gen_manifests; print(gen_manifests.AUTH_HEADER)')
 
 run() { # manifests-dir -> requests/s
     local http admin
@@ -76,15 +25,15 @@ run() { # manifests-dir -> requests/s
     "$bin" standalone --manifests "$1" --bind 127.0.0.1 --http-port "$http" --https-port 0 --admin-port "$admin" \
         --threads 1 2>/dev/null & local pid=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin/healthz/ready" >/dev/null && break; sleep 0.1; done
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.local' -H 'x-api-key: token-two' "http://127.0.0.1:$http/")" = 200 ] || { echo "gateway does not route the benchmark request" >&2; exit 1; }
-    wrk -t1 -c32 -d"${secs}s" -H 'Host: bench.local' -H 'x-api-key: token-two' "http://127.0.0.1:$http/api/items?id=1" | awk '/Requests\/sec/ {print $2}'
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth_header" "http://127.0.0.1:$http/")" = 200 ] || { echo "gateway does not route the benchmark request" >&2; exit 1; }
+    wrk -t1 -c32 -d"${secs}s" -H "$auth_header" "http://127.0.0.1:$http/api/items?id=1" | awk '/Requests\/sec/ {print $2}'
     kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 best() { printf '%s\n' "$@" | sort -n | tail -1; }
 e=(); p=(); a=()
 for _ in 1 2 3; do
-    e+=("$(run "$work/empty")"); p+=("$(run "$work/plugins")"); a+=("$(run "$work/auth")")
+    e+=("$(run "$work/empty")"); p+=("$(run "$work/request-block")"); a+=("$(run "$work/auth")")
 done
 empty=$(median "${e[@]}"); plugins=$(median "${p[@]}"); auth=$(median "${a[@]}")
 ratio=$(python3 -c "print(f'{$plugins/$empty:.3f}')")

@@ -148,8 +148,9 @@ pub struct ListenArgs {
     /// Longest wait for in-flight requests on SIGTERM, in seconds.
     #[arg(long, default_value_t = 15)]
     pub drain_timeout: u64,
-    /// Longest time a new connection may take to send its first request head, in seconds (slowloris;
-    /// nginx's `client_header_timeout`).
+    /// Longest time a connection may take to finish its TLS handshake, and to send each request head
+    /// (from the head's first byte on keep-alive connections), in seconds (slowloris; nginx's
+    /// `client_header_timeout`).
     #[arg(long, default_value_t = 60)]
     pub header_timeout: u64,
     /// Upstream keep-alive connections kept per instance (should cover peak concurrency).

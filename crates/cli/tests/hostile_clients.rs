@@ -3,16 +3,20 @@
 //! everyone else.
 //!
 //! What answers what (pingora 0.9 parses the request before oxigress sees it):
-//! - a request head over 1 MiB (pingora `MAX_HEADER_SIZE`) or with more than 256 headers: **400**
-//!   (pingora answers 400 for every unparsable head; it has no 431);
+//! - a request head over 1 MiB (pingora `MAX_HEADER_SIZE`) or with more than 256 headers: **431**, as
+//!   Envoy (`proxy::header_deadline` stops such a head before pingora, which would answer 400); a head over
+//!   the ConfigMap's `maxRequestHeadersKb` (60 KiB by default): 431 too (`gateway_config.rs`);
 //! - a body over the gateway ConfigMap's buffer limit (`downstream.connectionBufferLimits`, 32 KiB by
 //!   default; at most 64 KiB) on a route whose plugins must read it (request-block `block_bodies`,
-//!   request-validation, transformer, ai-proxy): **413**; other bodies stream through unbuffered;
+//!   request-validation, transformer; ai-proxy up to 64 KiB whatever the limit): **413**; other bodies stream
+//!   through unbuffered;
 //! - a malformed header line, HTTP version or Content-Length (also two different ones): **400**; a request
 //!   line that is not HTTP at all (`GET` alone, a TLS ClientHello on the plain port): the connection is
 //!   closed without an answer (pingora);
-//! - a connection that has not sent its first request head within `--header-timeout` (60 s; 1 s here) is
-//!   closed without an answer (`proxy::header_deadline`).
+//! - a connection that has not finished its TLS handshake, or has not sent a request head, within
+//!   `--header-timeout` (60 s; 1 s here) is closed without an answer (`proxy::header_deadline`); on a
+//!   keep-alive connection each request head's clock starts at its first byte, and an idle connection
+//!   between requests is left to the idle timeout.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -72,13 +76,22 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
     let http = gw.http_addr().unwrap();
     let status = |raw: Vec<u8>| tokio::task::spawn_blocking(move || raw_status(http, &raw));
 
-    // A head over pingora's 1 MiB limit.
+    // A head over pingora's 1 MiB limit: 431 (pingora alone would answer 400).
     let big = format!("GET / HTTP/1.1\r\nHost: web.example.com\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20)).into_bytes();
-    assert_eq!(status(big).await.unwrap(), 400, "oversized head");
-    // More than 256 headers.
-    let many: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
-    let many = format!("GET / HTTP/1.1\r\nHost: web.example.com\r\n{many}\r\n").into_bytes();
-    assert_eq!(status(many).await.unwrap(), 400, "too many headers");
+    assert_eq!(status(big).await.unwrap(), 431, "oversized head");
+    // More than 256 headers: 431. (The echo backend is pingora too, with the same limit: the request that
+    // passes keeps a margin for the headers the gateway adds.)
+    let headers = |n: usize| {
+        let lines: String = (0..n).map(|i| format!("X-H{i}: v\r\n")).collect();
+        format!("GET / HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\n{lines}\r\n").into_bytes()
+    };
+    assert_eq!(status(headers(300)).await.unwrap(), 431, "too many headers");
+    assert_eq!(status(headers(255)).await.unwrap(), 431, "257 headers");
+    assert_eq!(status(headers(240)).await.unwrap(), 200, "242 headers");
+    // A head over the ConfigMap's limit (60 KiB by default), under pingora's: 431 as well.
+    let over = format!("GET / HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\nX-Big: {}\r\n\r\n", "a".repeat(100 << 10));
+    let over = over.into_bytes();
+    assert_eq!(status(over).await.unwrap(), 431, "head over maxRequestHeadersKb");
     // Malformed heads: 400. A request line that is not HTTP at all (no target and version, or a TLS
     // ClientHello on the plain port): pingora closes the connection without an answer.
     for (raw, expected) in [
@@ -163,6 +176,81 @@ async fn slowloris_clients_are_cut_after_the_header_timeout_while_others_are_ser
     let mut answer = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    gw.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Reads until the gateway closes the connection; what it sent before closing.
+async fn until_closed(mut reader: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut seen))
+        .await
+        .expect("the gateway never closed the connection");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_heads_and_tls_handshakes_are_bounded_by_the_header_timeout() {
+    let backend = echo("web");
+    let dir = tempfile::tempdir().unwrap();
+    write_manifests(dir.path(), backend.addr);
+    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listen = oxigress_proxy::GatewayConfig {
+        http: any,
+        https: any,
+        admin: any,
+        upstream_pool_size: 16,
+        header_timeout: Duration::from_secs(1),
+        threads: 1,
+        work_stealing: false,
+    };
+    let gw = instance_listening(dir.path(), "keepalive", "higress", listen);
+    let (http, https) = (gw.http_addr().unwrap(), gw.https_addr().unwrap());
+
+    // A keep-alive connection: a first request, then idle for longer than the header timeout (the idle
+    // timeout, 180 s by default, governs that), then a second request on the same connection.
+    let (read, mut write) = tokio::net::TcpStream::connect(http).await.unwrap().into_split();
+    let mut read = tokio::io::BufReader::new(read);
+    write.write_all(b"GET /first HTTP/1.1\r\nHost: web.example.com\r\n\r\n").await.unwrap();
+    assert_eq!(support::raw::read_response(&mut read, |_| {}).await.unwrap().0, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    write.write_all(b"GET /second HTTP/1.1\r\nHost: web.example.com\r\n\r\n").await.unwrap();
+    assert_eq!(support::raw::read_response(&mut read, |_| {}).await.unwrap().0, 200, "idle keep-alive connection kept");
+    // The third head trickles: the connection is cut about a second after its first byte.
+    let started = Instant::now();
+    write.write_all(b"GET /third HTTP/1.1\r\nHost: web.example.com\r\nX-Slow: ").await.unwrap();
+    let trickle = tokio::spawn(async move {
+        while write.write_all(b"a").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let answer = until_closed(read).await;
+    let cut_after = started.elapsed();
+    trickle.abort();
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert!(cut_after >= Duration::from_millis(900) && cut_after < Duration::from_secs(10), "{cut_after:?}");
+
+    // TLS: a client that opens TCP and sends nothing, or half a ClientHello, is closed after the timeout.
+    let mut hanging = Vec::new();
+    let opened = Instant::now();
+    for partial in [&b""[..], b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"] {
+        let mut stream = tokio::net::TcpStream::connect(https).await.unwrap();
+        stream.write_all(partial).await.unwrap();
+        hanging.push(tokio::spawn(until_closed(stream)));
+    }
+    for task in hanging {
+        let answer = task.await.unwrap();
+        assert!(answer.is_empty(), "{answer:?}");
+    }
+    let cut_after = opened.elapsed();
+    assert!(cut_after >= Duration::from_millis(900) && cut_after < Duration::from_secs(10), "{cut_after:?}");
+    // A TLS client that completes its handshake is served (HTTP/1.1 and h2).
+    let connector = tls::connector(&[b"http/1.1"]);
+    let stream = tls::connect(&connector, https, "web.example.com").await.unwrap();
+    let mut stream = tokio::io::BufReader::new(stream);
+    stream.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\n\r\n").await.unwrap();
+    assert_eq!(support::raw::read_response(&mut stream, |_| {}).await.unwrap().0, 200);
+    let stream = tls::connect(&tls::connector(&[b"h2"]), https, "web.example.com").await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     gw.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -187,8 +187,11 @@ async fn gateway_keeps_serving_without_its_controller_then_converges() {
     }
     assert!(converged, "the gateway serves what was added while its controller was away");
     assert_eq!(get_async(http, "shop.example.com", "/new").await.unwrap().status, 200);
-    let acked = second.gateways.connected().values().any(|g| g.acked.is_some());
-    assert!(acked, "the new controller saw the gateway acknowledge");
+    // The acknowledgement reaches the controller after the gateway has applied (and served) the snapshot.
+    eventually("the new controller saw the gateway acknowledge", || {
+        second.gateways.connected().values().any(|g| g.acked.is_some())
+    })
+    .await;
     second.shutdown().await;
 }
 

@@ -74,3 +74,34 @@ async fn a_new_ingress_with_an_invalid_annotation_only_loses_that_annotation() {
     assert_eq!(diagnostics.len(), 1);
     assert!(!diagnostics[0].message.contains("last good"));
 }
+
+fn error_statuses(snapshot: &Snapshot) -> Option<Vec<u16>> {
+    snapshot.virtual_hosts.iter().flat_map(|v| &v.routes).find_map(|r| {
+        let oxigress_ir::RouteAction::Forward(forward) = &r.action;
+        forward.error_fallback.as_ref().map(|f| f.statuses.clone())
+    })
+}
+
+#[tokio::test]
+async fn an_invalid_custom_http_error_keeps_the_last_good_fallback_codes() {
+    let codes = |list: &str| format!("    nginx.ingress.kubernetes.io/default-backend: svc\n    nginx.ingress.kubernetes.io/custom-http-errors: \"{list}\"\n");
+    let (tx, rx) = watch::channel(mk_source(&codes("404"), 1));
+    let mut controller = Controller::spawn(InstanceOptions::default(), rx, ControllerMetrics::default());
+    let first = controller.snapshots.borrow_and_update().clone().unwrap();
+    assert_eq!(error_statuses(&first), Some(vec![404]));
+
+    tx.send(mk_source(&codes("502,abc"), 2)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while invalid(&controller).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no diagnostic for the invalid code");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let diagnostics = invalid(&controller);
+    assert!(diagnostics[0].message.contains("custom-http-errors") && diagnostics[0].message.contains("last good"), "{diagnostics:?}");
+    assert_eq!(error_statuses(&controller.snapshots.borrow().clone().unwrap()), Some(vec![404]), "the last good codes stay");
+
+    tx.send(mk_source(&codes("502"), 3)).unwrap();
+    let snapshot = next(&mut controller).await;
+    assert_eq!(error_statuses(&snapshot), Some(vec![502]));
+    assert!(invalid(&controller).is_empty());
+}

@@ -14,8 +14,8 @@ mod tls;
 pub use cluster::{Cluster, ClusterId, CookieAffinity, Endpoint, HashKey, LoadBalance, UpstreamPolicy, UpstreamProtocol, UpstreamTls};
 pub use gateway::{GatewaySettings, Gzip, Downstream, Http2, Upstream, MAX_BUFFERED_REQUEST_BODY};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
-pub use route_policy::{BasicAuth, Cors, HeaderEdits, PathRewrite, RateLimit, Redirect, Retry, RoutePolicy};
-pub use route::{WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
+pub use route_policy::{BasicAuth, Cors, HeaderEdits, Mirror, MirrorTarget, PathRewrite, RateLimit, Redirect, Retry, RoutePolicy};
+pub use route::{ErrorFallback, WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};
 pub use tls::{Certificate, CertificateId, TlsHost};
 
 use serde::{Deserialize, Serialize};

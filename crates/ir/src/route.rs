@@ -111,6 +111,24 @@ pub struct Forward {
     /// A weighted canary (`canary-weight`): `weight` of every `total` requests go to its cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<WeightedCanary>,
+    /// Answers with these statuses send the request again to another cluster (`custom-http-errors` with
+    /// `default-backend`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_fallback: Option<ErrorFallback>,
+}
+
+/// Higress's internal active redirect (`custom-http-errors` + `default-backend`): when the upstream answers
+/// one of `statuses`, the request goes once more, to `cluster`, with path `/` (query dropped), the same
+/// method, host, headers and body, plus `x-envoy-route-name: <route name>-fallback` and
+/// `x-envoy-fallback-service: <service>`; the client gets that second answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFallback {
+    /// The `default-backend` Service's cluster.
+    pub cluster: ClusterId,
+    /// The upstream statuses that trigger the fallback (sorted, no duplicates).
+    pub statuses: Vec<u16>,
+    /// `ns/name` of the `default-backend` Service (the `x-envoy-fallback-service` header).
+    pub service: String,
 }
 
 /// The canary share of a route's traffic.
@@ -127,6 +145,9 @@ pub struct WeightedCanary {
 impl Forward {
     /// Every cluster the action may use.
     pub fn clusters(&self) -> impl Iterator<Item = &ClusterId> {
-        std::iter::once(&self.cluster).chain(self.fallback.as_ref()).chain(self.canary.as_ref().map(|c| &c.cluster))
+        std::iter::once(&self.cluster)
+            .chain(self.fallback.as_ref())
+            .chain(self.canary.as_ref().map(|c| &c.cluster))
+            .chain(self.error_fallback.as_ref().map(|e| &e.cluster))
     }
 }

@@ -44,14 +44,50 @@ pub struct RoutePolicy {
     /// Local rate limit (`route-limit-rps` / `route-limit-rpm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
-    /// A copy of each request (head only) goes to this cluster, its answer ignored
-    /// (`mirror-target-service`).
+    /// A copy of (a share of) the requests goes elsewhere, its answer ignored (`mirror-target-service`,
+    /// `mirror-target-fqdn`, `mirror-percentage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<String>,
+    pub mirror: Option<Mirror>,
     /// When a failed attempt is sent to another endpoint (`proxy-next-upstream*`); `None` = the default
     /// policy ([`Retry::default_policy`], Istio's: 2 retries on connect failure and 503).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+}
+
+/// Request mirroring (Envoy `request_mirror_policies` as Istio builds them from Higress's annotations):
+/// a copy of the request, head and body, is sent in the background and its answer dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mirror {
+    /// Where the copies go.
+    pub target: MirrorTarget,
+    /// Percentage of requests mirrored, 0..=99 (`mirror-percentage`); `None` = every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+}
+
+/// The destination of mirrored requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MirrorTarget {
+    /// A cluster of the snapshot (`mirror-target-service`).
+    Cluster(String),
+    /// A DNS name resolved when a copy is sent (`mirror-target-fqdn`, `mirror-target-fqdn-port`).
+    Fqdn {
+        /// Host name (or IP address).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+}
+
+impl Mirror {
+    /// The cluster the copies go to, if the target is one.
+    pub fn cluster(&self) -> Option<&String> {
+        match &self.target {
+            MirrorTarget::Cluster(c) => Some(c),
+            MirrorTarget::Fqdn { .. } => None,
+        }
+    }
 }
 
 /// A route's retry policy (Istio `HTTPRetry` as Higress builds it from `proxy-next-upstream*`). A retry

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use crate::object::{KubeObject, ObjectKey};
+use crate::object::{KubeObject, ObjectKey, ObjectRef};
 use crate::wasm_plugin::WasmPlugin;
 
 /// Every object a source holds, by kind, each kind keyed by `namespace/name` (deterministic order).
@@ -44,6 +44,22 @@ impl Resources {
             KubeObject::Secret(o) => self.secrets.insert(key, o).map(KubeObject::Secret),
             KubeObject::ConfigMap(o) => self.config_maps.insert(key, o).map(KubeObject::ConfigMap),
             KubeObject::WasmPlugin(o) => self.wasm_plugins.insert(key, o).map(KubeObject::WasmPlugin),
+        }
+    }
+
+    /// Removes the object `reference` points at; returns whether there was one.
+    pub fn remove(&mut self, reference: &ObjectRef) -> bool {
+        let key = reference.key();
+        match reference.kind.as_str() {
+            "Ingress" => self.ingresses.remove(&key).is_some(),
+            "IngressClass" => self.ingress_classes.remove(&key).is_some(),
+            "Service" => self.services.remove(&key).is_some(),
+            "EndpointSlice" => self.endpoint_slices.remove(&key).is_some(),
+            "Endpoints" => self.endpoints.remove(&key).is_some(),
+            "Secret" => self.secrets.remove(&key).is_some(),
+            "ConfigMap" => self.config_maps.remove(&key).is_some(),
+            "WasmPlugin" => self.wasm_plugins.remove(&key).is_some(),
+            _ => false,
         }
     }
 

@@ -1,240 +1,148 @@
-//! A deadline for a connection's first request head (slowloris): a client that has not sent a complete
-//! request head (`\r\n\r\n`, which the h2 preface also contains) within the header timeout of connecting
-//! is disconnected. nginx's `client_header_timeout`; pingora has no such limit, only a 60 s timeout per
-//! read, which a client trickling a byte at a time never hits.
+//! The listener application around pingora's HTTP proxy that bounds how long (and how large) a client may
+//! take to send a request head, nginx's `client_header_timeout`; pingora has only a 60 s timeout per read,
+//! which a client trickling a byte at a time never hits, and a 60 s TLS handshake timeout.
 //!
-//! [`HeaderDeadline`] wraps the pingora application of a listener; each new connection's stream is
-//! wrapped in a [`DeadlineStream`] that fails reads (and peeks) with `TimedOut` once the deadline passes
-//! while the head is incomplete. After the first head the wrapper only forwards. Later requests of a
-//! keep-alive connection are bounded by pingora's per-read and keep-alive timeouts only.
+//! - TLS: the handshake runs here (not in pingora's listener) and must finish within the header timeout.
+//! - Each connection's stream is wrapped in a [`DeadlineStream`], which fails reads once a request head
+//!   is not complete within the header timeout, and answers a head over pingora's limits (1 MiB, 256
+//!   headers) with 431 instead of pingora's 400.
+//! - The first head's clock starts when the connection is accepted (after the TLS handshake). HTTP/1
+//!   keep-alive: this module runs pingora's request loop itself, so after each response the stream is
+//!   re-armed and the next head's clock starts at its first byte; an idle keep-alive connection is bounded
+//!   by the idle timeout (gateway ConfigMap `downstream.idleTimeout`), not by this one.
+//! - HTTP/2 (ALPN or the h2c preface): the preface is the head that must arrive in time; the connection
+//!   is then handed to pingora's own HTTP/2 handling.
 
-use std::future::Future;
-use std::pin::Pin;
+mod stream;
+
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
-use pingora::protocols::{
-    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, TimingDigest,
-    UniqueID, UniqueIDType, ALPN,
-};
-use pingora::protocols::raw_connect::ProxyDigest;
-use pingora::protocols::Stream;
+use pingora::apps::{HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::listeners::TlsAccept;
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::tls::server::handshake_with_callback;
+use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
+use pingora::tls::ssl::{select_next_proto, AlpnError, SslAcceptor, SslMethod, SslRef};
 
-/// A listener application whose connections must send their first request head within `timeout`.
+pub use stream::DeadlineStream;
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A listener application whose connections must finish their TLS handshake, and send each request head,
+/// within `timeout`.
 pub struct HeaderDeadline<A> {
     inner: Arc<A>,
     timeout: Duration,
+    tls: Option<TlsHandshake>,
 }
 
 impl<A> HeaderDeadline<A> {
-    /// Wraps `inner`.
+    /// Wraps `inner` on a plain listener.
     pub fn new(inner: A, timeout: Duration) -> Self {
-        Self { inner: Arc::new(inner), timeout }
+        Self { inner: Arc::new(inner), timeout, tls: None }
+    }
+
+    /// Makes this a TLS listener (the listener itself must then be plain TCP).
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsHandshake) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+}
+
+/// Downstream TLS as pingora's listener would set it up (Mozilla intermediate, h2 preferred over
+/// HTTP/1.1 by ALPN, certificates from the callbacks), but run by [`HeaderDeadline`].
+pub struct TlsHandshake {
+    acceptor: SslAcceptor,
+    callbacks: Box<dyn TlsAccept + Send + Sync>,
+}
+
+impl TlsHandshake {
+    /// An acceptor with `ciphers` (TLS ≤ 1.2) whose certificates come from `callbacks`.
+    pub fn new(callbacks: Box<dyn TlsAccept + Send + Sync>, ciphers: &str) -> Result<Self, pingora::tls::error::ErrorStack> {
+        let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())?;
+        builder.set_cipher_list(ciphers)?;
+        builder.set_alpn_select_callback(prefer_h2);
+        Ok(Self { acceptor: builder.build(), callbacks })
+    }
+
+    /// The TLS stream, or `None` when the handshake failed or did not finish within `timeout`.
+    async fn accept(&self, stream: Stream, timeout: Duration) -> Option<Stream> {
+        let raw = DeadlineStream::forward(stream);
+        match tokio::time::timeout(timeout, handshake_with_callback(&self.acceptor, raw, &*self.callbacks)).await {
+            Ok(Ok(tls)) => Some(Box::new(tls)),
+            Ok(Err(e)) => {
+                tracing::debug!("downstream TLS handshake failed: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("downstream TLS handshake not finished within the header timeout");
+                None
+            }
+        }
+    }
+}
+
+/// ALPN: h2 if the client offers it, else HTTP/1.1, else no ALPN (the client falls back to HTTP/1.1).
+fn prefer_h2<'a>(_: &mut SslRef, offered: &'a [u8]) -> Result<&'a [u8], AlpnError> {
+    select_next_proto(b"\x02h2\x08http/1.1", offered).ok_or(AlpnError::NOACK)
+}
+
+impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
+    /// Whether the connection speaks HTTP/2 (`None`: it closed or timed out before saying).
+    async fn is_h2(&self, stream: &mut Stream) -> Option<bool> {
+        if stream.get_ssl_digest().is_some() {
+            return Some(matches!(stream.selected_alpn_proto(), Some(ALPN::H2)));
+        }
+        if !self.inner.server_options().is_some_and(|o| o.h2c) {
+            return Some(false);
+        }
+        let mut buf = [0u8; H2_PREFACE.len()];
+        // Not every stream supports peeking (then: HTTP/1).
+        let peeked = stream.try_peek(&mut buf).await.ok()?;
+        Some(peeked && buf == H2_PREFACE)
     }
 }
 
 #[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
-    async fn process_new(self: &Arc<Self>, session: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-        let stream: Stream = Box::new(DeadlineStream::new(session, self.timeout));
-        self.inner.process_new(stream, shutdown).await
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
+    async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let stream = match &self.tls {
+            Some(tls) => tls.accept(stream, self.timeout).await?,
+            None => stream,
+        };
+        let mut stream: Stream = Box::new(DeadlineStream::new(stream, self.timeout));
+        if self.is_h2(&mut stream).await? {
+            // pingora's HTTP/2 handling; the stream forwards from here on (the preface was the head).
+            return ServerApp::process_new(&self.inner, stream, shutdown).await;
+        }
+        // pingora's HTTP/1 keep-alive loop (`ServerApp for HttpServerApp`), re-arming the deadline
+        // before each next request.
+        let mut session = ServerSession::new_http1(stream);
+        session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
+        session.set_keepalive_reuses_remaining(self.inner.server_options().and_then(|o| o.keepalive_request_limit));
+        let mut result = self.inner.process_new_http(session, shutdown).await;
+        while let Some((stream, settings)) = result.map(ReusedHttpStream::consume) {
+            // The stream pingora hands back is the one given to it above.
+            let Ok(mut stream) = stream.into_any().downcast::<DeadlineStream>() else {
+                tracing::error!("keep-alive stream is not the header-deadline stream; closing it");
+                return None;
+            };
+            stream.next_request();
+            let mut session = ServerSession::new_http1(stream);
+            if let Some(settings) = settings {
+                settings.apply_to_session(&mut session);
+            }
+            result = self.inner.process_new_http(session, shutdown).await;
+        }
+        None
     }
 
     async fn cleanup(&self) {
-        self.inner.cleanup().await;
-    }
-}
-
-/// A stream whose reads fail once its deadline passes before the first request head is complete.
-#[derive(Debug)]
-pub struct DeadlineStream {
-    inner: Stream,
-    /// `None` once the head is complete.
-    deadline: Option<Pin<Box<Sleep>>>,
-    /// How many bytes of `\r\n\r\n` the data read so far ends with.
-    matched: usize,
-}
-
-impl DeadlineStream {
-    fn new(inner: Stream, timeout: Duration) -> Self {
-        Self { inner, deadline: Some(Box::pin(tokio::time::sleep_until(Instant::now() + timeout))), matched: 0 }
-    }
-
-    /// Looks for the end of the head in newly read bytes.
-    fn scan(&mut self, bytes: &[u8]) {
-        let (matched, found) = scan(self.matched, bytes);
-        self.matched = matched;
-        if found {
-            self.deadline = None;
-        }
-    }
-
-    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready())
-    }
-}
-
-/// Advances the `\r\n\r\n` matcher over `bytes`: (bytes of it matched at the end, whether it was found).
-fn scan(mut matched: usize, bytes: &[u8]) -> (usize, bool) {
-    const END: &[u8] = b"\r\n\r\n";
-    for &b in bytes {
-        matched = if b == END[matched] {
-            matched + 1
-        } else if b == b'\r' {
-            1
-        } else {
-            0
-        };
-        if matched == END.len() {
-            return (matched, true);
-        }
-    }
-    (matched, false)
-}
-
-fn timed_out_error() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::TimedOut, "request head not received within the header timeout")
-}
-
-impl AsyncRead for DeadlineStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        if this.deadline.is_none() {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        let before = buf.filled().len();
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                this.scan(&buf.filled()[before..]);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(timed_out_error())),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl AsyncWrite for DeadlineStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-#[async_trait]
-impl Shutdown for DeadlineStream {
-    async fn shutdown(&mut self) {
-        self.inner.shutdown().await;
-    }
-}
-
-impl UniqueID for DeadlineStream {
-    fn id(&self) -> UniqueIDType {
-        self.inner.id()
-    }
-}
-
-impl Ssl for DeadlineStream {
-    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
-        self.inner.get_ssl()
-    }
-
-    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
-        self.inner.get_ssl_digest()
-    }
-
-    fn selected_alpn_proto(&self) -> Option<ALPN> {
-        self.inner.selected_alpn_proto()
-    }
-}
-
-impl GetTimingDigest for DeadlineStream {
-    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
-        self.inner.get_timing_digest()
-    }
-
-    fn get_read_pending_time(&self) -> Duration {
-        self.inner.get_read_pending_time()
-    }
-
-    fn get_write_pending_time(&self) -> Duration {
-        self.inner.get_write_pending_time()
-    }
-}
-
-impl GetProxyDigest for DeadlineStream {
-    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
-        self.inner.get_proxy_digest()
-    }
-
-    fn set_proxy_digest(&mut self, digest: ProxyDigest) {
-        self.inner.set_proxy_digest(digest);
-    }
-}
-
-impl GetSocketDigest for DeadlineStream {
-    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
-        self.inner.get_socket_digest()
-    }
-
-    fn set_socket_digest(&mut self, digest: SocketDigest) {
-        self.inner.set_socket_digest(digest);
-    }
-}
-
-#[async_trait]
-impl Peek for DeadlineStream {
-    async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
-        match self.deadline.as_ref().map(|d| d.deadline()) {
-            Some(deadline) => tokio::time::timeout_at(deadline, self.inner.try_peek(buf)).await.map_err(|_| timed_out_error())?,
-            None => self.inner.try_peek(buf).await,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scan;
-
-    #[test]
-    fn head_end_is_found_across_reads() {
-        let (matched, found) = scan(0, b"GET / HTTP/1.1\r\nHost: a\r");
-        assert!(!found);
-        let (matched, found) = scan(matched, b"\n\r");
-        assert!(!found);
-        assert!(scan(matched, b"\n").1);
-    }
-
-    #[test]
-    fn stray_carriage_returns_and_bare_newlines() {
-        assert!(scan(0, b"a\r\r\n\r\n").1);
-        assert!(!scan(0, b"a\n\n\r\n").1);
-        assert!(!scan(0, b"").1);
+        self.inner.http_cleanup().await;
     }
 }

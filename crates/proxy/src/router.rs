@@ -10,6 +10,7 @@ use regex::Regex;
 
 use crate::cluster::ClusterRuntime;
 use crate::metrics::{AiMetrics, LazyAiMetrics, PluginCounters, RouteMetrics};
+use crate::mirror::CompiledMirror;
 use crate::route_policy::CompiledPolicy;
 
 /// Why an IR route could not be compiled.
@@ -36,8 +37,10 @@ pub struct CompiledRoute {
     pub fallback: Option<Arc<ClusterRuntime>>,
     /// A weighted canary.
     pub canary: Option<CanarySplit>,
-    /// Where request copies go (`mirror-target-service`).
-    pub mirror: Option<Arc<ClusterRuntime>>,
+    /// Where request copies go (`mirror-target-service`, `mirror-target-fqdn`).
+    pub mirror: Option<CompiledMirror>,
+    /// Where answers with some statuses send the request (`custom-http-errors`).
+    pub error_fallback: Option<ErrorFallbackRuntime>,
     /// Plugins run before the upstream.
     pub chain: Chain,
     /// Per-route counters.
@@ -177,6 +180,7 @@ impl CompiledRoute {
             fallback,
             canary: None,
             mirror: None,
+            error_fallback: None,
             chain,
             metrics,
             plugin_counters,
@@ -185,9 +189,14 @@ impl CompiledRoute {
         })
     }
 
-    /// The route with its weighted canary and mirror cluster.
-    pub fn with_extra_clusters(self, canary: Option<CanarySplit>, mirror: Option<Arc<ClusterRuntime>>) -> Self {
-        Self { canary, mirror, ..self }
+    /// The route with its weighted canary, mirror and error fallback.
+    pub fn with_extra_clusters(
+        self,
+        canary: Option<CanarySplit>,
+        mirror: Option<CompiledMirror>,
+        error_fallback: Option<ErrorFallbackRuntime>,
+    ) -> Self {
+        Self { canary, mirror, error_fallback, ..self }
     }
 
     /// `ignore-path-case` (Envoy `ignore_case`): literal paths compare ASCII case-insensitively.
@@ -255,6 +264,36 @@ fn query_value<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
 /// A regex that must match the whole value (RE2 full match, as Envoy).
 fn anchored(pattern: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("regex {pattern:?}: {e}"))
+}
+
+/// `custom-http-errors` with `default-backend` (Higress's internal active redirect): an upstream answer
+/// with one of `statuses` sends the request once more, to `cluster`, with path `/` and the two headers
+/// Higress's redirect adds.
+pub struct ErrorFallbackRuntime {
+    /// The `default-backend` Service's cluster.
+    pub cluster: Arc<ClusterRuntime>,
+    statuses: Vec<u16>,
+    /// `x-envoy-route-name: <route name>-fallback`.
+    pub route_header: http::HeaderValue,
+    /// `x-envoy-fallback-service: <ns>/<name>`.
+    pub service_header: http::HeaderValue,
+}
+
+impl ErrorFallbackRuntime {
+    /// Compiles the IR's error fallback of route `route_name`; `None` when a header value is not valid.
+    pub fn new(cluster: Arc<ClusterRuntime>, fallback: &oxigress_ir::ErrorFallback, route_name: &str) -> Option<Self> {
+        Some(Self {
+            cluster,
+            statuses: fallback.statuses.clone(),
+            route_header: http::HeaderValue::from_str(&format!("{route_name}-fallback")).ok()?,
+            service_header: http::HeaderValue::from_str(&fallback.service).ok()?,
+        })
+    }
+
+    /// Whether an answer with `status` goes to the fallback.
+    pub fn catches(&self, status: u16) -> bool {
+        self.statuses.contains(&status)
+    }
 }
 
 /// A weighted canary: `weight` of every `total` requests go to `cluster` (a shared counter spreads them

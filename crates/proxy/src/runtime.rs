@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use oxigress_ir::{RouteAction, RoutePlugin, Snapshot};
+use oxigress_ir::{MirrorTarget, RouteAction, RoutePlugin, Snapshot};
 use oxigress_plugins::fail_strategy::{self, Guarded};
 use oxigress_plugins::{Chain, ChainEntry, HostPattern, Plugin};
 
 use crate::cluster::ClusterRuntime;
 use crate::metrics::{PluginCounters, ProxyMetrics};
-use crate::router::{CanarySplit, CompiledRoute, Router};
+use crate::mirror::{CompiledMirror, MirrorDestination};
+use crate::router::{CanarySplit, CompiledRoute, ErrorFallbackRuntime, Router};
 use crate::settings::SettingsRuntime;
 use crate::tls::TlsRuntime;
 use crate::upstream::UpstreamConnect;
@@ -72,12 +73,25 @@ impl Runtime {
                 let metrics =
                     route_metrics.entry(route.name.clone()).or_insert_with(|| metrics.route(&route.name)).clone();
                 let chain = chain(&route.plugins, &plugins);
-                let mirror = route.policy.mirror.as_deref().and_then(|m| clusters.get(m).cloned());
+                let mirror = route.policy.mirror.as_ref().and_then(|m| {
+                    let destination = match &m.target {
+                        MirrorTarget::Cluster(id) => MirrorDestination::Cluster(clusters.get(id.as_str())?.clone()),
+                        MirrorTarget::Fqdn { host, port } => MirrorDestination::Fqdn { host: Arc::from(host.as_str()), port: *port },
+                    };
+                    Some(CompiledMirror::new(destination, m.percent))
+                });
+                let error_fallback = forward.error_fallback.as_ref().and_then(|f| {
+                    let compiled = ErrorFallbackRuntime::new(clusters.get(f.cluster.as_str())?.clone(), f, &route.name);
+                    if compiled.is_none() {
+                        problems.push(format!("route {}: error fallback header values are not valid", route.id));
+                    }
+                    compiled
+                });
                 let canary = forward.canary.as_ref().and_then(|c| {
                     clusters.get(c.cluster.as_str()).cloned().map(|cluster| CanarySplit::new(cluster, c.weight, c.total))
                 });
                 match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone(), &metrics_all.ai)
-                    .map(|r| r.with_extra_clusters(canary, mirror))
+                    .map(|r| r.with_extra_clusters(canary, mirror, error_fallback))
                 {
                     Ok(compiled) => routes.push(Arc::new(compiled)),
                     Err(e) => problems.push(e.to_string()),

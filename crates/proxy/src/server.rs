@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
-use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Fds, ListenFds};
 use pingora::services::listening::Service;
@@ -24,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::admin::AdminApp;
-use crate::header_deadline::HeaderDeadline;
+use crate::header_deadline::{HeaderDeadline, TlsHandshake};
 use crate::live_h2::LiveH2;
 use crate::service::GatewayProxy;
 use crate::state::ProxyState;
@@ -41,8 +40,8 @@ pub struct GatewayConfig {
     pub admin: Option<SocketAddr>,
     /// Upstream keep-alive pool size (connections kept per instance).
     pub upstream_pool_size: usize,
-    /// Longest time a new connection may take to send its first request head (slowloris); see
-    /// [`crate::header_deadline`].
+    /// Longest time a connection may take to finish its TLS handshake, and to send each request head
+    /// (slowloris); see [`crate::header_deadline`].
     pub header_timeout: Duration,
     /// Data-plane worker threads (at least one is used).
     pub threads: usize,
@@ -164,13 +163,12 @@ impl Gateway {
         if let Some(addr) = https_addr {
             let proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), true));
             let proxy = LiveH2::new(proxy, state.clone());
-            let mut service =
-                Service::new("oxigress-https".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
-            let mut tls = TlsSettings::with_callbacks(Box::new(CertificateSelector::new(state.clone())))
+            // TLS is done by HeaderDeadline (so the handshake has a deadline): a plain TCP listener.
+            let tls = TlsHandshake::new(Box::new(CertificateSelector::new(state.clone())), DEFAULT_CIPHERS)
                 .map_err(|e| StartError::Tls(e.to_string()))?;
-            tls.set_cipher_list(DEFAULT_CIPHERS).map_err(|e| StartError::Tls(e.to_string()))?;
-            tls.enable_h2();
-            service.add_tls_with_settings(&addr.to_string(), None, tls);
+            let app = HeaderDeadline::new(proxy, config.header_timeout).with_tls(tls);
+            let mut service = Service::new("oxigress-https".to_string(), app);
+            service.add_tcp(&addr.to_string());
             services.push((Box::new(service), true));
         }
 

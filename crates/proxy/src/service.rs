@@ -14,6 +14,7 @@ use pingora::modules::http::HttpModules;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
+use smallvec::SmallVec;
 
 use crate::cluster::{hash_bytes, ActiveRequest, ClusterRuntime, PickHint};
 use crate::compression::GzipStream;
@@ -76,17 +77,24 @@ pub struct RequestCtx {
     reroute: bool,
     /// CORS headers for the response (an allowed origin).
     cors: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// The client's host and path, before plugins edited them (the same plugins are selected for the
-    /// response; the access log shows what the client asked).
-    client: Option<(String, String)>,
+    /// The client's host, before plugins edited the request: the same plugins are selected for the
+    /// response (set when the route has plugins).
+    client_host: Option<String>,
+    /// The client's path, kept when a plugin changes it: the access log shows what the client asked.
+    client_path: Option<String>,
     /// Per plugin selected for the request (chain order), its per-request exchange, if it keeps one.
-    exchanges: Vec<Option<Box<dyn Exchange>>>,
+    exchanges: SmallVec<[Option<Box<dyn Exchange>>; 4]>,
     /// Exchanges that see the upstream body chunk by chunk, in response order: `(position, transforms)`.
     body_streams: Vec<(usize, bool)>,
     /// The request body was read (and kept for a resend) before the upstream was chosen.
     body_read: bool,
     /// An exchange asked to send the request again (see `upstream_response_filter`).
     plugin_retry: bool,
+    /// The upstream's answer had a `custom-http-errors` status: the request went to the error fallback.
+    fell_back: bool,
+    /// The copy of this request for the route's mirror, waiting for the end of the body (boxed: only
+    /// mirrored requests pay for its size).
+    mirror: Option<Box<crate::mirror::MirrorCopy>>,
     /// When the first answer byte went downstream (LLM metrics).
     first_byte: Option<Instant>,
     start: Instant,
@@ -122,11 +130,14 @@ impl ProxyHttp for GatewayProxy {
             response_body: None,
             reroute: false,
             cors: Vec::new(),
-            client: None,
-            exchanges: Vec::new(),
+            client_host: None,
+            client_path: None,
+            exchanges: SmallVec::new(),
             body_streams: Vec::new(),
             body_read: false,
             plugin_retry: false,
+            fell_back: false,
+            mirror: None,
             first_byte: None,
             start: Instant::now(),
             _in_flight: self.state.track_request(),
@@ -196,8 +207,8 @@ impl ProxyHttp for GatewayProxy {
                 if !Arc::ptr_eq(&route, &rerouted) {
                     // The response hooks run on the new route's chain: exchanges of the old one's plugins
                     // cannot follow (positions would not match).
-                    let host = ctx.client.as_ref().map_or_else(String::new, |(h, _)| h.clone());
-                    ctx.exchanges = rerouted.chain.select(&host).map(|_| None).collect();
+                    let host = ctx.client_host.as_deref().unwrap_or_default();
+                    ctx.exchanges = rerouted.chain.select(host).map(|_| None).collect();
                 }
                 route = rerouted;
             }
@@ -252,8 +263,13 @@ impl ProxyHttp for GatewayProxy {
         ctx.route = Some(route);
         match cluster {
             Some(cluster) => {
-                if let Some(target) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.pick_addr()) {
-                    crate::mirror::mirror(target, session.req_header());
+                if let Some(copy) = ctx.route.as_ref().and_then(|r| r.mirror.as_ref()).and_then(|m| m.start(session.req_header())) {
+                    if session.as_mut().is_body_empty() {
+                        copy.send();
+                    } else {
+                        // Sent once the body went through (`request_body_filter`).
+                        ctx.mirror = Some(Box::new(copy));
+                    }
                 }
                 ctx.cluster = Some(cluster);
                 Ok(false)
@@ -392,6 +408,21 @@ impl ProxyHttp for GatewayProxy {
                 e.set_retry(true);
                 return Err(e);
             }
+            // why: Higress's internal active redirect (`custom-http-errors`) runs after the route's retries
+            // (Envoy's router decides retries first), at most once, and only with the whole request body
+            // still held for a resend (Envoy needs it buffered too).
+            if let Some(fallback) = route.error_fallback.as_ref().filter(|f| !ctx.fell_back && f.catches(status)) {
+                if fallback.cluster.has_peers() && !session.as_ref().retry_buffer_truncated() {
+                    ctx.fell_back = true;
+                    ctx.cluster = Some(fallback.cluster.clone());
+                    ctx.tried = 0;
+                    ctx.hash = None;
+                    ctx.status_retry = true;
+                    let mut e = Error::explain(ErrorType::HTTPStatus(status), "custom-http-errors: sent to the default backend");
+                    e.set_retry(true);
+                    return Err(e);
+                }
+            }
         }
         if ctx.exchanges.iter().all(Option::is_none) {
             return Ok(());
@@ -430,6 +461,13 @@ impl ProxyHttp for GatewayProxy {
         let proto = HeaderValue::from_static(if self.https { "https" } else { "http" });
         upstream_request.insert_header(X_FORWARDED_PROTO, proto)?;
         if let Some(route) = &ctx.route {
+            if let Some(fallback) = route.error_fallback.as_ref().filter(|_| ctx.fell_back) {
+                // why: Higress redirects to `http://example.com/` keeping the original host: the fallback
+                // gets path `/` (no query) and the headers its `<route>-fallback` route matches on.
+                upstream_request.set_uri(http::Uri::from_static("/"));
+                upstream_request.insert_header("x-envoy-route-name", fallback.route_header.clone())?;
+                upstream_request.insert_header("x-envoy-fallback-service", fallback.service_header.clone())?;
+            }
             route.policy.apply_request(upstream_request)?;
             if let Some(path) = route.policy.rewrite_path(upstream_request.uri.path_and_query().map_or("/", |p| p.as_str())) {
                 let uri = http::Uri::builder()
@@ -450,7 +488,7 @@ impl ProxyHttp for GatewayProxy {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         // The client's body was read whole (and kept by pingora for retries) before the upstream was
@@ -461,6 +499,15 @@ impl ProxyHttp for GatewayProxy {
                 *body = Some(replacement.clone());
             } else if body.is_some() {
                 *body = Some(Bytes::new());
+            }
+        }
+        if let Some(copy) = ctx.mirror.as_mut() {
+            if !copy.push(ctx.connect_attempts, body.as_ref()) {
+                ctx.mirror = None;
+            } else if end_of_stream {
+                if let Some(copy) = ctx.mirror.take() {
+                    copy.send();
+                }
             }
         }
         Ok(())
@@ -533,7 +580,7 @@ impl ProxyHttp for GatewayProxy {
                 // Too large to rewrite: what was held back goes out unchanged, and so does the rest.
                 *body = ctx.response_body.take().map(|r| r.body.freeze());
             } else if end_of_stream {
-                let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
+                let host = ctx.client_host.as_deref().map_or_else(|| request_host(session.req_header()), Cow::Borrowed);
                 *body = ctx.response_body.take().map(|r| self.run_response_body(session, r, &host));
             }
         }
@@ -589,10 +636,8 @@ impl ProxyHttp for GatewayProxy {
             return;
         }
         let req = session.req_header();
-        let (host, path) = match &ctx.client {
-            Some((host, path)) => (Cow::Borrowed(host.as_str()), path.as_str()),
-            None => (request_host(req), req.uri.path()),
-        };
+        let host = ctx.client_host.as_deref().map_or_else(|| request_host(req), Cow::Borrowed);
+        let path = ctx.client_path.as_deref().unwrap_or_else(|| req.uri.path());
         tracing::info!(
             target: "oxigress::access",
             instance = %self.state.instance,
@@ -620,16 +665,15 @@ impl GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<Option<(DirectResponse, usize)>> {
         let scheme = if self.https { "https" } else { "http" };
-        let host = request_host(session.req_header()).into_owned();
-        ctx.client = Some((host.clone(), session.req_header().uri.path().to_string()));
+        let host: &str = ctx.client_host.insert(request_host(session.req_header()).into_owned());
         let client_ip = client_ip(session);
-        let selected: Vec<(usize, Arc<dyn Plugin>)> = route.chain.select(&host).map(|(i, p)| (i, p.clone())).collect();
+        let selected: SmallVec<[(usize, &Arc<dyn Plugin>); 8]> = route.chain.select(host).collect();
         ctx.exchanges = selected.iter().map(|(_, plugin)| plugin.exchange()).collect();
         // Plugins that said, on the headers, that they do not need this request's body.
         let mut skip_body = Vec::new();
         for (position, (index, plugin)) in selected.iter().enumerate() {
             let mut edits = RequestEdits::default();
-            let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
+            let view = RequestView { parts: session.req_header(), host, scheme, client_ip };
             let decision = match ctx.exchanges.get_mut(position) {
                 Some(Some(exchange)) => exchange.on_request_headers(&view, &mut edits),
                 _ => plugin.on_request_headers(&view, &mut edits),
@@ -638,13 +682,16 @@ impl GatewayProxy {
                 skip_body.push(position);
             }
             ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
+            if edits.path_and_query.is_some() && ctx.client_path.is_none() {
+                ctx.client_path = Some(session.req_header().uri.path().to_string());
+            }
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, position + 1)));
             }
         }
         let wants_body = |position: usize, plugin: &Arc<dyn Plugin>| plugin.needs_request_body() && !skip_body.contains(&position);
-        if !route.chain.needs_body_for(&host) || !selected.iter().enumerate().any(|(pos, (_, p))| wants_body(pos, p)) {
+        if !route.chain.needs_body_for(host) || !selected.iter().enumerate().any(|(pos, (_, p))| wants_body(pos, p)) {
             return Ok(None);
         }
         let all = selected.len();
@@ -671,7 +718,7 @@ impl GatewayProxy {
                 continue;
             }
             let mut edits = RequestEdits::default();
-            let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip };
+            let view = RequestView { parts: session.req_header(), host, scheme, client_ip };
             let decision = match ctx.exchanges.get_mut(position) {
                 Some(Some(exchange)) => exchange.on_request_body(&view, &body, &mut edits),
                 _ => plugin.on_request_body(&view, &body, &mut edits),
@@ -681,6 +728,9 @@ impl GatewayProxy {
                 ctx.request_body = Some(replacement);
             }
             ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
+            if edits.path_and_query.is_some() && ctx.client_path.is_none() {
+                ctx.client_path = Some(session.req_header().uri.path().to_string());
+            }
             apply_request_edits(session.req_header_mut(), edits)?;
             if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, all)));
@@ -738,9 +788,9 @@ impl GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<(Option<Bytes>, Option<ResponseBodyReaders>)> {
         let scheme = if self.https { "https" } else { "http" };
-        let host = ctx.client.as_ref().map_or_else(|| request_host(session.req_header()).into_owned(), |(h, _)| h.clone());
+        let host = ctx.client_host.as_deref().map_or_else(|| request_host(session.req_header()), Cow::Borrowed);
         let view = RequestView { parts: session.req_header(), host: &host, scheme, client_ip: client_ip(session) };
-        let plugins: Vec<_> = route.chain.select(&host).take(ran).collect();
+        let plugins: SmallVec<[_; 8]> = route.chain.select(&host).take(ran).collect();
         let mut replacement = None;
         let mut readers = Vec::new();
         let mut streams_change_body = false;

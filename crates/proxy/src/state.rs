@@ -38,11 +38,13 @@ impl ProxyState {
     /// runtime they loaded. Returns what could not be compiled (left out, logged).
     pub fn apply(&self, snapshot: Arc<Snapshot>) -> Vec<String> {
         let previous = self.runtime.load_full();
-        let (runtime, problems) = Runtime::compile(snapshot, &self.metrics, Some(&previous));
+        let (runtime, problems) = Runtime::compile(snapshot.clone(), &self.metrics, Some(&previous));
         for problem in &problems {
             tracing::error!(instance = %self.instance, "cannot compile: {problem}");
         }
         self.runtime.store(Arc::new(runtime));
+        let routes = snapshot.virtual_hosts.iter().flat_map(|v| &v.routes).map(|r| r.name.as_str());
+        self.metrics.retain(routes, snapshot.plugins.iter().map(|p| p.id.as_str()));
         self.problems.store(Arc::new(problems.clone()));
         self.metrics.snapshots_applied.inc();
         self.ready.store(true, Ordering::Release);
@@ -81,5 +83,73 @@ pub(crate) struct InFlight(Arc<AtomicUsize>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+
+    use oxigress_ir::{Cluster, Forward, PathMatch, Route, RouteAction, Snapshot, SourceRef, VirtualHost};
+    use prometheus_client::registry::Registry;
+
+    use super::ProxyState;
+    use crate::metrics::ProxyMetrics;
+
+    fn snapshot(routes: &[&str]) -> Arc<Snapshot> {
+        let cluster = Cluster { id: "c".into(), endpoints: Vec::new(), upstream: Default::default() };
+        let routes = routes
+            .iter()
+            .map(|name| Route {
+                id: format!("{name}/0"),
+                name: (*name).to_string(),
+                source: SourceRef { kind: "Ingress".into(), namespace: "ns".into(), name: (*name).to_string() },
+                path: PathMatch::Prefix(format!("/{name}")),
+                headers: Vec::new(),
+                query: Vec::new(),
+                methods: Vec::new(),
+                action: RouteAction::Forward(Forward { cluster: "c".into(), fallback: None, canary: None, error_fallback: None }),
+                plugins: Vec::new(),
+                policy: Default::default(),
+            })
+            .collect();
+        let virtual_hosts = vec![VirtualHost { host: "*".into(), routes }];
+        Arc::new(Snapshot { virtual_hosts, clusters: [("c".to_string(), cluster)].into(), ..Snapshot::default() })
+    }
+
+    fn exposition(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn series_of_removed_routes_leave_the_exposition() {
+        let mut registry = Registry::default();
+        let state = ProxyState::new("t", ProxyMetrics::register(&mut registry));
+        state.apply(snapshot(&["keep", "ns/gone"]));
+        // An LLM route's series are created on its first LLM request; they go with the route too.
+        drop(state.metrics.ai.route("ns/gone"));
+        let text = exposition(&registry);
+        assert!(text.contains(r#"route="ns/gone""#) && text.contains(r#"oxigress_ai_tokens_total{route="ns/gone""#), "{text}");
+
+        state.apply(snapshot(&["keep", "new"]));
+        let text = exposition(&registry);
+        assert!(!text.contains("ns/gone"), "{text}");
+        assert!(text.contains(r#"oxigress_requests_total{route="keep",code="2xx"}"#), "{text}");
+        assert!(text.contains(r#"route="new""#), "{text}");
+        // A first LLM request still running on the old snapshot re-creates the series: the next apply
+        // removes them again.
+        drop(state.metrics.ai.route("ns/gone"));
+        state.apply(snapshot(&["keep", "new"]));
+        let text = exposition(&registry);
+        assert!(!text.contains("ns/gone"), "{text}");
+
+        // A route that comes back gets its series again.
+        state.apply(snapshot(&["ns/gone"]));
+        let text = exposition(&registry);
+        assert!(text.contains(r#"oxigress_requests_total{route="ns/gone",code="2xx"}"#), "{text}");
+        assert!(!text.contains(r#"route="keep""#) && !text.contains(r#"route="new""#), "{text}");
     }
 }

@@ -1,8 +1,12 @@
 //! [`ManifestDir`]: a directory of Kubernetes manifests read like an API server that keeps the last good
 //! version of everything. A file that does not parse keeps all the objects it had; a document that is
 //! invalid keeps the previous version of that object; every other object is unaffected.
+//!
+//! Re-reading is incremental: only files whose text changed are parsed again, and
+//! [`ManifestDir::apply`] touches only the objects those files define or defined, so a change to one
+//! file among thousands costs about that file, not the directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use oxigress_objects::{load_documents, Diagnostic, KubeObject, LoadedDocument, ObjectRef, Resources};
@@ -14,8 +18,8 @@ use crate::SourceSnapshot;
 struct FileState {
     /// The text last read (to skip re-parsing unchanged files).
     text: String,
-    /// Objects this file currently provides (including kept last-good versions).
-    objects: Vec<KubeObject>,
+    /// Objects this file currently provides (including kept last-good versions), in file order.
+    objects: Vec<(ObjectRef, KubeObject)>,
     /// Diagnostics of the last read.
     diagnostics: Vec<Diagnostic>,
 }
@@ -25,13 +29,26 @@ struct FileState {
 pub struct ManifestDir {
     root: PathBuf,
     files: BTreeMap<PathBuf, FileState>,
+    /// The files defining each object, in path order: the last one's definition wins.
+    owners: BTreeMap<ObjectRef, Vec<PathBuf>>,
+    /// Objects whose definition may have changed since the last [`ManifestDir::apply`].
+    dirty: BTreeSet<ObjectRef>,
+    /// Why the directory could not be listed at the last read.
+    listing: Option<Diagnostic>,
     revision: u64,
 }
 
 impl ManifestDir {
     /// A directory that has not been read yet.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), files: BTreeMap::new(), revision: 0 }
+        Self {
+            root: root.into(),
+            files: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            listing: None,
+            revision: 0,
+        }
     }
 
     /// The directory.
@@ -40,91 +57,171 @@ impl ManifestDir {
     }
 
     /// Re-reads the directory (every `*.yaml`, `*.yml`, `*.json`, recursively, in path order) and returns
-    /// the resulting snapshot.
+    /// the resulting snapshot, built from scratch.
     pub fn reload(&mut self) -> SourceSnapshot {
-        let mut diagnostics = Vec::new();
+        self.read();
+        self.dirty.clear();
+        let mut resources = Resources::default();
+        for reference in self.owners.keys() {
+            if let Some(object) = self.winner(reference) {
+                resources.insert(object.clone());
+            }
+        }
+        self.revision += 1;
+        SourceSnapshot { resources, diagnostics: self.diagnostics(), revision: self.revision }
+    }
+
+    /// Re-reads the directory; returns whether anything changed (then [`ManifestDir::apply`] brings a
+    /// snapshot up to date). Unchanged files are compared, not parsed.
+    pub fn read(&mut self) -> bool {
         let paths = match manifest_files(&self.root) {
             Ok(paths) => paths,
             Err(e) => {
                 // why: an unreadable directory (e.g. being replaced) must not wipe the config.
-                diagnostics.push(
-                    Diagnostic::error("ReadError", None, format!("cannot list {}: {e}", self.root.display()))
-                        .in_file(self.root.display().to_string()),
-                );
-                return self.snapshot(diagnostics);
+                let diagnostic = Diagnostic::error("ReadError", None, format!("cannot list {}: {e}", self.root.display()))
+                    .in_file(self.root.display().to_string());
+                let changed = self.listing.as_ref() != Some(&diagnostic);
+                self.listing = Some(diagnostic);
+                return changed;
             }
         };
+        let mut changed = self.listing.take().is_some();
         let mut files = BTreeMap::new();
         for path in paths {
             let previous = self.files.remove(&path);
-            files.insert(path.clone(), read_file(&path, self.display(&path), previous));
+            let (state, old) = read_file(&path, self.display(&path), previous);
+            if let Some(old) = old {
+                changed = true;
+                self.note_objects(&path, old, &state.objects);
+            }
+            files.insert(path, state);
+        }
+        // Files that are gone.
+        for (path, state) in std::mem::take(&mut self.files) {
+            changed = true;
+            self.note_objects(&path, state.objects.into_iter().map(|(r, _)| r).collect(), &[]);
         }
         self.files = files;
-        self.snapshot(diagnostics)
+        changed
+    }
+
+    /// Brings `snapshot` (built by [`ManifestDir::reload`] and kept current with this method) up to date
+    /// with the last [`ManifestDir::read`]: only objects of changed files are replaced or removed.
+    pub fn apply(&mut self, snapshot: &mut SourceSnapshot) {
+        for reference in std::mem::take(&mut self.dirty) {
+            match self.winner(&reference) {
+                Some(object) => {
+                    snapshot.resources.insert(object.clone());
+                }
+                None => {
+                    snapshot.resources.remove(&reference);
+                }
+            }
+        }
+        self.revision += 1;
+        snapshot.diagnostics = self.diagnostics();
+        snapshot.revision = self.revision;
+    }
+
+    /// Records that `path` now defines `new` instead of `old`; all of them may have a new winner.
+    fn note_objects(&mut self, path: &Path, old: Vec<ObjectRef>, new: &[(ObjectRef, KubeObject)]) {
+        for reference in old {
+            if let Some(files) = self.owners.get_mut(&reference) {
+                files.retain(|f| f != path);
+                if files.is_empty() {
+                    self.owners.remove(&reference);
+                }
+            }
+            self.dirty.insert(reference);
+        }
+        for (reference, _) in new {
+            let files = self.owners.entry(reference.clone()).or_default();
+            if let Err(at) = files.binary_search_by(|f| f.as_path().cmp(path)) {
+                files.insert(at, path.to_path_buf());
+            }
+            self.dirty.insert(reference.clone());
+        }
+    }
+
+    /// The definition that wins for `reference`: the last one in path order (and in file order).
+    fn winner(&self, reference: &ObjectRef) -> Option<&KubeObject> {
+        let file = self.owners.get(reference)?.last()?;
+        self.files.get(file)?.objects.iter().rev().find(|(r, _)| r == reference).map(|(_, o)| o)
+    }
+
+    /// The diagnostics of the current state: the listing, each file's in path order, then objects
+    /// defined more than once (each later definition wins, and says so).
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        let mut diagnostics: Vec<Diagnostic> = self.listing.iter().cloned().collect();
+        let mut duplicates = Vec::new();
+        for (reference, files) in self.owners.iter().filter(|(_, files)| files.len() > 1) {
+            for pair in files.windows(2) {
+                let position = self.files[&pair[1]].objects.iter().position(|(r, _)| r == reference).unwrap_or(0);
+                duplicates.push((pair[1].clone(), position, reference.clone(), self.display(&pair[0])));
+            }
+        }
+        duplicates.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut duplicates = duplicates.into_iter().peekable();
+        for (path, state) in &self.files {
+            diagnostics.extend(state.diagnostics.iter().cloned());
+            while let Some((_, _, reference, first)) = duplicates.next_if(|d| &d.0 == path) {
+                let file = self.display(path);
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "DuplicateObject",
+                        Some(reference),
+                        format!("also defined in {first}; the definition in {file} wins"),
+                    )
+                    .in_file(file),
+                );
+            }
+        }
+        diagnostics
     }
 
     fn display(&self, path: &Path) -> String {
         path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
     }
-
-    fn snapshot(&mut self, mut diagnostics: Vec<Diagnostic>) -> SourceSnapshot {
-        let mut resources = Resources::default();
-        let mut origin: BTreeMap<ObjectRef, String> = BTreeMap::new();
-        for (path, state) in &self.files {
-            diagnostics.extend(state.diagnostics.iter().cloned());
-            let file = self.display(path);
-            for object in &state.objects {
-                let reference = object.object_ref();
-                if let Some(first) = origin.insert(reference.clone(), file.clone()) {
-                    diagnostics.push(
-                        Diagnostic::warning(
-                            "DuplicateObject",
-                            Some(reference),
-                            format!("also defined in {first}; the definition in {file} wins"),
-                        )
-                        .in_file(file.clone()),
-                    );
-                }
-                resources.insert(object.clone());
-            }
-        }
-        self.revision += 1;
-        SourceSnapshot { resources, diagnostics, revision: self.revision }
-    }
 }
 
-/// Reads one file, keeping last-good objects from `previous` where the new content is bad.
-fn read_file(path: &Path, file: String, previous: Option<FileState>) -> FileState {
+/// Reads one file, keeping last-good objects from `previous` where the new content is bad. When the
+/// file changed (new, other text, or a read error), also returns the objects it defined before.
+fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileState, Option<Vec<ObjectRef>>) {
+    let is_new = previous.is_none();
     let previous = previous.unwrap_or_default();
+    let old = || Some(previous.objects.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => {
             let diagnostic = Diagnostic::error("ReadError", None, e.to_string()).in_file(file);
-            return FileState { diagnostics: vec![diagnostic], ..previous };
+            let changed = is_new || previous.diagnostics != [diagnostic.clone()];
+            let old = if changed { old() } else { None };
+            return (FileState { diagnostics: vec![diagnostic], ..previous }, old);
         }
     };
     if text == previous.text && !previous.text.is_empty() {
-        return previous;
+        return (previous, None);
     }
+    let old = old();
     let documents = match load_documents(&text) {
         Ok(documents) => documents,
         Err(e) => {
             let kept = if previous.objects.is_empty() { String::new() } else { "; keeping its last good objects".into() };
             let diagnostic = Diagnostic::error("ParseError", None, format!("{e}{kept}")).in_file(file);
             // Keep the previous text too, so fixing the file back to it is noticed as a change.
-            return FileState { text, objects: previous.objects, diagnostics: vec![diagnostic] };
+            return (FileState { text, objects: previous.objects, diagnostics: vec![diagnostic] }, old);
         }
     };
     let mut objects = Vec::new();
     let mut diagnostics = Vec::new();
     for document in documents {
         match document {
-            LoadedDocument::Object(object) => objects.push(object),
+            LoadedDocument::Object(object) => objects.push((object.object_ref(), object)),
             LoadedDocument::Ignored { api_version, kind } => {
                 tracing::debug!(file = %file, %api_version, %kind, "ignoring object of a kind oxigress does not read");
             }
             LoadedDocument::Invalid { object, message } => {
-                let kept = object.as_ref().and_then(|r| previous.objects.iter().find(|o| &o.object_ref() == r));
+                let kept = object.as_ref().and_then(|r| previous.objects.iter().find(|(o, _)| o == r));
                 let suffix = if kept.is_some() { "; its last good version keeps serving" } else { "" };
                 diagnostics.push(
                     Diagnostic::error("InvalidObject", object.clone(), format!("{message}{suffix}"))
@@ -134,9 +231,22 @@ fn read_file(path: &Path, file: String, previous: Option<FileState>) -> FileStat
             }
         }
     }
-    FileState { text, objects, diagnostics }
+    // An object defined twice in one file: the later definition wins, as across files.
+    let mut seen = BTreeSet::new();
+    for (reference, _) in &objects {
+        if !seen.insert(reference) {
+            diagnostics.push(
+                Diagnostic::warning(
+                    "DuplicateObject",
+                    Some(reference.clone()),
+                    format!("also defined in {file}; the definition in {file} wins"),
+                )
+                .in_file(file.clone()),
+            );
+        }
+    }
+    (FileState { text, objects, diagnostics }, old)
 }
-
 /// Every manifest file under `root`, sorted; hidden files and directories (editor swap files,
 /// Kubernetes ConfigMap `..data` links) are skipped.
 fn manifest_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -1,6 +1,8 @@
 //! [`watch_dir`]: keeps a [`ManifestDir`] current. File events (the `notify` crate) are coalesced over a
-//! short quiet period, then the directory is re-read and a new [`SourceSnapshot`] is published when
-//! anything changed. A slow periodic re-read covers file systems whose events get lost.
+//! short quiet period, then the directory is re-read and, when a file changed, the published
+//! [`SourceSnapshot`] is updated in place (only the objects of the changed files; the snapshot is copied
+//! first only while a reader still holds it). A slow periodic re-read covers file systems whose events get
+//! lost.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -92,13 +94,12 @@ fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<()>, tx: watch
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        let snapshot = manifests.reload();
-        let current = tx.borrow().clone();
-        if current.resources != snapshot.resources || current.diagnostics != snapshot.diagnostics {
-            tracing::debug!(dir = %manifests.root().display(), revision = snapshot.revision, "manifests changed");
-            if tx.send(Arc::new(snapshot)).is_err() {
+        if manifests.read() {
+            if tx.is_closed() {
                 return;
             }
+            tx.send_modify(|current| manifests.apply(Arc::make_mut(current)));
+            tracing::debug!(dir = %manifests.root().display(), revision = tx.borrow().revision, "manifests changed");
         }
     }
 }

@@ -111,11 +111,12 @@ impl<'a> Backends<'a> {
         Ok(self.register(format!("{namespace}/{service}:{}", service_port.port), endpoints))
     }
 
-    /// The cluster of the first port of `namespace/service` (`default-backend` annotation).
+    /// The cluster of the first port of `namespace/service`, which `annotation` names.
     pub fn resolve_first_port(
         &mut self,
         namespace: &str,
         service: &str,
+        annotation: &str,
         referrer: &ObjectRef,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<ClusterId> {
@@ -129,7 +130,7 @@ impl<'a> Backends<'a> {
             diagnostics.push(Diagnostic::warning(
                 "ServiceNotFound",
                 Some(referrer.clone()),
-                format!("default backend Service {namespace}/{service} not found (or has no port)"),
+                format!("{annotation} Service {namespace}/{service} not found (or has no port)"),
             ));
             return None;
         };

@@ -7,11 +7,14 @@
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{Forward, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef, UpstreamPolicy, UpstreamTls, WeightedCanary};
+use oxigress_ir::{
+    ErrorFallback, Forward, Mirror, MirrorTarget, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef,
+    UpstreamPolicy, UpstreamTls, WeightedCanary,
+};
 use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend, ServiceBackendPort};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use crate::annotations::{Annotations, Canary, IngressAnnotations, UpstreamAnnotations};
+use crate::annotations::{Annotations, Canary, IngressAnnotations, MirrorAnnotations, MirrorDestination, UpstreamAnnotations};
 use crate::backend::Backends;
 use crate::routes::{PendingRoute, RouteClass, RouteTable};
 use crate::tls::TlsTable;
@@ -38,11 +41,21 @@ pub fn translate_ingress(
         &owner,
         diagnostics,
     );
-    let fallback = annotations
-        .default_backend
-        .as_ref()
-        .and_then(|d| backends.resolve_first_port(&d.namespace, &d.service, &owner, diagnostics));
-    annotations.policy.policy.mirror = mirror_cluster(ingress, namespace, &owner, backends, diagnostics);
+    let fallback_backend = annotations.default_backend.as_ref().and_then(|d| {
+        let cluster = backends.resolve_first_port(&d.namespace, &d.service, "default-backend", &owner, diagnostics)?;
+        let error_fallback = (!d.error_codes.is_empty()).then(|| ErrorFallback {
+            cluster: cluster.clone(),
+            statuses: d.error_codes.clone(),
+            service: format!("{}/{}", d.namespace, d.service),
+        });
+        Some((cluster, error_fallback))
+    });
+    let fallback = Fallback {
+        cluster: fallback_backend.as_ref().map(|(c, _)| c.clone()),
+        on_error: fallback_backend.and_then(|(_, e)| e),
+    };
+    annotations.policy.policy.mirror =
+        annotations.mirror.as_ref().and_then(|m| mirror(m, &owner, backends, diagnostics));
     annotations.policy.policy.basic_auth =
         annotations.basic_auth.as_ref().map(|spec| spec.resolve(ctx.resources, ctx.options, &owner, diagnostics));
     let extras = &annotations.route_match;
@@ -186,28 +199,24 @@ fn upstream_policy(
     }
 }
 
-/// `mirror-target-service` (ASAP): `[ns/]service[:port]` (default: the Service's first port).
-fn mirror_cluster(
-    ingress: &Ingress,
-    namespace: &str,
+/// The mirror of an Ingress, with its Service resolved (none when the Service is missing).
+fn mirror(
+    annotations: &MirrorAnnotations,
     owner: &ObjectRef,
     backends: &mut Backends<'_>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<String> {
-    let annotations = Annotations::new(ingress.metadata.annotations.as_ref());
-    let value = annotations.asap("mirror-target-service")?.trim();
-    let (target, port) = match value.rsplit_once(':') {
-        Some((target, port)) => (target, port.parse::<i32>().ok()),
-        None => (value, None),
-    };
-    let (ns, service) = target.split_once('/').unwrap_or((namespace, target));
-    match port {
-        Some(number) => {
-            let port = ServiceBackendPort { number: Some(number), name: None };
-            backends.resolve(ns, service, &port, owner, diagnostics).ok()
+) -> Option<Mirror> {
+    let target = match &annotations.destination {
+        MirrorDestination::Target(target) => target.clone(),
+        MirrorDestination::Service { namespace, service, port: Some(number) } => {
+            let port = ServiceBackendPort { number: Some(*number), name: None };
+            MirrorTarget::Cluster(backends.resolve(namespace, service, &port, owner, diagnostics).ok()?)
         }
-        None => backends.resolve_first_port(ns, service, owner, diagnostics),
-    }
+        MirrorDestination::Service { namespace, service, port: None } => {
+            MirrorTarget::Cluster(backends.resolve_first_port(namespace, service, "mirror-target-service", owner, diagnostics)?)
+        }
+    };
+    Some(Mirror { target, percent: annotations.percent })
 }
 
 /// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).
@@ -228,7 +237,7 @@ fn merge_canary(routes: &mut RouteTable, host: &str, key: &str, canary: &Canary,
         route.name = pending.route.name;
         route.source = pending.route.source;
         route.policy = pending.route.policy;
-        route.action = forward(canary_cluster, &None);
+        route.action = forward(canary_cluster, &Fallback::default());
         // With its extra condition the canary route is never a catch-all.
         let class = if base.class == RouteClass::CatchAll { RouteClass::Normal } else { base.class };
         let origin_path_len = base.origin_path_len;
@@ -236,11 +245,20 @@ fn merge_canary(routes: &mut RouteTable, host: &str, key: &str, canary: &Canary,
     }
 }
 
+/// The `default-backend` of an Ingress: for routes whose Service has no endpoints, and (with
+/// `custom-http-errors`) for answers with those statuses.
+#[derive(Default)]
+struct Fallback {
+    cluster: Option<String>,
+    on_error: Option<ErrorFallback>,
+}
+
 /// A forward action; the fallback stays in the IR even while the primary cluster has endpoints, so the
 /// proxy can switch the moment they disappear.
-fn forward(cluster: String, fallback: &Option<String>) -> RouteAction {
-    let fallback = fallback.clone().filter(|f| f != &cluster);
-    RouteAction::Forward(Forward { cluster, fallback, canary: None })
+fn forward(cluster: String, fallback: &Fallback) -> RouteAction {
+    let error_fallback = fallback.on_error.clone();
+    let fallback = fallback.cluster.clone().filter(|f| f != &cluster);
+    RouteAction::Forward(Forward { cluster, fallback, canary: None, error_fallback })
 }
 
 fn backend_cluster(

@@ -73,7 +73,7 @@ pub fn translate_after(resources: &Resources, options: &InstanceOptions, previou
         .iter()
         .flat_map(|v| &v.routes)
         .flat_map(|r| match &r.action {
-            RouteAction::Forward(f) => f.clusters().chain(r.policy.mirror.as_ref()),
+            RouteAction::Forward(f) => f.clusters().chain(r.policy.mirror.as_ref().and_then(|m| m.cluster())),
         })
         .map(String::as_str)
         .collect();

@@ -38,6 +38,8 @@ pub struct Control {
     release: Notify,
     /// TLS handshakes seen.
     pub tls: TlsSeen,
+    /// Every request received: its head (as sent) and body.
+    pub seen: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 /// A running backend.
@@ -90,6 +92,11 @@ impl Backend {
         self.control.release.notify_waiters();
     }
 
+    /// The requests received so far: head (as sent) and body.
+    pub fn seen(&self) -> Vec<(String, Vec<u8>)> {
+        self.control.seen.lock().unwrap().clone()
+    }
+
     /// Requests seen so far.
     pub fn hits(&self) -> usize {
         self.control.hits.load(Ordering::SeqCst)
@@ -119,6 +126,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, name: &str, con
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
+        let raw_head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        control.seen.lock().unwrap().push((raw_head, buf[head_end..head_end + length].to_vec()));
         buf.drain(..head_end + length);
         control.hits.fetch_add(1, Ordering::SeqCst);
         if control.hold.load(Ordering::SeqCst) {

@@ -26,8 +26,10 @@
 //! consumer` with `WWW-Authenticate: Basic realm=...`; it also accepts `credentials` lists, per-consumer
 //! `keys`/`in_query`/`in_header`/`credentials` and `realm`. The Go schema and answers are implemented.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use http::HeaderName;
 use serde_json::Value;
 
 use super::consumer_auth::{check_consumer_name, deny, gjson_array, gjson_text, has_none_of, Scope, CONSUMER_HEADER};
@@ -45,6 +47,8 @@ const GLOBAL_FIELDS: &[&str] = &["keys", "in_query", "in_header", "consumers", "
 pub struct KeyAuth {
     scope: Scope,
     keys: Vec<String>,
+    /// `keys` as header names (`None` for a key no header can have).
+    header_names: Vec<Option<HeaderName>>,
     in_header: bool,
     in_query: bool,
     /// Credential → consumer name.
@@ -57,7 +61,14 @@ impl KeyAuth {
         let scope = Scope::from_config(config)?;
         if matches!(scope, Scope::Allow(_)) && has_none_of(config, GLOBAL_FIELDS) {
             // A rule without global configuration: Higress copies a zero configuration.
-            return Ok(Self { scope, keys: Vec::new(), in_header: false, in_query: false, consumers: HashMap::new() });
+            return Ok(Self {
+                scope,
+                keys: Vec::new(),
+                header_names: Vec::new(),
+                in_header: false,
+                in_query: false,
+                consumers: HashMap::new(),
+            });
         }
         let keys = match config.get("keys") {
             None => return Err(ConfigError::new("keys", "keys is required")),
@@ -97,6 +108,7 @@ impl KeyAuth {
         }
         Ok(Self {
             scope,
+            header_names: keys.iter().map(|k| HeaderName::from_bytes(k.as_bytes()).ok()).collect(),
             keys,
             in_header: gjson_bool(config, "in_header"),
             in_query: gjson_bool(config, "in_query"),
@@ -104,14 +116,22 @@ impl KeyAuth {
         })
     }
 
-    /// The keys the request carries, as the Go plugin collects them.
-    fn tokens(&self, request: &RequestView<'_>) -> Vec<String> {
-        let mut tokens = Vec::new();
+    /// The credential the request carries: `Ok(None)` for none, `Err(())` for more than one (Higress
+    /// refuses both); headers are looked up by names parsed once, at configuration time.
+    fn token<'r>(&self, request: &'r RequestView<'_>) -> Result<Option<Cow<'r, str>>, ()> {
+        let mut found: Option<Cow<'r, str>> = None;
+        let mut push = |token: Cow<'r, str>| match found {
+            Some(_) => Err(()),
+            None => {
+                found = Some(token);
+                Ok(())
+            }
+        };
         if self.in_header {
-            for key in &self.keys {
-                if let Some(value) = request.parts.headers.get(key.as_str()) {
+            for name in self.header_names.iter().flatten() {
+                if let Some(value) = request.parts.headers.get(name) {
                     if !value.is_empty() {
-                        tokens.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
+                        push(String::from_utf8_lossy(value.as_bytes()))?;
                     }
                 }
             }
@@ -120,10 +140,12 @@ impl KeyAuth {
             let query = query.split('#').next().unwrap_or("");
             let pairs = go_query_pairs(query);
             for key in &self.keys {
-                tokens.extend(pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()));
+                for (_, value) in pairs.iter().filter(|(k, _)| k == key) {
+                    push(Cow::Owned(value.clone()))?;
+                }
             }
         }
-        tokens
+        Ok(found)
     }
 }
 
@@ -136,18 +158,17 @@ impl Plugin for KeyAuth {
         if self.scope == Scope::Off {
             return Decision::Continue;
         }
-        let tokens = self.tokens(request);
-        let token = match tokens.as_slice() {
-            [token] => token,
-            [] => {
+        let token = match self.token(request) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
                 return deny(401, "Key", "Request denied by Key Auth check. No Key Authentication information found.")
             }
-            _ => {
+            Err(()) => {
                 return deny(401, "Key", "Request denied by Key Auth check. Multi Key Authentication information found.")
             }
         };
         let unauthorized = || deny(403, "Key", "Request denied by Key Auth check. Unauthorized consumer.");
-        let Some(consumer) = self.consumers.get(token) else { return unauthorized() };
+        let Some(consumer) = self.consumers.get(token.as_ref()) else { return unauthorized() };
         if !self.scope.admits(consumer) {
             return unauthorized();
         }

@@ -9,8 +9,11 @@
 //! - `blocked_code` is used only when 100 < code < 600;
 //! - at least one of `block_urls`, `block_headers`, `block_bodies` is required.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
-use regex::Regex;
+use aho_corasick::AhoCorasick;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 
 use super::{gjson_bool, gjson_int, gjson_string, string_list};
@@ -25,11 +28,14 @@ pub struct RequestBlock {
     blocked_code: u16,
     blocked_message: Bytes,
     case_sensitive: bool,
-    urls: Vec<String>,
+    /// `block_urls`, matched anywhere in the path and query in one pass.
+    urls: Option<AhoCorasick>,
     exact_urls: Vec<String>,
-    regexp_urls: Vec<Regex>,
-    headers: Vec<String>,
-    bodies: Vec<String>,
+    regexp_urls: RegexSet,
+    /// `block_headers`, matched anywhere in the header text.
+    headers: Option<AhoCorasick>,
+    /// `block_bodies`, matched anywhere in the body.
+    bodies: Option<AhoCorasick>,
 }
 
 impl RequestBlock {
@@ -44,23 +50,24 @@ impl RequestBlock {
         };
         let code = gjson_int(config, "blocked_code");
         let blocked_code = if code > 100 && code < 600 { u16::try_from(code).unwrap_or(403) } else { 403 };
-        let mut regexp_urls = Vec::new();
-        for (i, source) in fold(string_list(config, "block_regexp_urls")?).into_iter().enumerate() {
-            let regex = Regex::new(&source)
+        let regex_sources = fold(string_list(config, "block_regexp_urls")?);
+        for (i, source) in regex_sources.iter().enumerate() {
+            Regex::new(source)
                 .map_err(|e| ConfigError::new(format!("block_regexp_urls[{i}]"), format!("invalid regex: {e}")))?;
-            regexp_urls.push(regex);
         }
+        let regexp_urls = RegexSet::new(&regex_sources)
+            .map_err(|e| ConfigError::new("block_regexp_urls", format!("invalid regex: {e}")))?;
         let plugin = Self {
             blocked_code,
             blocked_message: Bytes::from(gjson_string(config, "blocked_message")),
             case_sensitive,
-            urls: fold(string_list(config, "block_urls")?),
+            urls: substrings("block_urls", fold(string_list(config, "block_urls")?))?,
             exact_urls: fold(string_list(config, "block_exact_urls")?),
             regexp_urls,
-            headers: fold(string_list(config, "block_headers")?),
-            bodies: fold(string_list(config, "block_bodies")?),
+            headers: substrings("block_headers", fold(string_list(config, "block_headers")?))?,
+            bodies: substrings("block_bodies", fold(string_list(config, "block_bodies")?))?,
         };
-        if plugin.urls.is_empty() && plugin.headers.is_empty() && plugin.bodies.is_empty() {
+        if plugin.urls.is_none() && plugin.headers.is_none() && plugin.bodies.is_none() {
             return Err(ConfigError::new("", "there is no block rules (block_urls, block_headers or block_bodies)"));
         }
         Ok(plugin)
@@ -74,11 +81,13 @@ impl RequestBlock {
         })
     }
 
-    fn folded<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.case_sensitive {
-            std::borrow::Cow::Borrowed(text)
+    /// `text` as the patterns see it: lower-cased unless `case_sensitive` — without a copy when it has no
+    /// upper-case letter (the common case for paths).
+    fn folded<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.case_sensitive || (text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase())) {
+            Cow::Borrowed(text)
         } else {
-            std::borrow::Cow::Owned(text.to_lowercase())
+            Cow::Owned(text.to_lowercase())
         }
     }
 }
@@ -89,21 +98,25 @@ impl Plugin for RequestBlock {
     }
 
     fn on_request_headers(&self, request: &RequestView<'_>, _edits: &mut RequestEdits) -> Decision {
-        if !self.urls.is_empty() {
+        if let Some(urls) = &self.urls {
             let uri = &request.parts.uri;
             let path = uri.path_and_query().map_or_else(|| uri.path(), |p| p.as_str());
             let url = self.folded(path);
-            if self.exact_urls.iter().any(|u| *url == **u)
-                || self.urls.iter().any(|u| url.contains(u.as_str()))
-                || self.regexp_urls.iter().any(|r| r.is_match(&url))
+            if self.exact_urls.iter().any(|u| *url == **u) || urls.is_match(url.as_ref()) || self.regexp_urls.is_match(&url)
             {
                 return self.block();
             }
         }
-        if !self.headers.is_empty() {
-            let text = header_pairs(request);
-            let text = self.folded(&text);
-            if self.headers.iter().any(|h| text.contains(h.as_str())) {
+        if let Some(headers) = &self.headers {
+            let mut text = header_pairs(request);
+            if !self.case_sensitive {
+                if text.is_ascii() {
+                    text.make_ascii_lowercase();
+                } else {
+                    text = text.to_lowercase();
+                }
+            }
+            if headers.is_match(&text) {
                 return self.block();
             }
         }
@@ -111,34 +124,55 @@ impl Plugin for RequestBlock {
     }
 
     fn needs_request_body(&self) -> bool {
-        !self.bodies.is_empty()
+        self.bodies.is_some()
     }
 
     fn on_request_body(&self, _request: &RequestView<'_>, body: &[u8], _edits: &mut RequestEdits) -> Decision {
         let text = String::from_utf8_lossy(body);
         let text = self.folded(&text);
-        if self.bodies.iter().any(|b| text.contains(b.as_str())) {
+        if self.bodies.as_ref().is_some_and(|bodies| bodies.is_match(text.as_ref())) {
             return self.block();
         }
         Decision::Continue
     }
 }
 
+/// One automaton finding any of `patterns` (non-empty) anywhere in a text; `None` when there are none.
+fn substrings(field: &str, patterns: Vec<String>) -> Result<Option<AhoCorasick>, ConfigError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::new(&patterns).map(Some).map_err(|e| ConfigError::new(field, e.to_string()))
+}
+
 /// The request headers as Envoy hands them to a Wasm plugin: pseudo-headers first, `name\nvalue` pairs
-/// joined by `\n`.
+/// joined by `\n` — built in one allocation.
 fn header_pairs(request: &RequestView<'_>) -> String {
     let parts = request.parts;
     let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path(), |p| p.as_str());
-    let mut pairs = vec![
-        format!(":authority\n{}", request.host),
-        format!(":path\n{path}"),
-        format!(":method\n{}", parts.method),
-        format!(":scheme\n{}", request.scheme),
-    ];
-    for (name, value) in &parts.headers {
-        pairs.push(format!("{}\n{}", name, String::from_utf8_lossy(value.as_bytes())));
+    let method = parts.method.as_str();
+    let pseudo = [(":authority", request.host), (":path", path), (":method", method), (":scheme", request.scheme)];
+    let size = pseudo.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>()
+        + parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum::<usize>();
+    let mut text = String::with_capacity(size);
+    let mut pair = |name: &str, value: &str| {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(name);
+        text.push('\n');
+        text.push_str(value);
+    };
+    for (name, value) in pseudo {
+        pair(name, value);
     }
-    pairs.join("\n")
+    for (name, value) in &parts.headers {
+        match std::str::from_utf8(value.as_bytes()) {
+            Ok(value) => pair(name.as_str(), value),
+            Err(_) => pair(name.as_str(), &String::from_utf8_lossy(value.as_bytes())),
+        }
+    }
+    text
 }
 
 #[cfg(test)]

@@ -57,6 +57,20 @@ impl AiMetrics {
         metrics
     }
 
+    /// Removes every series of `route` (a route the live snapshot no longer has).
+    pub fn remove_route(&self, route: &str) {
+        let route = route.to_string();
+        for code in CLASSES {
+            self.requests.remove(&RequestLabels { route: route.clone(), code });
+        }
+        for kind in ["prompt", "completion"] {
+            self.tokens.remove(&TokenLabels { route: route.clone(), kind });
+        }
+        let labels = RouteLabels { route };
+        self.duration.remove(&labels);
+        self.first_token.remove(&labels);
+    }
+
     /// The series of one route.
     pub fn route(&self, route: &str) -> AiRouteMetrics {
         let by_class = CLASSES.map(|code| self.requests.get_or_create(&RequestLabels { route: route.into(), code }).clone());

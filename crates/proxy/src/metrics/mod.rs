@@ -1,5 +1,7 @@
 //! Data-plane metrics. Per-route counters are looked up once when a snapshot is compiled, so the request
-//! path only increments atomics (no label allocation, no map lookup, no lock).
+//! path only increments atomics (no label allocation, no map lookup, no lock). When a snapshot is applied,
+//! the series of routes and plugins it no longer has are removed ([`ProxyMetrics::retain`]), so replacing
+//! routes does not grow memory (or `/metrics`) without bound.
 
 mod ai;
 mod histogram;
@@ -7,6 +9,10 @@ mod histogram;
 pub use ai::{AiMetrics, LazyAiMetrics};
 pub use histogram::LatencyHistogram;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -56,6 +62,17 @@ pub struct ProxyMetrics {
     plugin_decisions: Family<PluginLabels, Counter>,
     /// LLM requests (ai-proxy).
     pub ai: AiMetrics,
+    /// The route names and plugin ids that have series (only touched when a snapshot is applied).
+    labelled: Arc<Mutex<Labelled>>,
+}
+
+/// What [`ProxyMetrics`] has created series for.
+#[derive(Default)]
+struct Labelled {
+    routes: HashSet<String>,
+    plugins: HashSet<String>,
+    /// Routes removed by the previous apply (removed once more at the next).
+    retired: HashSet<String>,
 }
 
 impl ProxyMetrics {
@@ -73,7 +90,31 @@ impl ProxyMetrics {
         registry.register("oxigress_plugin_decisions", "Plugin decisions by plugin", plugin_decisions.clone());
         let unrouted = RouteMetrics::new(&requests, "");
         let ai = AiMetrics::register(registry);
-        Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions, ai }
+        Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions, ai, labelled: Arc::default() }
+    }
+
+    /// Removes the series of every route and plugin not in `routes` / `plugins` (the names of the snapshot
+    /// just applied), and remembers these as the live ones. Called once per applied snapshot, never on the
+    /// request path. A request still running on the previous snapshot counts into its detached counters;
+    /// the series an LLM route creates on its first LLM request could be re-created by such a request
+    /// after the swap, so the routes that went away are removed once more at the next apply.
+    pub fn retain<'a>(&self, routes: impl IntoIterator<Item = &'a str>, plugins: impl IntoIterator<Item = &'a str>) {
+        let routes: HashSet<String> = routes.into_iter().map(str::to_string).collect();
+        let plugins: HashSet<String> = plugins.into_iter().map(str::to_string).collect();
+        let mut labelled = self.labelled.lock();
+        let gone: HashSet<String> = labelled.routes.difference(&routes).cloned().collect();
+        for route in gone.iter().chain(labelled.retired.difference(&routes)) {
+            for code in CLASSES {
+                self.requests.remove(&RequestLabels { route: route.clone(), code });
+            }
+            self.ai.remove_route(route);
+        }
+        for gone in labelled.plugins.difference(&plugins) {
+            for decision in ["continue", "respond"] {
+                self.plugin_decisions.remove(&PluginLabels { plugin: gone.clone(), decision });
+            }
+        }
+        *labelled = Labelled { routes, plugins, retired: gone };
     }
 
     /// The decision counters of one plugin.

@@ -94,7 +94,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                         headers,
                         query,
                         methods,
-                        action: RouteAction::Forward(Forward { cluster: "c".into(), fallback: None, canary: None }),
+                        action: RouteAction::Forward(Forward { cluster: "c".into(), fallback: None, canary: None, error_fallback: None }),
                         plugins: Vec::new(),
                         policy,
                     })

@@ -52,3 +52,84 @@ fn invalid_document_keeps_previous_version_of_that_object_only() {
     assert_eq!(snapshot.diagnostics[0].code, "InvalidObject");
     assert_eq!(snapshot.diagnostics[0].object.as_ref().unwrap().to_string(), "Service ns/a");
 }
+
+fn service(name: &str, port: u16) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\nspec: {{ports: [{{port: {port}}}]}}\n")
+}
+
+#[test]
+fn duplicates_are_reported_and_the_last_definition_in_path_order_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), service("x", 80)).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), format!("{}---\n{}", service("x", 81), service("x", 82))).unwrap();
+    let mut manifests = ManifestDir::new(dir.path());
+    let snapshot = manifests.reload();
+    let key = oxigress_objects::ObjectKey::new("ns", "x");
+    assert_eq!(snapshot.resources.services[&key].spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port, 82);
+    let messages: Vec<&str> = snapshot.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "also defined in b.yaml; the definition in b.yaml wins",
+            "also defined in a.yaml; the definition in b.yaml wins"
+        ]
+    );
+}
+
+/// One step of an edit history: write file `file` with these (name, port) services (port 0 = a document
+/// that is not a valid Service), break it, or delete it.
+#[derive(Debug, Clone)]
+enum Step {
+    Write(usize, Vec<(char, u16)>),
+    Break(usize),
+    Delete(usize),
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    let services = proptest::collection::vec((prop::sample::select(vec!['a', 'b', 'c', 'd']), 0u16..3), 0..4);
+    prop_oneof![
+        6 => (0usize..4, services).prop_map(|(f, s)| Step::Write(f, s)),
+        1 => (0usize..4).prop_map(Step::Break),
+        1 => (0usize..4).prop_map(Step::Delete),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Applying only what changed gives exactly what reading everything again gives, whatever the edits.
+    #[test]
+    fn incremental_apply_equals_a_full_reload(steps in proptest::collection::vec(step(), 1..10)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut incremental = ManifestDir::new(dir.path());
+        let mut full = ManifestDir::new(dir.path());
+        let mut snapshot = incremental.reload();
+        full.reload();
+        for step in steps {
+            let path = |f: usize| dir.path().join(format!("f{f}.yaml"));
+            match &step {
+                Step::Write(f, services) => {
+                    let text: Vec<String> = services
+                        .iter()
+                        .map(|(name, port)| match port {
+                            0 => format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: ns}}\nspec: {{ports: [{{port: bad}}]}}\n"),
+                            p => service(&name.to_string(), 80 + p),
+                        })
+                        .collect();
+                    std::fs::write(path(*f), text.join("---\n")).unwrap();
+                }
+                Step::Break(f) => std::fs::write(path(*f), "kind: [broken").unwrap(),
+                Step::Delete(f) => {
+                    let _ = std::fs::remove_file(path(*f));
+                }
+            }
+            if incremental.read() {
+                incremental.apply(&mut snapshot);
+            }
+            let expected = full.reload();
+            proptest::prop_assert_eq!(&snapshot.resources, &expected.resources, "after {:?}", step);
+            proptest::prop_assert_eq!(&snapshot.diagnostics, &expected.diagnostics, "after {:?}", step);
+        }
+    }
+}

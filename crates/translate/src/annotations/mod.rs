@@ -7,6 +7,7 @@ mod auth;
 mod canary;
 mod default_backend;
 mod downstream_tls;
+mod mirror;
 mod policy;
 mod retry;
 mod route_match;
@@ -17,6 +18,7 @@ pub use auth::BasicAuthSpec;
 pub use canary::{is_canary, Canary};
 pub use default_backend::DefaultBackend;
 pub use downstream_tls::DownstreamTls;
+pub use mirror::{MirrorAnnotations, MirrorDestination};
 pub use policy::PolicyAnnotations;
 pub use route_match::RouteMatchExtras;
 pub use upstream::{UpstreamAnnotations, UpstreamTlsRequest};
@@ -87,6 +89,8 @@ pub struct IngressAnnotations {
     pub basic_auth: Option<BasicAuthSpec>,
     /// Load balancing, protocol and TLS for the Services the Ingress uses.
     pub upstream: UpstreamAnnotations,
+    /// Where copies of the requests go.
+    pub mirror: Option<MirrorAnnotations>,
 }
 
 impl IngressAnnotations {
@@ -100,7 +104,7 @@ impl IngressAnnotations {
         unsupported::report(annotations, object, diagnostics);
         Self {
             route_match: RouteMatchExtras::parse(annotations, object, diagnostics),
-            default_backend: DefaultBackend::parse(annotations, namespace),
+            default_backend: DefaultBackend::parse(annotations, namespace, object, diagnostics),
             downstream_tls: DownstreamTls::parse(annotations, namespace, object, diagnostics),
             policy: {
                 let mut policy = PolicyAnnotations::parse(annotations, object, diagnostics);
@@ -111,6 +115,7 @@ impl IngressAnnotations {
             canary: (annotations.asap("canary").is_some_and(|v| v.trim() == "true"))
                 .then(|| Canary::parse(annotations, object, diagnostics)),
             basic_auth: BasicAuthSpec::parse(annotations, namespace, object, diagnostics),
+            mirror: MirrorAnnotations::parse(annotations, namespace, object, diagnostics),
         }
     }
 }
