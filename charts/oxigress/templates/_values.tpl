@@ -13,6 +13,43 @@ Returned as JSON: read with `include "oxigress.gatewayValues" . | fromJson`.
 {{- toJson (mergeOverwrite (deepCopy $core.controller) (deepCopy (.Values.controller | default dict))) -}}
 {{- end -}}
 
+{{/*
+The `higress` key of the gateway ConfigMap as Higress's chart builds it: higress-core.{upstream,downstream,
+gzip} (each overridden key by key by the top-level key of the same name), and tracing when tracing.enable.
+Returned as JSON.
+*/}}
+{{- define "oxigress.gatewayConfigValues" -}}
+{{- $core := index .Values "higress-core" -}}
+{{- $data := dict -}}
+{{- range $key := list "upstream" "downstream" "gzip" "tracing" -}}
+{{- $top := index $.Values $key | default dict -}}
+{{- if or (hasKey $core $key) $top -}}
+{{- $value := mergeOverwrite (deepCopy (index $core $key | default dict)) (deepCopy $top) -}}
+{{- if or (ne $key "tracing") $value.enable -}}
+{{- $_ := set $data $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $data -}}
+{{- end -}}
+
+{{/*
+`over` merged onto `base`, recursively: every value of `over` wins, false and 0 included (sprig's `merge`,
+which Higress uses, lets the base replace those). Call with (dict "base" B "over" O); returns JSON.
+*/}}
+{{- define "oxigress.deepMerge" -}}
+{{- $out := deepCopy .base -}}
+{{- range $key, $value := .over -}}
+{{- $current := index $out $key -}}
+{{- if and (kindIs "map" $value) (kindIs "map" $current) -}}
+{{- $_ := set $out $key (include "oxigress.deepMerge" (dict "base" $current "over" $value) | fromJson) -}}
+{{- else -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
 {{/* "true" when global.local (or its deprecated alias global.kind) is set. */}}
 {{- define "oxigress.local" -}}
 {{- if or .Values.global.local .Values.global.kind }}true{{ end -}}

@@ -1,5 +1,9 @@
 """A scenario's `expect:` entries: {kind, name, namespace (default: the release's), path, and one of
-equals / contains / absent}. Without a path, `absent: true` means the object is not rendered."""
+equals / contains / absent}. Without a path, `absent: true` means the object is not rendered. With
+`yaml: PATH` the value at `path` is a YAML document (e.g. a ConfigMap's data key) and PATH is looked up
+in it."""
+
+import yaml
 
 from kube import MISSING, find, get_path
 
@@ -21,6 +25,11 @@ def unmet(objects: list, release_namespace: str, expectations: list) -> list:
             continue
         value = get_path(obj, e["path"])
         label = f"{where} {e['path']}"
+        if "yaml" in e and isinstance(value, str):
+            value = get_path(yaml.safe_load(value) or {}, e["yaml"])
+            label = f"{label} (YAML) {e['yaml']}"
+        elif "yaml" in e:
+            value = MISSING
         if e.get("absent"):
             if value is not MISSING:
                 problems.append(f"{label} = {value!r}, want it absent")

@@ -1,5 +1,7 @@
 """What must hold for every release, whatever its values. Each check returns a list of problems."""
 
+import yaml
+
 from kube import CLUSTER_SCOPED, container, find, flags, key, of_kind, selectors
 
 STREAM_TOKEN_FILE = "/etc/oxigress/stream-token/token"
@@ -203,8 +205,40 @@ def leases_and_events_in_the_release_namespace(r) -> list:
     return [f"{rel}-controller-self lacks {sorted(want - granted)}"] if want - granted else []
 
 
+# Keys of the gateway ConfigMap's `higress` data the chart renders (Higress's configmap.yaml).
+GATEWAY_CONFIG_KEYS = {"downstream", "upstream", "gzip", "tracing"}
+
+
+def gateway_config_map_is_the_one_the_instance_reads(r) -> list:
+    """A ConfigMap named `<instance-name>-config` (what the controller of --instance-name reads first,
+    docs/gateway-config.md), labelled for this instance, whose `higress` key is a YAML mapping of Higress's
+    keys with Higress's defaults where no value says otherwise."""
+    rel, ns = r.release.name, r.release.namespace
+    ctl = container(find(r.objects, "Deployment", f"{rel}-controller", ns), "controller")
+    name = f"{flags(ctl['args']).get('instance-name')}-config"
+    config_map = find(r.objects, "ConfigMap", name, ns)
+    if not config_map:
+        return [f"no ConfigMap {ns}/{name}, the name the instance reads"]
+    problems = []
+    if (config_map["metadata"].get("labels") or {}).get("oxigress.io/instance") != rel:
+        problems.append(f"ConfigMap {name} lacks the label oxigress.io/instance={rel}")
+    try:
+        data = yaml.safe_load((config_map.get("data") or {}).get("higress", ""))
+    except yaml.YAMLError as error:
+        return problems + [f"ConfigMap {name} data.higress is not YAML: {error}"]
+    if not isinstance(data, dict):
+        return problems + [f"ConfigMap {name} data.higress is not a mapping: {data!r}"]
+    if set(data) - GATEWAY_CONFIG_KEYS:
+        problems.append(f"ConfigMap {name} data.higress has keys the chart does not render: {sorted(set(data) - GATEWAY_CONFIG_KEYS)}")
+    for section in ("downstream", "upstream", "gzip"):
+        if not isinstance(data.get(section), dict):
+            problems.append(f"ConfigMap {name} data.higress lacks {section}")
+    return problems
+
+
 CHECKS = [
     names_are_release_scoped, objects_carry_the_instance_label, selectors_carry_the_instance, controller_args,
     gateway_args_and_ports, probes_use_the_admin_port, gateway_has_no_api_access, stream_token_is_a_mounted_secret,
     pods_are_locked_down, rbac_follows_watch_namespace, leases_and_events_in_the_release_namespace,
+    gateway_config_map_is_the_one_the_instance_reads,
 ]

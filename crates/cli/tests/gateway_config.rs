@@ -1,6 +1,8 @@
 //! The gateway ConfigMap end to end: gzip switched on and off by rewriting the ConfigMap file (hot, no
-//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; and an
-//! Ingress edited with an invalid annotation value keeping its last good form until it is fixed.
+//! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; the
+//! HTTP/2 settings a client receives (new connections get a changed ConfigMap's, open ones keep theirs);
+//! the buffer limit of bodies a plugin reads (413 above it); and an Ingress edited with an invalid
+//! annotation value keeping its last good form until it is fixed.
 
 #![allow(clippy::unwrap_used)]
 
@@ -212,6 +214,151 @@ async fn basic_auth_and_denylist_annotations_guard_their_routes() {
 
     let denied = raw_get_async(http, "denied.example.com", "/", "").await;
     assert_eq!(denied.status, 403);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+/// What one h2c connection to the gateway learnt from its SETTINGS: the concurrent streams it may open,
+/// and the send capacity of a new stream (the server's initial stream window, within its connection
+/// window).
+struct H2Seen {
+    max_streams: usize,
+    stream_capacity: usize,
+}
+
+/// An h2c (prior knowledge) connection to `addr`, driven on its own task.
+async fn h2c(addr: SocketAddr) -> h2::client::SendRequest<bytes::Bytes> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+/// One request on `sender` (so the server's SETTINGS have arrived), then what the connection allows.
+async fn h2_seen(sender: &mut h2::client::SendRequest<bytes::Bytes>, host: &str) -> H2Seen {
+    let ready = sender.clone().ready().await.unwrap();
+    *sender = ready;
+    let request = http::Request::get(format!("http://{host}/settings")).body(()).unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(DEADLINE, response).await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let max_streams = sender.current_max_send_streams();
+
+    *sender = sender.clone().ready().await.unwrap();
+    let request = http::Request::post(format!("http://{host}/window")).body(()).unwrap();
+    let (_response, mut stream) = sender.send_request(request, false).unwrap();
+    stream.reserve_capacity(4 << 20);
+    let capacity = tokio::time::timeout(DEADLINE, std::future::poll_fn(|cx| stream.poll_capacity(cx)))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    stream.send_reset(h2::Reason::CANCEL);
+    H2Seen { max_streams, stream_capacity: capacity }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http2_settings_follow_the_config_map_for_new_connections() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress("shop", "higress", "shop.example.com", &["/"], "shop"));
+    let http2 = "downstream:\n  http2:\n    maxConcurrentStreams: 7\n    initialStreamWindowSize: 200000\n";
+    write(dir.path(), "config.yaml", &config_map(http2));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    // The SETTINGS a client receives carry the ConfigMap's values.
+    let mut first = h2c(http).await;
+    let seen = h2_seen(&mut first, "shop.example.com").await;
+    assert_eq!(seen.max_streams, 7, "SETTINGS_MAX_CONCURRENT_STREAMS");
+    assert_eq!(seen.stream_capacity, 200_000, "SETTINGS_INITIAL_WINDOW_SIZE");
+
+    // Rewritten: new connections get the new settings (no restart, no listener re-created) …
+    let http2 = "downstream:\n  http2:\n    maxConcurrentStreams: 3\n";
+    write(dir.path(), "config.yaml", &config_map(http2));
+    let changed = until(
+        "new h2 settings",
+        || async {
+            let mut sender = h2c(http).await;
+            h2_seen(&mut sender, "shop.example.com").await
+        },
+        |seen| seen.max_streams == 3,
+    )
+    .await;
+    assert_eq!(changed.stream_capacity, 65_535, "initialStreamWindowSize went back to its default");
+
+    // … while the connection opened before keeps serving with the settings it was opened with.
+    let again = h2_seen(&mut first, "shop.example.com").await;
+    assert_eq!((again.max_streams, again.stream_capacity), (7, 200_000));
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+/// POSTs `size` bytes over HTTP/1.1 and returns the status (0 when the connection closed without one).
+fn post_status(addr: SocketAddr, host: &str, size: usize) -> u16 {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!("POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n");
+    // The gateway may answer (and close) before it has read everything.
+    let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&vec![b'x'; size]));
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+async fn post_status_async(addr: SocketAddr, host: &str, size: usize) -> u16 {
+    let host = host.to_string();
+    tokio::task::spawn_blocking(move || post_status(addr, &host, size)).await.unwrap()
+}
+
+/// POSTs `size` bytes on a new h2c stream and returns the status.
+async fn h2_post_status(sender: &mut h2::client::SendRequest<bytes::Bytes>, host: &str, size: usize) -> u16 {
+    *sender = sender.clone().ready().await.unwrap();
+    let request = http::Request::post(format!("http://{host}/upload")).body(()).unwrap();
+    let (response, mut stream) = sender.send_request(request, false).unwrap();
+    stream.send_data(bytes::Bytes::from(vec![b'x'; size]), true).unwrap();
+    tokio::time::timeout(DEADLINE, response).await.unwrap().unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_body_a_plugin_buffers_is_bounded_by_the_connection_buffer_limit() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress("shop", "higress", "shop.example.com", &["/"], "shop"));
+    write(dir.path(), "open.yaml", &ingress("open", "higress", "open.example.com", &["/"], "shop"));
+    // request-block must read bodies on the shop Ingress only.
+    let plugin = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: body-check, namespace: higress-system}\n\
+spec:\n  url: oci://x/plugins/request-block:1.0.0\n  matchRules:\n  - ingress: [apps/shop]\n    config: {block_bodies: [forbidden-word]}\n";
+    write(dir.path(), "plugin.yaml", plugin);
+    write(dir.path(), "config.yaml", &config_map("downstream:\n  connectionBufferLimits: 1024\n"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    // HTTP/1: at the limit the body is inspected and forwarded; one byte over, 413 (Envoy's
+    // downstream_rq_too_large). A route whose plugins do not buffer streams any body.
+    assert_eq!(post_status_async(http, "shop.example.com", 1024).await, 200);
+    assert_eq!(post_status_async(http, "shop.example.com", 1025).await, 413);
+    assert_eq!(post_status_async(http, "open.example.com", 200_000).await, 200);
+
+    // HTTP/2 streams are bounded by the stream window (initialStreamWindowSize, default 65535), as Envoy.
+    let mut sender = h2c(http).await;
+    assert_eq!(h2_post_status(&mut sender, "shop.example.com", 2000).await, 200);
+    assert_eq!(h2_post_status(&mut sender, "shop.example.com", 65_535).await, 200);
+    assert_eq!(h2_post_status(&mut sender, "shop.example.com", 65_536).await, 413);
+
+    // Raised in the ConfigMap: applies to the next request.
+    write(dir.path(), "config.yaml", &config_map("downstream:\n  connectionBufferLimits: 4096\n"));
+    until("connectionBufferLimits 4096", || post_status_async(http, "shop.example.com", 4000), |s| *s == 200).await;
+    assert_eq!(post_status_async(http, "shop.example.com", 4097).await, 413);
+
+    // Left out: Higress's default, 32 KiB.
+    write(dir.path(), "config.yaml", &config_map("gzip:\n  enable: true\n"));
+    until("default connectionBufferLimits", || post_status_async(http, "shop.example.com", 32_768), |s| *s == 200).await;
+    assert_eq!(post_status_async(http, "shop.example.com", 32_769).await, 413);
 
     gateway.shutdown(Duration::from_secs(5)).await;
 }

@@ -6,8 +6,10 @@
 //! - a request head over 1 MiB (pingora `MAX_HEADER_SIZE`) or with more than 256 headers: **431**, as
 //!   Envoy (`proxy::header_deadline` stops such a head before pingora, which would answer 400); a head over
 //!   the ConfigMap's `maxRequestHeadersKb` (60 KiB by default): 431 too (`gateway_config.rs`);
-//! - a body over 64 KiB on a route whose plugins must read it (request-block `block_bodies`,
-//!   request-validation, transformer, ai-proxy): **413**; other bodies stream through unbuffered;
+//! - a body over the gateway ConfigMap's buffer limit (`downstream.connectionBufferLimits`, 32 KiB by
+//!   default; at most 64 KiB) on a route whose plugins must read it (request-block `block_bodies`,
+//!   request-validation, transformer; ai-proxy up to 64 KiB whatever the limit): **413**; other bodies stream
+//!   through unbuffered;
 //! - a malformed header line, HTTP version or Content-Length (also two different ones): **400**; a request
 //!   line that is not HTTP at all (`GET` alone, a TLS ClientHello on the plain port): the connection is
 //!   closed without an answer (pingora);
@@ -103,7 +105,7 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
         let shown = String::from_utf8_lossy(raw).into_owned();
         assert_eq!(status(raw.to_vec()).await.unwrap(), expected, "malformed: {shown:?}");
     }
-    // A body the plugin must inspect, over the 64 KiB buffer: 413. The same body elsewhere streams through.
+    // A body the plugin must inspect, over the buffer limit: 413. The same body elsewhere streams through.
     let body = "x".repeat(200 * 1024);
     let upload = format!("POST / HTTP/1.1\r\nHost: upload.example.com\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     assert_eq!(status(upload.into_bytes()).await.unwrap(), 413, "oversized inspected body");

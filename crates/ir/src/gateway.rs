@@ -74,6 +74,10 @@ impl Default for Gzip {
     }
 }
 
+/// The largest request body the proxy buffers for plugins (pingora keeps at most 64 KiB of a body it read
+/// to send upstream): a larger `connectionBufferLimits` / `initialStreamWindowSize` bounds bodies at this.
+pub const MAX_BUFFERED_REQUEST_BODY: u32 = 64 * 1024;
+
 /// Client-side connection settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -82,9 +86,10 @@ pub struct Downstream {
     pub idle_timeout: u32,
     /// Largest request head (all header names and values) in KiB; larger ⇒ 431.
     pub max_request_headers_kb: u32,
-    /// Per-connection buffer limit in bytes (validated; not applied).
+    /// Per-connection buffer limit in bytes: the largest HTTP/1 request body a plugin may buffer (larger ⇒
+    /// 413); the proxy applies at most 64 KiB.
     pub connection_buffer_limits: u32,
-    /// HTTP/2 settings (validated; not applied: pingora fixes them when the listener starts).
+    /// HTTP/2 settings of new client connections.
     pub http2: Http2,
     /// Default route timeout in seconds for routes without their own; 0 = none.
     pub route_timeout: u32,
@@ -108,7 +113,8 @@ impl Default for Downstream {
 pub struct Http2 {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS`.
     pub max_concurrent_streams: u32,
-    /// `SETTINGS_INITIAL_WINDOW_SIZE`.
+    /// `SETTINGS_INITIAL_WINDOW_SIZE`; also the largest HTTP/2 request body a plugin may buffer (Envoy
+    /// bounds HTTP/2 stream buffers by it; the proxy applies at most 64 KiB).
     pub initial_stream_window_size: u32,
     /// Connection-level flow-control window.
     pub initial_connection_window_size: u32,
@@ -126,7 +132,7 @@ impl Default for Http2 {
 pub struct Upstream {
     /// Seconds an idle pooled upstream connection is kept; 0 = no limit.
     pub idle_timeout: u32,
-    /// Per-connection buffer limit in bytes (validated; not applied).
+    /// Per-connection buffer limit in bytes (validated; no effect: pingora's upstream buffers are fixed).
     pub connection_buffer_limits: u32,
 }
 

@@ -107,6 +107,10 @@ impl Plugin for Guarded {
         self.inner.needs_request_body()
     }
 
+    fn request_body_limit(&self) -> Option<usize> {
+        self.inner.request_body_limit()
+    }
+
     fn on_request_body(&self, request: &RequestView<'_>, body: &[u8], edits: &mut RequestEdits) -> Decision {
         self.strategy.request("on_request_body", edits, |e| self.inner.on_request_body(request, body, e))
     }

@@ -146,6 +146,13 @@ pub trait Plugin: Send + Sync {
         false
     }
 
+    /// The request body size this plugin buffers whatever the gateway's buffer limit (the gateway
+    /// ConfigMap's `connectionBufferLimits`) says, as a Higress plugin calling `SetRequestBodyBufferLimit`
+    /// (ai-proxy: 100 MiB); `None`: that limit applies. The proxy bounds every buffered body anyway.
+    fn request_body_limit(&self) -> Option<usize> {
+        None
+    }
+
     /// Runs on the whole request body (only when [`Plugin::needs_request_body`]).
     fn on_request_body(&self, _request: &RequestView<'_>, _body: &[u8], _edits: &mut RequestEdits) -> Decision {
         Decision::Continue

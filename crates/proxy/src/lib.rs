@@ -10,6 +10,7 @@ mod basic_auth;
 mod cluster;
 mod compression;
 pub mod header_deadline;
+mod live_h2;
 mod metrics;
 mod mirror;
 mod rate_limit;

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::AdminApp;
 use crate::header_deadline::{HeaderDeadline, TlsHandshake};
+use crate::live_h2::LiveH2;
 use crate::service::GatewayProxy;
 use crate::state::ProxyState;
 use crate::tls::{CertificateSelector, DEFAULT_CIPHERS};
@@ -151,6 +152,7 @@ impl Gateway {
             let mut options = HttpServerOptions::default();
             options.h2c = true;
             proxy.server_options = Some(options);
+            let proxy = LiveH2::new(proxy, state.clone());
             let mut service =
                 Service::new("oxigress-http".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
             service.add_tcp(&addr.to_string());
@@ -160,6 +162,7 @@ impl Gateway {
         let https_addr = config.https.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = https_addr {
             let proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), true));
+            let proxy = LiveH2::new(proxy, state.clone());
             // TLS is done by HeaderDeadline (so the handshake has a deadline): a plain TCP listener.
             let tls = TlsHandshake::new(Box::new(CertificateSelector::new(state.clone())), DEFAULT_CIPHERS)
                 .map_err(|e| StartError::Tls(e.to_string()))?;

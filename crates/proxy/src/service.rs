@@ -695,7 +695,16 @@ impl GatewayProxy {
             return Ok(None);
         }
         let all = selected.len();
-        let Some(mut body) = read_body(session).await? else {
+        // The gateway's buffer limit, raised by a plugin that sets its own (Higress `SetRequestBodyBufferLimit`).
+        let gateway_limit = ctx.settings.as_ref().map_or(crate::settings::MAX_REPLAYED_BODY, |s| s.body_limit(session.is_http2()));
+        let limit = selected
+            .iter()
+            .enumerate()
+            .filter(|(pos, (_, p))| wants_body(*pos, p))
+            .filter_map(|(_, (_, p))| p.request_body_limit())
+            .fold(gateway_limit, usize::max)
+            .min(crate::settings::MAX_REPLAYED_BODY);
+        let Some(mut body) = read_body(session, limit).await? else {
             let response = DirectResponse {
                 status: 413,
                 headers: Vec::new(),
@@ -1048,16 +1057,14 @@ fn apply_request_edits(request: &mut RequestHeader, edits: RequestEdits) -> Resu
     Ok(())
 }
 
-/// Largest request body buffered for plugins (pingora replays at most this much to the upstream).
-const MAX_BUFFERED_BODY: usize = 64 * 1024;
-
-/// Reads the whole request body, keeping it for the upstream; `None` when it exceeds the bound.
-async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
+/// Reads the whole request body, keeping it for the upstream; `None` when it exceeds `limit` (the
+/// ConfigMap's buffer limit, see [`SettingsRuntime::body_limit`]).
+async fn read_body(session: &mut Session, limit: usize) -> Result<Option<Bytes>> {
     session.enable_retry_buffering();
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         body.extend_from_slice(&chunk);
-        if body.len() > MAX_BUFFERED_BODY {
+        if body.len() > limit {
             return Ok(None);
         }
     }

@@ -9,7 +9,7 @@
 //! configuration is validated, and an invalid one changes nothing: here a diagnostic, and the last good
 //! settings (from the previous snapshot) stay.
 
-use oxigress_ir::{Downstream, GatewaySettings, Gzip, Snapshot, Upstream};
+use oxigress_ir::{Downstream, GatewaySettings, Gzip, Snapshot, Upstream, MAX_BUFFERED_REQUEST_BODY};
 use oxigress_objects::k8s_openapi::api::core::v1::ConfigMap;
 use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Deserialize;
@@ -128,20 +128,22 @@ fn parse(text: &str, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> R
     let downstream = config.downstream.unwrap_or_default();
     validate_downstream(&downstream)?;
     let upstream = config.upstream.unwrap_or_default();
-    let mut partial = |what: &str| {
+    let mut report = |what: String| {
         diagnostics.push(Diagnostic::warning(
             "PartialGatewayConfig",
             Some(object.clone()),
-            format!("data.{DATA_KEY}: {what} is accepted but has no effect in oxigress (docs/gateway-config.md)"),
+            format!("data.{DATA_KEY}: {what} (docs/gateway-config.md)"),
         ))
     };
+    let buffer_limits = downstream.connection_buffer_limits;
+    if buffer_limits == 0 || buffer_limits > MAX_BUFFERED_REQUEST_BODY {
+        report(format!(
+            "downstream.connectionBufferLimits {buffer_limits} is applied as {MAX_BUFFERED_REQUEST_BODY}: oxigress \
+             buffers at most 64 KiB of a request body for plugins"
+        ));
+    }
+    let mut partial = |what: &str| report(format!("{what} is accepted but has no effect in oxigress"));
     let defaults = GatewaySettings::default();
-    if downstream.http2 != defaults.downstream.http2 {
-        partial("downstream.http2");
-    }
-    if downstream.connection_buffer_limits != defaults.downstream.connection_buffer_limits {
-        partial("downstream.connectionBufferLimits");
-    }
     if upstream.connection_buffer_limits != defaults.upstream.connection_buffer_limits {
         partial("upstream.connectionBufferLimits");
     }

@@ -10,7 +10,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use tokio_rustls::rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
+use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, Error, SignatureScheme, SupportedProtocolVersion};
 use tokio_rustls::TlsConnector;
 
 /// A self-signed certificate for `host`: (certificate DER, certificate PEM, key PEM).
@@ -69,9 +69,14 @@ impl ServerCertVerifier for AcceptAny {
 
 /// A connector that trusts any certificate and offers `alpn` (e.g. `[b"h2"]`, `[b"http/1.1"]`).
 pub fn connector(alpn: &[&[u8]]) -> TlsConnector {
+    connector_with_versions(alpn, tokio_rustls::rustls::DEFAULT_VERSIONS)
+}
+
+/// [`connector`] offering only these TLS versions (e.g. `[&rustls::version::TLS12]`).
+pub fn connector_with_versions(alpn: &[&[u8]], versions: &[&'static SupportedProtocolVersion]) -> TlsConnector {
     let provider = Arc::new(ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))

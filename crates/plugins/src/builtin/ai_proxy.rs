@@ -47,6 +47,8 @@ use exchange::{AiExchange, Shared};
 
 /// Plugin name.
 pub const NAME: &str = "ai-proxy";
+/// The request body Higress's ai-proxy buffers (`defaultMaxBodyBytes`), above the gateway's buffer limit.
+const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 
 /// A configured ai-proxy.
 #[derive(Debug)]
@@ -80,6 +82,11 @@ impl Plugin for AiProxy {
 
     fn needs_request_body(&self) -> bool {
         self.shared.is_some()
+    }
+
+    /// Higress's ai-proxy raises the stream's buffer limit (`SetRequestBodyBufferLimit`) to 100 MiB.
+    fn request_body_limit(&self) -> Option<usize> {
+        Some(MAX_BODY_BYTES)
     }
 
     fn exchange(&self) -> Option<Box<dyn Exchange>> {

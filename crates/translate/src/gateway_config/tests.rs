@@ -90,7 +90,32 @@ fn the_release_scoped_name_wins_and_other_instances_labels_are_skipped() {
 #[test]
 fn settings_without_effect_are_reported() {
     let text = "downstream:\n  http2:\n    maxConcurrentStreams: 10\ntracing:\n  enable: true\n";
+    let (settings, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
+    let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "http2 settings apply, tracing does not: {messages:?}");
+    assert!(messages[0].contains("tracing"), "{messages:?}");
+    assert_eq!(diagnostics[0].code, "PartialGatewayConfig");
+    assert_eq!(settings.downstream.http2.max_concurrent_streams, 10);
+}
+
+#[test]
+fn buffer_limits_beyond_what_is_buffered_are_reported() {
+    let text = "downstream:\n  connectionBufferLimits: 65536\n";
+    let (settings, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(settings.downstream.connection_buffer_limits, 65536);
+
+    let text = "downstream:\n  connectionBufferLimits: 1048576\nupstream:\n  connectionBufferLimits: 1024\n";
+    let (settings, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
+    let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("downstream.connectionBufferLimits 1048576 is applied as 65536"), "{messages:?}");
+    assert!(messages[1].contains("upstream.connectionBufferLimits is accepted but has no effect"), "{messages:?}");
+    assert_eq!(settings.downstream.connection_buffer_limits, 1_048_576, "the IR keeps the value asked for");
+
+    // 0: no limit of its own in Envoy; here the 64 KiB cap.
+    let text = "downstream:\n  connectionBufferLimits: 0\n";
     let (_, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
-    let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.as_str()).collect();
-    assert_eq!(codes, ["PartialGatewayConfig", "PartialGatewayConfig"]);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(diagnostics[0].message.contains("connectionBufferLimits 0 is applied as 65536"), "{diagnostics:?}");
 }
