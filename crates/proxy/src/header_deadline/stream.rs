@@ -141,21 +141,37 @@ impl HeadScan {
     /// Advances over `bytes`. A head ends with an empty line, `\r\n` or a bare `\n` as the HTTP/1 parser
     /// accepts (the HTTP/2 preface also contains one).
     fn feed(&mut self, bytes: &[u8]) -> Scan {
-        for &b in bytes {
+        let mut rest = bytes;
+        while let Some((&b, tail)) = rest.split_first() {
+            if self.at == LinePos::Inside {
+                // Nothing inside a line matters but its end: jump to it (memchr, not byte by byte).
+                let Some(end) = memchr::memchr(b'\n', rest) else {
+                    if self.bytes + rest.len() > MAX_HEAD_BYTES {
+                        return Scan::TooLarge;
+                    }
+                    self.bytes += rest.len();
+                    break;
+                };
+                if self.bytes + end + 1 > MAX_HEAD_BYTES {
+                    return Scan::TooLarge;
+                }
+                self.bytes += end + 1;
+                self.lines += 1;
+                self.at = LinePos::Start;
+                rest = &rest[end + 1..];
+                continue;
+            }
             if self.bytes >= MAX_HEAD_BYTES {
                 return Scan::TooLarge;
             }
             self.bytes += 1;
+            rest = tail;
             match (b, self.at) {
-                (b'\n', LinePos::Start | LinePos::StartCr) if self.content => return Scan::Complete,
-                (b'\n', LinePos::Start | LinePos::StartCr) => self.at = LinePos::Start,
-                (b'\n', LinePos::Inside) => {
-                    self.lines += 1;
-                    self.at = LinePos::Start;
-                }
+                (b'\n', _) if self.content => return Scan::Complete,
+                (b'\n', _) => self.at = LinePos::Start,
                 (b'\r', LinePos::Start) => self.at = LinePos::StartCr,
                 (b'\r', _) => self.at = LinePos::Inside,
-                (_, LinePos::Start | LinePos::StartCr) => {
+                _ => {
                     // A new line: the request line plus MAX_HEADERS header lines are allowed.
                     if self.lines > MAX_HEADERS {
                         return Scan::TooLarge;
@@ -163,7 +179,6 @@ impl HeadScan {
                     self.content = true;
                     self.at = LinePos::Inside;
                 }
-                (_, LinePos::Inside) => {}
             }
         }
         Scan::Partial
@@ -321,6 +336,54 @@ mod tests {
     fn scan(parts: &[&[u8]]) -> Vec<Scan> {
         let mut scan = HeadScan::default();
         parts.iter().map(|p| scan.feed(p)).collect()
+    }
+
+    /// The byte-by-byte scanner `feed` must agree with.
+    fn reference(scan: &mut HeadScan, bytes: &[u8]) -> Scan {
+        use super::LinePos;
+        for &b in bytes {
+            if scan.bytes >= MAX_HEAD_BYTES {
+                return Scan::TooLarge;
+            }
+            scan.bytes += 1;
+            match (b, scan.at) {
+                (b'\n', LinePos::Start | LinePos::StartCr) if scan.content => return Scan::Complete,
+                (b'\n', LinePos::Start | LinePos::StartCr) => scan.at = LinePos::Start,
+                (b'\n', LinePos::Inside) => {
+                    scan.lines += 1;
+                    scan.at = LinePos::Start;
+                }
+                (b'\r', LinePos::Start) => scan.at = LinePos::StartCr,
+                (b'\r', _) => scan.at = LinePos::Inside,
+                (_, LinePos::Start | LinePos::StartCr) => {
+                    if scan.lines > MAX_HEADERS {
+                        return Scan::TooLarge;
+                    }
+                    scan.content = true;
+                    scan.at = LinePos::Inside;
+                }
+                (_, LinePos::Inside) => {}
+            }
+        }
+        Scan::Partial
+    }
+
+    proptest::proptest! {
+        /// Chunked random heads (few distinct bytes, so line ends are common) scan as byte by byte.
+        #[test]
+        fn feed_agrees_with_the_byte_by_byte_scanner(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(b"ab\r\n".to_vec()), 0..40), 0..8)
+        ) {
+            let (mut fast, mut slow) = (HeadScan::default(), HeadScan::default());
+            for chunk in &chunks {
+                let (a, b) = (fast.feed(chunk), reference(&mut slow, chunk));
+                proptest::prop_assert_eq!(&a, &b);
+                if a != Scan::Partial {
+                    break;
+                }
+                proptest::prop_assert_eq!((fast.bytes, fast.lines, fast.at, fast.content), (slow.bytes, slow.lines, slow.at, slow.content));
+            }
+        }
     }
 
     #[test]
