@@ -89,16 +89,18 @@ impl ManifestDir {
         let mut files = BTreeMap::new();
         for path in paths {
             let previous = self.files.remove(&path);
-            let (state, old) = read_file(&path, self.display(&path), previous);
-            if let Some(old) = old {
+            let (state, before) = read_file(&path, self.display(&path), previous);
+            // A new text with the same objects and diagnostics (a file created empty, then written; an
+            // edit of a comment) changes nothing.
+            if let Some((objects, _)) = before.filter(|(o, d)| *o != state.objects || *d != state.diagnostics) {
                 changed = true;
-                self.note_objects(&path, old, &state.objects);
+                self.note_objects(&path, objects.into_iter().map(|(r, _)| r).collect(), &state.objects);
             }
             files.insert(path, state);
         }
         // Files that are gone.
         for (path, state) in std::mem::take(&mut self.files) {
-            changed = true;
+            changed |= !state.objects.is_empty() || !state.diagnostics.is_empty();
             self.note_objects(&path, state.objects.into_iter().map(|(r, _)| r).collect(), &[]);
         }
         self.files = files;
@@ -184,32 +186,32 @@ impl ManifestDir {
     }
 }
 
+/// The objects and diagnostics a file had before it was read again.
+type Before = (Vec<(ObjectRef, KubeObject)>, Vec<Diagnostic>);
+
 /// Reads one file, keeping last-good objects from `previous` where the new content is bad. When the
-/// file changed (new, other text, or a read error), also returns the objects it defined before.
-fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileState, Option<Vec<ObjectRef>>) {
-    let is_new = previous.is_none();
+/// file was read in full (new, other text, or a read error), also returns what it had before.
+fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileState, Option<Before>) {
     let previous = previous.unwrap_or_default();
-    let old = || Some(previous.objects.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) => {
             let diagnostic = Diagnostic::error("ReadError", None, e.to_string()).in_file(file);
-            let changed = is_new || previous.diagnostics != [diagnostic.clone()];
-            let old = if changed { old() } else { None };
-            return (FileState { diagnostics: vec![diagnostic], ..previous }, old);
+            let before = Some((previous.objects.clone(), previous.diagnostics.clone()));
+            return (FileState { diagnostics: vec![diagnostic], ..previous }, before);
         }
     };
     if text == previous.text && !previous.text.is_empty() {
         return (previous, None);
     }
-    let old = old();
     let documents = match load_documents(&text) {
         Ok(documents) => documents,
         Err(e) => {
             let kept = if previous.objects.is_empty() { String::new() } else { "; keeping its last good objects".into() };
             let diagnostic = Diagnostic::error("ParseError", None, format!("{e}{kept}")).in_file(file);
             // Keep the previous text too, so fixing the file back to it is noticed as a change.
-            return (FileState { text, objects: previous.objects, diagnostics: vec![diagnostic] }, old);
+            let state = FileState { text, objects: previous.objects.clone(), diagnostics: vec![diagnostic] };
+            return (state, Some((previous.objects, previous.diagnostics)));
         }
     };
     let mut objects = Vec::new();
@@ -245,7 +247,7 @@ fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileSta
             );
         }
     }
-    (FileState { text, objects, diagnostics }, old)
+    (FileState { text, objects, diagnostics }, Some((previous.objects, previous.diagnostics)))
 }
 /// Every manifest file under `root`, sorted; hidden files and directories (editor swap files,
 /// Kubernetes ConfigMap `..data` links) are skipped.

@@ -133,3 +133,22 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn only_changes_of_objects_or_diagnostics_count_as_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), SERVICE_A).unwrap();
+    let mut manifests = ManifestDir::new(dir.path());
+    manifests.reload();
+    assert!(!manifests.read(), "nothing changed");
+    std::fs::write(dir.path().join("b.yaml"), "").unwrap();
+    assert!(!manifests.read(), "a file created empty (before it is written) changes nothing");
+    std::fs::write(dir.path().join("a.yaml"), format!("# a comment\n{SERVICE_A}")).unwrap();
+    assert!(!manifests.read(), "a comment changes nothing");
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    assert!(!manifests.read(), "removing an empty file changes nothing");
+    std::fs::write(dir.path().join("b.yaml"), SERVICE_B).unwrap();
+    assert!(manifests.read(), "a new object");
+    std::fs::write(dir.path().join("b.yaml"), "kind: [broken").unwrap();
+    assert!(manifests.read(), "a new diagnostic");
+}
