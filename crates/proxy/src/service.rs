@@ -681,11 +681,7 @@ impl GatewayProxy {
             if edits.skip_body {
                 skip_body.push(position);
             }
-            ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
-            if edits.path_and_query.is_some() && ctx.client_path.is_none() {
-                ctx.client_path = Some(session.req_header().uri.path().to_string());
-            }
-            apply_request_edits(session.req_header_mut(), edits)?;
+            apply_plugin_edits(session, plugin, edits, &mut ctx.reroute, &mut ctx.client_path)?;
             if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, position + 1)));
             }
@@ -727,11 +723,7 @@ impl GatewayProxy {
                 body = replacement.clone();
                 ctx.request_body = Some(replacement);
             }
-            ctx.reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
-            if edits.path_and_query.is_some() && ctx.client_path.is_none() {
-                ctx.client_path = Some(session.req_header().uri.path().to_string());
-            }
-            apply_request_edits(session.req_header_mut(), edits)?;
+            apply_plugin_edits(session, plugin, edits, &mut ctx.reroute, &mut ctx.client_path)?;
             if let Some(response) = count(route, *index, decision) {
                 return Ok(Some((response, all)));
             }
@@ -1040,6 +1032,22 @@ fn apply_header_edits(target: &mut impl EditableHeaders, edits: HeaderEdits) -> 
         target.add(name, value)?;
     }
     Ok(())
+}
+
+/// Applies one chain plugin's request edits: notes whether the route must be chosen again (a rerouting
+/// plugin changed the request) and keeps the client's path before the first plugin rewrites it.
+fn apply_plugin_edits(
+    session: &mut Session,
+    plugin: &Arc<dyn Plugin>,
+    edits: RequestEdits,
+    reroute: &mut bool,
+    client_path: &mut Option<String>,
+) -> Result<()> {
+    *reroute |= plugin.reroute() && (!edits.headers.is_empty() || edits.path_and_query.is_some());
+    if edits.path_and_query.is_some() && client_path.is_none() {
+        *client_path = Some(session.req_header().uri.path().to_string());
+    }
+    apply_request_edits(session.req_header_mut(), edits)
 }
 
 fn apply_request_edits(request: &mut RequestHeader, edits: RequestEdits) -> Result<()> {
