@@ -63,9 +63,7 @@ impl ManifestDir {
         self.dirty.clear();
         let mut resources = Resources::default();
         for reference in self.owners.keys() {
-            if let Some(object) = self.winner(reference) {
-                resources.insert(object.clone());
-            }
+            self.place(reference, &mut resources);
         }
         self.revision += 1;
         SourceSnapshot { resources, diagnostics: self.diagnostics(), revision: self.revision }
@@ -111,14 +109,7 @@ impl ManifestDir {
     /// with the last [`ManifestDir::read`]: only objects of changed files are replaced or removed.
     pub fn apply(&mut self, snapshot: &mut SourceSnapshot) {
         for reference in std::mem::take(&mut self.dirty) {
-            match self.winner(&reference) {
-                Some(object) => {
-                    snapshot.resources.insert(object.clone());
-                }
-                None => {
-                    snapshot.resources.remove(&reference);
-                }
-            }
+            self.place(&reference, &mut snapshot.resources);
         }
         self.revision += 1;
         snapshot.diagnostics = self.diagnostics();
@@ -142,6 +133,19 @@ impl ManifestDir {
                 files.insert(at, path.to_path_buf());
             }
             self.dirty.insert(reference.clone());
+        }
+    }
+
+    /// Puts in `resources` the definition of `reference` that wins (the last one in path order, and in
+    /// file order), or removes the object when no file defines it any more.
+    fn place(&self, reference: &ObjectRef, resources: &mut Resources) {
+        match self.winner(reference) {
+            Some(object) => {
+                resources.insert(object.clone());
+            }
+            None => {
+                resources.remove(reference);
+            }
         }
     }
 
