@@ -16,13 +16,7 @@ async fn standalone_serves_then_exits_cleanly_on_sigterm() {
     let backend = echo("web-pod");
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "app.yaml", &[ingress_class("higress"), service("web", backend.addr), ingress("web", "higress", "web.example.com", &["/"], "web")].join("---\n"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oxigress"))
-        .args(["standalone", "--manifests"])
-        .arg(dir.path())
-        .args(["--http-port", "0", "--https-port", "0", "--admin-port", "0", "--bind", "127.0.0.1", "--log-format", "json"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_standalone(dir.path());
 
     // The "instance started" log line tells where it listens.
     let event = started(&mut child, "instance started");
@@ -147,8 +141,7 @@ where
 /// before, it killed the process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_without_interrupting_a_stream() {
-    use support::raw::{read_response, RawBackend};
-    use tokio::io::AsyncWriteExt;
+    use support::raw::{stream_request, RawBackend};
 
     let backend = RawBackend::start("raw", Duration::ZERO, 10).await;
     let dir = tempfile::tempdir().unwrap();
@@ -157,28 +150,10 @@ async fn sighup_reloads_without_interrupting_a_stream() {
             .join("---\n")
     };
     write(dir.path(), "app.yaml", &manifests("/before"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oxigress"))
-        .args(["standalone", "--manifests"])
-        .arg(dir.path())
-        .args(["--http-port", "0", "--https-port", "0", "--admin-port", "0", "--bind", "127.0.0.1", "--log-format", "json"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_standalone(dir.path());
     let http = addr(&started(&mut child, "instance started"), "http");
 
-    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
-    let client = tokio::spawn(async move {
-        let mut stream = tokio::io::BufReader::new(tokio::net::TcpStream::connect(http).await.unwrap());
-        stream.get_mut().write_all(b"GET /stream HTTP/1.1\r\nHost: raw.example.com\r\n\r\n").await.unwrap();
-        let mut first = Some(first_tx);
-        read_response(&mut stream, |_| {
-            if let Some(tx) = first.take() {
-                let _ = tx.send(());
-            }
-        })
-        .await
-    });
-    tokio::time::timeout(DEADLINE, first_rx).await.unwrap().unwrap();
+    let client = stream_request(http).await;
 
     assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
     write(dir.path(), "app.yaml", &manifests("/after"));
@@ -194,4 +169,15 @@ async fn sighup_reloads_without_interrupting_a_stream() {
     assert_eq!((status, String::from_utf8_lossy(&body).into_owned()), (200, expected));
     assert!(child.try_wait().unwrap().is_none(), "still running after SIGHUP");
     assert_eq!(terminate(&mut child).await, Some(0));
+}
+
+/// The binary in standalone mode over `manifests` on ephemeral ports, logging JSON to a pipe.
+fn spawn_standalone(manifests: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_oxigress"))
+        .args(["standalone", "--manifests"])
+        .arg(manifests)
+        .args(["--http-port", "0", "--https-port", "0", "--admin-port", "0", "--bind", "127.0.0.1", "--log-format", "json"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }

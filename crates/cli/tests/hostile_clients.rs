@@ -121,16 +121,7 @@ async fn slowloris_clients_are_cut_after_the_header_timeout_while_others_are_ser
     let backend = echo("web");
     let dir = tempfile::tempdir().unwrap();
     write_manifests(dir.path(), backend.addr);
-    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let listen = oxigress_proxy::GatewayConfig {
-        http: any,
-        https: None,
-        admin: any,
-        upstream_pool_size: 16,
-        header_timeout: Duration::from_secs(1),
-        threads: 1,
-        work_stealing: false,
-    };
+    let listen = one_second_header_timeout(false);
     let gw = instance_listening(dir.path(), "slowloris", "higress", listen);
     let http = gw.http_addr().unwrap();
 
@@ -193,16 +184,7 @@ async fn keep_alive_heads_and_tls_handshakes_are_bounded_by_the_header_timeout()
     let backend = echo("web");
     let dir = tempfile::tempdir().unwrap();
     write_manifests(dir.path(), backend.addr);
-    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let listen = oxigress_proxy::GatewayConfig {
-        http: any,
-        https: any,
-        admin: any,
-        upstream_pool_size: 16,
-        header_timeout: Duration::from_secs(1),
-        threads: 1,
-        work_stealing: false,
-    };
+    let listen = one_second_header_timeout(true);
     let gw = instance_listening(dir.path(), "keepalive", "higress", listen);
     let (http, https) = (gw.http_addr().unwrap(), gw.https_addr().unwrap());
 
@@ -310,4 +292,18 @@ async fn h2_rapid_reset_leaves_the_gateway_serving_others() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     gw.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Ephemeral listeners (HTTPS too when `https`) with a 1 s header timeout.
+fn one_second_header_timeout(https: bool) -> oxigress_proxy::GatewayConfig {
+    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    oxigress_proxy::GatewayConfig {
+        http: any,
+        https: if https { any } else { None },
+        admin: any,
+        upstream_pool_size: 16,
+        header_timeout: Duration::from_secs(1),
+        threads: 1,
+        work_stealing: false,
+    }
 }

@@ -12,16 +12,6 @@ use std::sync::atomic::Ordering;
 use support::backend::*;
 use support::*;
 
-fn setup(files: &[(&str, String)]) -> (tempfile::TempDir, oxigress_cli::standalone::Instance) {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "class.yaml", &ingress_class("higress"));
-    for (name, content) in files {
-        write(dir.path(), name, content);
-    }
-    let gateway = instance(dir.path(), "higress-gateway", "higress");
-    (dir, gateway)
-}
-
 /// The value of header `name` in a raw request head (case-insensitive name).
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|line| {
@@ -40,7 +30,7 @@ fn request_line(head: &str) -> (String, String) {
 async fn custom_http_errors_send_only_the_listed_statuses_to_the_default_backend() {
     let primary = Backend::start("primary").await;
     let errors = Backend::start("errors").await;
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", [service_ports("app", &[primary.addr.port()]), service_ports("errors", &[errors.addr.port()])].join("---\n")),
         (
             "ing.yaml",
@@ -112,7 +102,7 @@ async fn mirrors_follow_the_percentage_reach_fqdn_targets_and_carry_bodies() {
         let refs: Vec<(&str, &str)> = annotations.iter().map(|(k, v)| (*k, v.as_str())).collect();
         annotated_ingress(name, &format!("{name}.example.com"), "app", &refs)
     };
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &[app.addr.port()])),
         (
             "ing.yaml",
@@ -169,7 +159,7 @@ async fn an_unreachable_or_slow_mirror_never_delays_or_fails_the_request() {
     let slow = Backend::start("slow").await;
     slow.control.hold.store(true, Ordering::SeqCst);
     let dead = closed_port().await;
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &[app.addr.port()])),
         (
             "ing.yaml",

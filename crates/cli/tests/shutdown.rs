@@ -7,9 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::raw::{read_response, RawBackend};
+use support::raw::{stream_request, RawBackend};
 use support::*;
-use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 fn manifests(raw: std::net::SocketAddr, extra_path: &str) -> String {
@@ -58,19 +57,7 @@ async fn config_changes_never_interrupt_a_streaming_response() {
     let gw = instance(dir.path(), "stream", "higress");
     let http = gw.http_addr().unwrap();
 
-    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
-    let client = tokio::spawn(async move {
-        let mut stream = BufReader::new(TcpStream::connect(http).await.unwrap());
-        stream.get_mut().write_all(b"GET /stream HTTP/1.1\r\nHost: raw.example.com\r\n\r\n").await.unwrap();
-        let mut first = Some(first_tx);
-        read_response(&mut stream, |_| {
-            if let Some(tx) = first.take() {
-                let _ = tx.send(());
-            }
-        })
-        .await
-    });
-    tokio::time::timeout(DEADLINE, first_rx).await.unwrap().unwrap();
+    let client = stream_request(http).await;
 
     // Swap the configuration while the first chunk is out and the rest is held back by the backend...
     for change in 1..=3 {

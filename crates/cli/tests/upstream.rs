@@ -13,21 +13,11 @@ use std::time::{Duration, Instant};
 use support::backend::*;
 use support::*;
 
-fn setup(files: &[(&str, String)]) -> (tempfile::TempDir, oxigress_cli::standalone::Instance) {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "class.yaml", &ingress_class("higress"));
-    for (name, content) in files {
-        write(dir.path(), name, content);
-    }
-    let gateway = instance(dir.path(), "higress-gateway", "higress");
-    (dir, gateway)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_connect_is_retried_on_another_endpoint_for_any_method() {
     let live = Backend::start("live").await;
     let dead = closed_port().await;
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", [service_ports("app", &[dead, live.addr.port()]), service_ports("strict", &[dead, live.addr.port()])].join("---\n")),
         (
             "ing.yaml",
@@ -59,7 +49,7 @@ async fn an_endpoint_answering_503_is_ejected_after_five_and_its_requests_are_re
     let sick = Backend::start("sick").await;
     sick.control.status.store(503, Ordering::SeqCst);
     let well = Backend::start("well").await;
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &[sick.addr.port(), well.addr.port()])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
     ]);
@@ -75,7 +65,7 @@ async fn an_endpoint_answering_503_is_ejected_after_five_and_its_requests_are_re
 async fn a_backend_dying_under_load_loses_no_idempotent_request() {
     let a = Backend::start("a").await;
     let b = Backend::start("b").await;
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &[a.addr.port(), b.addr.port()])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[("higress.io/timeout", "5")])),
     ]);
@@ -122,7 +112,7 @@ async fn proxy_next_upstream_retries_statuses_and_respects_idempotency() {
     bad.control.status.store(502, Ordering::SeqCst);
     let good = Backend::start("good").await;
     let ports = [bad.addr.port(), good.addr.port()];
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", [service_ports("a", &ports), service_ports("b", &ports), service_ports("c", &ports)].join("---\n")),
         (
             "ing.yaml",
@@ -160,7 +150,7 @@ async fn least_conn_avoids_the_busy_endpoint() {
     let slow = Backend::start("slow").await;
     slow.control.hold.store(true, Ordering::SeqCst);
     let fast = Backend::start("fast").await;
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &[slow.addr.port(), fast.addr.port()])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[("nginx.ingress.kubernetes.io/load-balance", "least_conn")])),
     ]);
@@ -187,7 +177,7 @@ async fn least_conn_avoids_the_busy_endpoint() {
 async fn upstream_hash_by_header_sticks_and_spreads() {
     let backends = [Backend::start("b0").await, Backend::start("b1").await, Backend::start("b2").await];
     let ports: Vec<u16> = backends.iter().map(|b| b.addr.port()).collect();
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &ports)),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[("nginx.ingress.kubernetes.io/upstream-hash-by", "$http_x_user")])),
     ]);
@@ -208,7 +198,7 @@ async fn upstream_hash_by_header_sticks_and_spreads() {
 async fn cookie_affinity_sets_the_cookie_and_sticks() {
     let backends = [Backend::start("b0").await, Backend::start("b1").await, Backend::start("b2").await];
     let ports: Vec<u16> = backends.iter().map(|b| b.addr.port()).collect();
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("app", &ports)),
         (
             "ing.yaml",
@@ -313,7 +303,7 @@ async fn https_upstreams_with_sni_verification_and_client_certificates() {
     let port = backend.addr.port();
     let services: Vec<String> = ["plain", "sni", "mtls", "wrong-ca", "wrong-ca-off"].iter().map(|s| service_ports(s, &[port])).collect();
     let https = ("nginx.ingress.kubernetes.io/backend-protocol", "HTTPS");
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", services.join("---\n")),
         (
             "secrets.yaml",
@@ -399,7 +389,7 @@ async fn grpc_backends_get_h2c() {
             });
         }
     });
-    let (_dir, gw) = setup(&[
+    let (_dir, gw) = higress_instance(&[
         ("svc.yaml", service_ports("grpc", &[port])),
         ("ing.yaml", annotated_ingress("grpc", "grpc.example.com", "grpc", &[("nginx.ingress.kubernetes.io/backend-protocol", "GRPC")])),
     ]);

@@ -32,6 +32,18 @@ pub fn instance(dir: &Path, name: &str, class: &str) -> Instance {
     instance_with(dir, name, class, false)
 }
 
+/// A new manifest directory holding IngressClass `higress` and `files` (name, content), served by an
+/// instance `higress-gateway` of that class; keep the directory as long as the instance.
+pub fn higress_instance(files: &[(&str, String)]) -> (tempfile::TempDir, Instance) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    for (name, content) in files {
+        write(dir.path(), name, content);
+    }
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    (dir, gateway)
+}
+
 /// [`instance`], with an HTTPS listener too when `https`.
 pub fn instance_with(dir: &Path, name: &str, class: &str, https: bool) -> Instance {
     let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));

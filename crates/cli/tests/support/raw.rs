@@ -167,3 +167,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> KeepAlive<S> {
         result
     }
 }
+
+/// Sends `GET /stream` for `raw.example.com` to `http` and reads the streamed answer in a task; returns once
+/// its first chunk arrived (bounded by [`super::DEADLINE`]), with the task that yields the whole answer.
+pub async fn stream_request(http: SocketAddr) -> tokio::task::JoinHandle<std::io::Result<(u16, Vec<u8>)>> {
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let client = tokio::spawn(async move {
+        let mut stream = BufReader::new(TcpStream::connect(http).await.unwrap());
+        stream.get_mut().write_all(b"GET /stream HTTP/1.1\r\nHost: raw.example.com\r\n\r\n").await.unwrap();
+        let mut first = Some(first_tx);
+        read_response(&mut stream, |_| {
+            if let Some(tx) = first.take() {
+                let _ = tx.send(());
+            }
+        })
+        .await
+    });
+    tokio::time::timeout(super::DEADLINE, first_rx).await.unwrap().unwrap();
+    client
+}
