@@ -2,7 +2,8 @@
 //! restart), `X-Real-IP` arriving upstream, an invalid ConfigMap keeping the last good settings; the
 //! HTTP/2 settings a client receives (new connections get a changed ConfigMap's, open ones keep theirs);
 //! the buffer limit of bodies a plugin reads (413 above it); and an Ingress edited with an invalid
-//! annotation value keeping its last good form until it is fixed.
+//! annotation value keeping its last good form until it is fixed; idle HTTP/2 connections closed after
+//! `downstream.idleTimeout`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -359,6 +360,52 @@ spec:\n  url: oci://x/plugins/request-block:1.0.0\n  matchRules:\n  - ingress: [
     write(dir.path(), "config.yaml", &config_map("gzip:\n  enable: true\n"));
     until("default connectionBufferLimits", || post_status_async(http, "shop.example.com", 32_768), |s| *s == 200).await;
     assert_eq!(post_status_async(http, "shop.example.com", 32_769).await, 413);
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Opens an h2c connection, sends one request, and returns how long the connection then stayed open
+/// (`None`: still open after `wait`).
+async fn h2_idle_lifetime(addr: SocketAddr, host: &str, wait: Duration) -> Option<Duration> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = h2::client::handshake(tcp).await.unwrap();
+    let closed = tokio::spawn(connection);
+    let mut sender = sender.ready().await.unwrap();
+    let request = http::Request::get(format!("http://{host}/idle")).body(()).unwrap();
+    let (response, _) = sender.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(DEADLINE, response).await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    while let Some(chunk) = tokio::time::timeout(DEADLINE, body.data()).await.unwrap() {
+        chunk.unwrap();
+    }
+    let idle_since = std::time::Instant::now();
+    tokio::time::timeout(wait, closed).await.ok().map(|_| idle_since.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_http2_connections_close_after_the_config_map_idle_timeout() {
+    let backend = echo("shop-pod");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress("shop", "higress", "shop.example.com", &["/"], "shop"));
+    write(dir.path(), "config.yaml", &config_map("downstream:\n  idleTimeout: 1\n"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    // Idle for the ConfigMap's 1 s (no stream open): closed by the gateway — not before.
+    let lifetime = h2_idle_lifetime(http, "shop.example.com", DEADLINE).await.expect("idle h2 connection closed");
+    assert!(lifetime >= Duration::from_millis(900), "closed after {lifetime:?}, before the idle timeout");
+
+    // Rewritten to 3 s: applies to new connections, without a restart.
+    write(dir.path(), "config.yaml", &config_map("downstream:\n  idleTimeout: 3\n"));
+    until(
+        "idleTimeout 3",
+        || h2_idle_lifetime(http, "shop.example.com", DEADLINE),
+        |lifetime| lifetime.is_some_and(|l| l >= Duration::from_millis(2900)),
+    )
+    .await;
 
     gateway.shutdown(Duration::from_secs(5)).await;
 }

@@ -6,6 +6,10 @@
 //! answers that question from the current [`crate::Runtime`] (options prebuilt per snapshot) and forwards
 //! everything else to the wrapped proxy. Connections already open keep the settings they were opened with
 //! (as Envoy, whose listener update drains old connections with their old settings).
+//!
+//! The HTTP/2 idle timeout (`downstream.idleTimeout`) is live the same way: pingora reads it from
+//! `server_options()`, which must return a reference, so each distinct timeout gets one options value in
+//! an append-only list that lives as long as the listener (a few bytes per value ever configured).
 
 use std::sync::Arc;
 
@@ -15,6 +19,7 @@ use pingora::protocols::http::v2::server::H2Options;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
+use std::time::Duration;
 
 use crate::state::ProxyState;
 
@@ -22,12 +27,28 @@ use crate::state::ProxyState;
 pub struct LiveH2<A> {
     inner: Arc<A>,
     state: Arc<ProxyState>,
+    /// The wrapped proxy's options, with each HTTP/2 idle timeout seen so far (never removed: handed out
+    /// by reference).
+    options: boxcar::Vec<HttpServerOptions>,
 }
 
-impl<A> LiveH2<A> {
+impl<A: HttpServerApp> LiveH2<A> {
     /// Wraps `inner`; settings are read from `state` per new connection.
     pub fn new(inner: A, state: Arc<ProxyState>) -> Self {
-        Self { inner: Arc::new(inner), state }
+        let options = boxcar::Vec::new();
+        options.push(inner.server_options().cloned().unwrap_or_default());
+        Self { inner: Arc::new(inner), state, options }
+    }
+
+    /// The wrapped proxy's options with `idle` as the HTTP/2 idle timeout.
+    fn options_with(&self, idle: Option<Duration>) -> &HttpServerOptions {
+        if let Some((_, found)) = self.options.iter().find(|(_, o)| o.h2_idle_timeout == idle) {
+            return found;
+        }
+        // Two connections racing here may both append the same value: harmless, the first one is found next.
+        let mut options = self.options[0].clone();
+        options.h2_idle_timeout = idle;
+        &self.options[self.options.push(options)]
     }
 }
 
@@ -46,7 +67,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for LiveH2<A> {
     }
 
     fn server_options(&self) -> Option<&HttpServerOptions> {
-        self.inner.server_options()
+        Some(self.options_with(self.state.runtime().settings.h2_idle_timeout))
     }
 
     async fn http_cleanup(&self) {

@@ -26,6 +26,9 @@ pub struct SettingsRuntime {
     pub gzip: Option<GzipPolicy>,
     /// HTTP/1 keep-alive idle timeout in seconds (pingora: 0 = no limit).
     pub keepalive_secs: u64,
+    /// How long an HTTP/2 connection may have no stream open before it is closed (`None` = no limit);
+    /// the same `downstream.idleTimeout` as HTTP/1's (Envoy's `common_http_protocol_options.idle_timeout`).
+    pub h2_idle_timeout: Option<Duration>,
     /// Largest request head (header names + values + target) in bytes; larger ⇒ 431.
     pub max_request_headers: usize,
     /// Idle time of pooled upstream connections; `None` = no limit.
@@ -55,6 +58,7 @@ impl SettingsRuntime {
         Self {
             gzip: GzipPolicy::compile(&settings.gzip),
             keepalive_secs: settings.downstream.idle_timeout.into(),
+            h2_idle_timeout: seconds(settings.downstream.idle_timeout),
             max_request_headers: kb as usize * 1024,
             upstream_idle: seconds(settings.upstream.idle_timeout),
             route_timeout: seconds(settings.downstream.route_timeout),
