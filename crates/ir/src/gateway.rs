@@ -78,6 +78,11 @@ impl Default for Gzip {
 /// to send upstream): a larger `connectionBufferLimits` / `initialStreamWindowSize` bounds bodies at this.
 pub const MAX_BUFFERED_REQUEST_BODY: u32 = 64 * 1024;
 
+/// The most of an upstream connection's data the proxy holds in memory: pingora reads an upstream
+/// response in 64 KiB chunks and queues at most 4 of them toward the client (flow-controlled). An
+/// `upstream.connectionBufferLimits` at or above this bound (Higress's default is 10 MiB) is kept.
+pub const MAX_BUFFERED_UPSTREAM_DATA: u32 = 5 * 64 * 1024;
+
 /// Client-side connection settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -132,7 +137,8 @@ impl Default for Http2 {
 pub struct Upstream {
     /// Seconds an idle pooled upstream connection is kept; 0 = no limit.
     pub idle_timeout: u32,
-    /// Per-connection buffer limit in bytes (validated; no effect: pingora's upstream buffers are fixed).
+    /// Per-connection buffer limit in bytes: kept when at least [`MAX_BUFFERED_UPSTREAM_DATA`] (pingora's
+    /// fixed upstream buffers stay below it), not applied below it.
     pub connection_buffer_limits: u32,
 }
 

@@ -12,7 +12,7 @@ mod route_policy;
 mod tls;
 
 pub use cluster::{Cluster, ClusterId, CookieAffinity, Endpoint, HashKey, LoadBalance, UpstreamPolicy, UpstreamProtocol, UpstreamTls};
-pub use gateway::{GatewaySettings, Gzip, Downstream, Http2, Upstream, MAX_BUFFERED_REQUEST_BODY};
+pub use gateway::{GatewaySettings, Gzip, Downstream, Http2, Upstream, MAX_BUFFERED_REQUEST_BODY, MAX_BUFFERED_UPSTREAM_DATA};
 pub use plugin::{Phase, PluginInstance, PluginRule, RoutePlugin, RouteRule};
 pub use route_policy::{BasicAuth, Cors, HeaderEdits, Mirror, MirrorTarget, PathRewrite, RateLimit, Redirect, Retry, RoutePolicy};
 pub use route::{ErrorFallback, WeightedCanary, Forward, HeaderMatch, MatchKind, PathMatch, Route, RouteAction, SourceRef, VirtualHost};

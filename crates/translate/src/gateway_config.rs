@@ -9,7 +9,7 @@
 //! configuration is validated, and an invalid one changes nothing: here a diagnostic, and the last good
 //! settings (from the previous snapshot) stay.
 
-use oxigress_ir::{Downstream, GatewaySettings, Gzip, Snapshot, Upstream, MAX_BUFFERED_REQUEST_BODY};
+use oxigress_ir::{Downstream, GatewaySettings, Gzip, Snapshot, Upstream, MAX_BUFFERED_REQUEST_BODY, MAX_BUFFERED_UPSTREAM_DATA};
 use oxigress_objects::k8s_openapi::api::core::v1::ConfigMap;
 use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Deserialize;
@@ -142,11 +142,15 @@ fn parse(text: &str, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> R
              buffers at most 64 KiB of a request body for plugins"
         ));
     }
+    let upstream_limit = upstream.connection_buffer_limits;
+    if upstream_limit != 0 && upstream_limit < MAX_BUFFERED_UPSTREAM_DATA {
+        report(format!(
+            "upstream.connectionBufferLimits {upstream_limit} is not applied: oxigress may hold up to \
+             {MAX_BUFFERED_UPSTREAM_DATA} bytes of an upstream connection's data (64 KiB reads, 4 queued)"
+        ));
+    }
     let mut partial = |what: &str| report(format!("{what} is accepted but has no effect in oxigress"));
     let defaults = GatewaySettings::default();
-    if upstream.connection_buffer_limits != defaults.upstream.connection_buffer_limits {
-        partial("upstream.connectionBufferLimits");
-    }
     if (gzip.memory_level, gzip.window_bits, gzip.chunk_size)
         != (defaults.gzip.memory_level, defaults.gzip.window_bits, defaults.gzip.chunk_size)
     {

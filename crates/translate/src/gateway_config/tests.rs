@@ -110,8 +110,13 @@ fn buffer_limits_beyond_what_is_buffered_are_reported() {
     let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(messages[0].contains("downstream.connectionBufferLimits 1048576 is applied as 65536"), "{messages:?}");
-    assert!(messages[1].contains("upstream.connectionBufferLimits is accepted but has no effect"), "{messages:?}");
+    assert!(messages[1].contains("upstream.connectionBufferLimits 1024 is not applied"), "{messages:?}");
     assert_eq!(settings.downstream.connection_buffer_limits, 1_048_576, "the IR keeps the value asked for");
+
+    // An upstream limit at or above what pingora may hold of an upstream connection is kept.
+    let text = "upstream:\n  connectionBufferLimits: 327680\n";
+    let (_, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
 
     // 0: no limit of its own in Envoy; here the 64 KiB cap.
     let text = "downstream:\n  connectionBufferLimits: 0\n";
