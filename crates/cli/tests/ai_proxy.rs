@@ -248,7 +248,8 @@ async fn seed_scenario_prod_proxies_to_the_llm_and_test_does_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chat_bodies_above_the_gateway_buffer_limit_pass_as_in_higress() {
     // Higress's ai-proxy raises the body buffer limit for its requests (SetRequestBodyBufferLimit), so a
-    // small downstream.connectionBufferLimits does not turn long prompts into 413s.
+    // small downstream.connectionBufferLimits does not turn long prompts into 413s — nor does pingora's
+    // 64 KiB retry buffer (sized per request here).
     let mock = LlmMock::start().await;
     let dir = prod_folder(mock.addr, &ai_plugin(None, &[("apps/llm", QWEN)]));
     let config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: higress-prod-config, namespace: higress-system}\n\
@@ -257,11 +258,11 @@ data:\n  higress: |\n    downstream:\n      connectionBufferLimits: 1024\n";
     let prod = start(dir.path(), "higress-prod", "higress-prod");
     let http = prod.http_addr().unwrap();
 
-    let long = format!(r#"{{"model":"gpt-3","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(8000));
+    let long = format!(r#"{{"model":"gpt-3","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(300_000));
     let answer = post_async(http, "llm.example.com", "/v1/chat/completions", &long, &[]).await.unwrap();
     assert_eq!(answer.status, 200, "{answer:?}");
     let seen = mock.seen();
     let content = seen.last().unwrap().json()["messages"][0]["content"].as_str().unwrap().len();
-    assert_eq!(content, 8000, "the whole prompt reached the provider");
+    assert_eq!(content, 300_000, "the whole prompt reached the provider");
     prod.shutdown(Duration::from_secs(5)).await;
 }

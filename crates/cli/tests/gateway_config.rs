@@ -3,7 +3,7 @@
 //! HTTP/2 settings a client receives (new connections get a changed ConfigMap's, open ones keep theirs);
 //! the buffer limit of bodies a plugin reads (413 above it); and an Ingress edited with an invalid
 //! annotation value keeping its last good form until it is fixed; idle HTTP/2 connections closed after
-//! `downstream.idleTimeout`.
+//! `downstream.idleTimeout`; bodies a plugin buffers beyond pingora's 64 KiB forwarded whole.
 
 #![allow(clippy::unwrap_used)]
 
@@ -314,10 +314,10 @@ async fn post_status_async(addr: SocketAddr, host: &str, size: usize) -> u16 {
     tokio::task::spawn_blocking(move || post_status(addr, &host, size)).await.unwrap()
 }
 
-/// POSTs `size` bytes on a new h2c stream and returns the status.
+/// POSTs `size` bytes (with their `content-length`, as curl sends) on a new h2c stream and returns the status.
 async fn h2_post_status(sender: &mut h2::client::SendRequest<bytes::Bytes>, host: &str, size: usize) -> u16 {
     *sender = sender.clone().ready().await.unwrap();
-    let request = http::Request::post(format!("http://{host}/upload")).body(()).unwrap();
+    let request = http::Request::post(format!("http://{host}/upload")).header("content-length", size).body(()).unwrap();
     let (response, mut stream) = sender.send_request(request, false).unwrap();
     stream.send_data(bytes::Bytes::from(vec![b'x'; size]), true).unwrap();
     tokio::time::timeout(DEADLINE, response).await.unwrap().unwrap().status().as_u16()
@@ -407,5 +407,38 @@ async fn idle_http2_connections_close_after_the_config_map_idle_timeout() {
     )
     .await;
 
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bodies_a_plugin_buffers_beyond_64_kib_reach_the_upstream_whole() {
+    // pingora keeps 64 KiB of a body for sending upstream; a ConfigMap that allows more must still forward
+    // every byte a plugin read (the retry buffer is sized per request).
+    let backend = support::backend::Backend::start("big").await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("big", backend.addr));
+    write(dir.path(), "ing.yaml", &ingress("big", "higress", "big.example.com", &["/"], "big"));
+    let plugin = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: body-check, namespace: higress-system}\n\
+spec:\n  url: oci://x/plugins/request-block:1.0.0\n  defaultConfig: {block_bodies: [forbidden-word]}\n";
+    write(dir.path(), "plugin.yaml", plugin);
+    let limits = "downstream:\n  connectionBufferLimits: 2000000\n  http2:\n    initialStreamWindowSize: 2000000\n";
+    write(dir.path(), "config.yaml", &config_map(limits));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+
+    // HTTP/1: inspected (a word at the end of 1 MB blocks it) and forwarded whole.
+    assert_eq!(post_status_async(http, "big.example.com", 1_000_000).await, 200);
+    let mut blocked = "x".repeat(1_000_000);
+    blocked.push_str("forbidden-word");
+    let answer = support::backend::request(http, "POST", "big.example.com", "/upload", &[], &blocked).await.unwrap();
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(post_status_async(http, "big.example.com", 2_000_001).await, 413);
+    // HTTP/2, bounded by the stream window.
+    let mut sender = h2c(http).await;
+    assert_eq!(h2_post_status(&mut sender, "big.example.com", 1_500_000).await, 200);
+
+    let sizes: Vec<usize> = backend.seen().iter().map(|(_, body)| body.len()).collect();
+    assert_eq!(sizes, [1_000_000, 1_500_000], "what the upstream received");
     gateway.shutdown(Duration::from_secs(5)).await;
 }

@@ -74,9 +74,10 @@ impl Default for Gzip {
     }
 }
 
-/// The largest request body the proxy buffers for plugins (pingora keeps at most 64 KiB of a body it read
-/// to send upstream): a larger `connectionBufferLimits` / `initialStreamWindowSize` bounds bodies at this.
-pub const MAX_BUFFERED_REQUEST_BODY: u32 = 64 * 1024;
+/// The largest request body the proxy buffers for plugins, whatever the gateway ConfigMap says (100 MiB,
+/// the limit Higress's ai-proxy sets for itself): a larger `connectionBufferLimits` /
+/// `initialStreamWindowSize`, or 0 (no limit in Envoy), bounds bodies at this.
+pub const MAX_BUFFERED_REQUEST_BODY: u32 = 100 * 1024 * 1024;
 
 /// The most of an upstream connection's data the proxy holds in memory: pingora reads an upstream
 /// response in 64 KiB chunks and queues at most 4 of them toward the client (flow-controlled). An
@@ -92,7 +93,7 @@ pub struct Downstream {
     /// Largest request head (all header names and values) in KiB; larger ⇒ 431.
     pub max_request_headers_kb: u32,
     /// Per-connection buffer limit in bytes: the largest HTTP/1 request body a plugin may buffer (larger ⇒
-    /// 413); the proxy applies at most 64 KiB.
+    /// 413); at most [`MAX_BUFFERED_REQUEST_BODY`] is applied.
     pub connection_buffer_limits: u32,
     /// HTTP/2 settings of new client connections.
     pub http2: Http2,
@@ -119,7 +120,7 @@ pub struct Http2 {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS`.
     pub max_concurrent_streams: u32,
     /// `SETTINGS_INITIAL_WINDOW_SIZE`; also the largest HTTP/2 request body a plugin may buffer (Envoy
-    /// bounds HTTP/2 stream buffers by it; the proxy applies at most 64 KiB).
+    /// bounds HTTP/2 stream buffers by it; at most [`MAX_BUFFERED_REQUEST_BODY`] is applied).
     pub initial_stream_window_size: u32,
     /// Connection-level flow-control window.
     pub initial_connection_window_size: u32,

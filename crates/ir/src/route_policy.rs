@@ -92,7 +92,7 @@ impl Mirror {
 
 /// A route's retry policy (Istio `HTTPRetry` as Higress builds it from `proxy-next-upstream*`). A retry
 /// goes to another endpoint of the same cluster when one is left, and only while no response byte went to
-/// the client and the request body is still held (pingora keeps up to 64 KiB for this).
+/// the client and the request body is still held (pingora keeps up to 64 KiB for this, more when a plugin read the body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retry {
     /// Retries after the first attempt; 0 = never retry (`proxy-next-upstream: off`).

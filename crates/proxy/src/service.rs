@@ -692,14 +692,14 @@ impl GatewayProxy {
         }
         let all = selected.len();
         // The gateway's buffer limit, raised by a plugin that sets its own (Higress `SetRequestBodyBufferLimit`).
-        let gateway_limit = ctx.settings.as_ref().map_or(crate::settings::MAX_REPLAYED_BODY, |s| s.body_limit(session.is_http2()));
+        let gateway_limit = ctx.settings.as_ref().map_or(crate::settings::MAX_BUFFERED_BODY, |s| s.body_limit(session.is_http2()));
         let limit = selected
             .iter()
             .enumerate()
             .filter(|(pos, (_, p))| wants_body(*pos, p))
             .filter_map(|(_, (_, p))| p.request_body_limit())
             .fold(gateway_limit, usize::max)
-            .min(crate::settings::MAX_REPLAYED_BODY);
+            .min(crate::settings::MAX_BUFFERED_BODY);
         let Some(mut body) = read_body(session, limit).await? else {
             let response = DirectResponse {
                 status: 413,
@@ -1065,10 +1065,11 @@ fn apply_request_edits(request: &mut RequestHeader, edits: RequestEdits) -> Resu
     Ok(())
 }
 
-/// Reads the whole request body, keeping it for the upstream; `None` when it exceeds `limit` (the
-/// ConfigMap's buffer limit, see [`SettingsRuntime::body_limit`]).
+/// Reads the whole request body, keeping it for the upstream (pingora sends it from its retry buffer,
+/// sized here to `limit`); `None` when it exceeds `limit` (the ConfigMap's buffer limit, see
+/// [`SettingsRuntime::body_limit`]).
 async fn read_body(session: &mut Session, limit: usize) -> Result<Option<Bytes>> {
-    session.enable_retry_buffering();
+    session.as_mut().enable_retry_buffering_up_to(limit);
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         body.extend_from_slice(&chunk);

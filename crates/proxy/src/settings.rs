@@ -12,9 +12,9 @@ use crate::compression::GzipPolicy;
 /// Envoy's `max_request_headers_kb` default, used when the setting is 0.
 const DEFAULT_MAX_REQUEST_HEADERS_KB: u32 = 60;
 
-/// The most of a request body pingora keeps to send upstream after a plugin read it (its replay buffer,
-/// `BODY_BUF_LIMIT`): a larger buffered body could not be forwarded, so the body limit never exceeds it.
-pub const MAX_REPLAYED_BODY: usize = oxigress_ir::MAX_BUFFERED_REQUEST_BODY as usize;
+/// The most of a request body the proxy buffers for plugins (and keeps, in pingora's retry buffer sized
+/// per request, to send upstream), whatever the ConfigMap or a plugin asks for.
+pub const MAX_BUFFERED_BODY: usize = oxigress_ir::MAX_BUFFERED_REQUEST_BODY as usize;
 
 /// pingora's default HTTP/2 header-list bound, kept unless `maxRequestHeadersKb` asks for more.
 const DEFAULT_MAX_HEADER_LIST: usize = 64 * 1024;
@@ -38,10 +38,10 @@ pub struct SettingsRuntime {
     /// Send `X-Real-IP` upstream.
     pub x_real_ip: bool,
     /// Largest request body a plugin may have buffered on an HTTP/1 connection (`downstream.
-    /// connectionBufferLimits`, at most [`MAX_REPLAYED_BODY`], which 0 means); larger ⇒ 413.
+    /// connectionBufferLimits`, at most [`MAX_BUFFERED_BODY`], which 0 means); larger ⇒ 413.
     pub body_limit_h1: usize,
     /// The same on an HTTP/2 stream: Envoy bounds HTTP/2 stream buffers by the stream window
-    /// (`downstream.http2.initialStreamWindowSize`), at most [`MAX_REPLAYED_BODY`].
+    /// (`downstream.http2.initialStreamWindowSize`), at most [`MAX_BUFFERED_BODY`].
     pub body_limit_h2: usize,
     /// The HTTP/2 settings a new client connection is opened with (`downstream.http2`).
     pub h2: H2Options,
@@ -65,10 +65,10 @@ impl SettingsRuntime {
             x_real_ip: settings.add_x_real_ip_header,
             // why: 0 disables Envoy's buffer watermarks (no limit of its own), so only the replay cap is left.
             body_limit_h1: match settings.downstream.connection_buffer_limits {
-                0 => MAX_REPLAYED_BODY,
-                limit => (limit as usize).min(MAX_REPLAYED_BODY),
+                0 => MAX_BUFFERED_BODY,
+                limit => (limit as usize).min(MAX_BUFFERED_BODY),
             },
-            body_limit_h2: (settings.downstream.http2.initial_stream_window_size as usize).min(MAX_REPLAYED_BODY),
+            body_limit_h2: (settings.downstream.http2.initial_stream_window_size as usize).min(MAX_BUFFERED_BODY),
             h2: h2_options(settings, kb as usize * 1024),
         }
     }

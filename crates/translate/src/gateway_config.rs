@@ -139,7 +139,7 @@ fn parse(text: &str, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> R
     if buffer_limits == 0 || buffer_limits > MAX_BUFFERED_REQUEST_BODY {
         report(format!(
             "downstream.connectionBufferLimits {buffer_limits} is applied as {MAX_BUFFERED_REQUEST_BODY}: oxigress \
-             buffers at most 64 KiB of a request body for plugins"
+             buffers at most 100 MiB of a request body for plugins"
         ));
     }
     let upstream_limit = upstream.connection_buffer_limits;

@@ -100,27 +100,27 @@ fn settings_without_effect_are_reported() {
 
 #[test]
 fn buffer_limits_beyond_what_is_buffered_are_reported() {
-    let text = "downstream:\n  connectionBufferLimits: 65536\n";
+    let text = "downstream:\n  connectionBufferLimits: 104857600\n";
     let (settings, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    assert_eq!(settings.downstream.connection_buffer_limits, 65536);
+    assert_eq!(settings.downstream.connection_buffer_limits, 104_857_600);
 
-    let text = "downstream:\n  connectionBufferLimits: 1048576\nupstream:\n  connectionBufferLimits: 1024\n";
+    let text = "downstream:\n  connectionBufferLimits: 209715200\nupstream:\n  connectionBufferLimits: 1024\n";
     let (settings, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
     let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages[0].contains("downstream.connectionBufferLimits 1048576 is applied as 65536"), "{messages:?}");
+    assert!(messages[0].contains("downstream.connectionBufferLimits 209715200 is applied as 104857600"), "{messages:?}");
     assert!(messages[1].contains("upstream.connectionBufferLimits 1024 is not applied"), "{messages:?}");
-    assert_eq!(settings.downstream.connection_buffer_limits, 1_048_576, "the IR keeps the value asked for");
+    assert_eq!(settings.downstream.connection_buffer_limits, 209_715_200, "the IR keeps the value asked for");
 
     // An upstream limit at or above what pingora may hold of an upstream connection is kept.
     let text = "upstream:\n  connectionBufferLimits: 327680\n";
     let (_, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
 
-    // 0: no limit of its own in Envoy; here the 64 KiB cap.
+    // 0: no limit of its own in Envoy; here the 100 MiB cap.
     let text = "downstream:\n  connectionBufferLimits: 0\n";
     let (_, diagnostics) = mk_settings(vec![mk_config_map("higress-config", text, &[])], None);
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-    assert!(diagnostics[0].message.contains("connectionBufferLimits 0 is applied as 65536"), "{diagnostics:?}");
+    assert!(diagnostics[0].message.contains("connectionBufferLimits 0 is applied as 104857600"), "{diagnostics:?}");
 }
