@@ -141,7 +141,14 @@ impl Gateway {
         let fds: ListenFds = Arc::new(Mutex::new(Fds::new()));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let server_conf =
-            Arc::new(ServerConf { upstream_keepalive_pool_size: config.upstream_pool_size, ..Default::default() });
+            // why: upstream certificates are verified only against the CA of the Ingress's `proxy-ssl-secret`
+            // (never the system store), and each of pingora's four upstream connectors would parse every
+            // system CA certificate (~1.1 MiB each).
+            Arc::new(ServerConf {
+                upstream_keepalive_pool_size: config.upstream_pool_size,
+                upstream_system_ca: false,
+                ..Default::default()
+            });
         let data_plane = DataPlane::new(config.threads, config.work_stealing)?;
         // (service, runs on the data plane)
         let mut services: Vec<(Box<dyn pingora::services::Service>, bool)> = Vec::new();

@@ -73,6 +73,9 @@ pub struct ConnectorOptions {
     /// If `None`, the CA in the [default](https://www.openssl.org/docs/manmaster/man3/SSL_CTX_set_default_verify_paths.html)
     /// locations will be loaded
     pub ca_file: Option<String>,
+    /// oxigress patch: whether the system trust store is loaded when `ca_file` is `None` (default true).
+    /// Without it, a peer that verifies certificates must bring its own CA (`PeerOptions::ca`).
+    pub system_ca: bool,
     /// The maximum number of unique s2n configs to cache. Creating a new s2n config is an
     /// expensive operation, so we cache and re-use config objects with identical configurations.
     /// Defaults to a cache size of 10. A value of 0 disables the cache.
@@ -136,6 +139,7 @@ impl ConnectorOptions {
             .collect();
         ConnectorOptions {
             ca_file: server_conf.ca_file.clone(),
+            system_ca: server_conf.upstream_system_ca,
             cert_key_file: None, // TODO: use it
             #[cfg(feature = "s2n")]
             s2n_config_cache_size: server_conf.s2n_config_cache_size,
@@ -154,6 +158,7 @@ impl ConnectorOptions {
     pub fn new(keepalive_pool_size: usize) -> Self {
         ConnectorOptions {
             ca_file: None,
+            system_ca: true,
             #[cfg(feature = "s2n")]
             s2n_config_cache_size: None,
             cert_key_file: None,

@@ -84,6 +84,9 @@ pub struct ServerConf {
     /// The path to CA file the SSL library should use. If empty, the default trust store location
     /// defined by the SSL library will be used.
     pub ca_file: Option<String>,
+    /// oxigress patch: whether upstream TLS connectors load the system trust store when `ca_file` is
+    /// empty (default: true, pingora's behaviour). Each connector parses every system CA certificate.
+    pub upstream_system_ca: bool,
     /// The maximum number of unique s2n configs to cache. Creating a new s2n config is an
     /// expensive operation, so we cache and re-use config objects with identical configurations.
     /// A value of 0 disables the cache.
@@ -223,6 +226,7 @@ impl Default for ServerConf {
             client_bind_to_ipv4: vec![],
             client_bind_to_ipv6: vec![],
             ca_file: None,
+            upstream_system_ca: true,
             #[cfg(feature = "s2n")]
             s2n_config_cache_size: None,
             daemon: false,
@@ -470,6 +474,7 @@ mod tests {
             client_bind_to_ipv4: vec!["1.2.3.4".to_string(), "5.6.7.8".to_string()],
             client_bind_to_ipv6: vec![],
             ca_file: None,
+            upstream_system_ca: true,
             #[cfg(feature = "s2n")]
             s2n_config_cache_size: None,
             daemon: false,

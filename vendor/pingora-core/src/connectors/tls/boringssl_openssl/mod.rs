@@ -93,6 +93,11 @@ pub struct Connector {
 impl Connector {
     pub fn new(options: Option<ConnectorOptions>) -> Self {
         let mut builder = SslConnector::builder(SslMethod::tls()).unwrap();
+        if options.as_ref().is_some_and(|o| !o.system_ca && o.ca_file.is_none()) {
+            // oxigress patch: `SslConnector::builder` loaded the system trust store (when `SSL_CERT_FILE`
+            // or the library's default file exists); drop it at once, so its memory is reused.
+            builder.set_cert_store_builder(crate::tls::x509::store::X509StoreBuilder::new().unwrap());
+        }
         // TODO: make these conf
         // Set supported ciphers.
         builder.set_cipher_list(CIPHER_LIST).unwrap();
@@ -109,7 +114,7 @@ impl Connector {
         if let Some(conf) = options.as_ref() {
             if let Some(ca_file_path) = conf.ca_file.as_ref() {
                 builder.set_ca_file(ca_file_path).unwrap();
-            } else {
+            } else if conf.system_ca {
                 init_ssl_cert_env_vars();
                 // load from default system wide trust location. (the name is misleading)
                 builder.set_default_verify_paths().unwrap();
