@@ -185,6 +185,41 @@ async fn an_invalid_annotation_keeps_the_last_good_route_until_fixed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rewrite_path_replaces_the_matched_prefix_as_higress() {
+    let backend = echo("shop-pod");
+    let ingress = |name: &str, path: &str, kind: &str, target: &str| {
+        ingress_with(&format!("    higress.io/rewrite-path: \"{target}\"\n"))
+            .replace("name: shop\n", &format!("name: {name}\n"))
+            .replace("- path: /\n        pathType: Prefix", &format!("- path: {path}\n        pathType: {kind}"))
+    };
+    let files = [
+        ingress("no-slash", "/api/", "Prefix", "/v2"),
+        ingress("slash", "/web", "Prefix", "/v3/"),
+        ingress("exact", "/login", "Exact", "/auth/login"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
+    write(dir.path(), "ing.yaml", &files.join("---\n"));
+    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let http = gateway.http_addr().unwrap();
+    let upstream_path = |path: &'static str| async move {
+        let answer = get_async(http, "shop.example.com", path).await.unwrap();
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+        serde_json::from_str::<serde_json::Value>(&answer.body).unwrap()["path"].as_str().unwrap().to_string()
+    };
+    // A target without a trailing `/`: `^/api(/.*)?` -> `/v2\1`.
+    assert_eq!(upstream_path("/api").await, "/v2");
+    assert_eq!(upstream_path("/api/users?id=1").await, "/v2/users?id=1");
+    // With one: the matched prefix (`/web` or `/web/`) is replaced.
+    assert_eq!(upstream_path("/web").await, "/v3/");
+    assert_eq!(upstream_path("/web/index.html").await, "/v3/index.html");
+    // Exact: the whole path.
+    assert_eq!(upstream_path("/login?next=/").await, "/auth/login?next=/");
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn basic_auth_and_denylist_annotations_guard_their_routes() {
     let backend = echo("shop-pod");
     let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
 //! Route policy annotations (Higress `redirect.go`, `header_control.go`, `upstream_vhost`,
 //! `ip_access_control.go`, `timeout.go`): `temporal-redirect`, `permanent-redirect(-code)`,
-//! `ssl-redirect` / `force-ssl-redirect`, `app-root` (ASAP), `request-/response-header-control-add/update/
+//! `ssl-redirect` / `force-ssl-redirect`, `app-root` (ASAP), `rewrite-target` (ASAP), `rewrite-path` (H),
+//! `request-/response-header-control-add/update/
 //! remove` (H), `upstream-vhost` (ASAP), `whitelist-source-range` (ASAP), `denylist-source-range` (ASAP;
 //! ingress-nginx's, Higress has none: checked first, so an address in both lists is denied), `timeout`
 //! (H, seconds).
@@ -24,6 +25,8 @@ pub struct PolicyAnnotations {
     pub full_path_regex: bool,
     /// `rewrite-target`: the replacement (`$n` = group n of the path regex).
     pub rewrite_target: Option<String>,
+    /// `higress.io/rewrite-path`: a literal path (or prefix) replacement; wins over `rewrite-target`.
+    pub rewrite_path: Option<String>,
 }
 
 impl PolicyAnnotations {
@@ -75,6 +78,14 @@ impl PolicyAnnotations {
                 None
             }
         });
+        let rewrite_path = higress("rewrite-path").map(str::trim).filter(|p| !p.is_empty()).and_then(|path| {
+            if path.starts_with('/') {
+                Some(path.to_string())
+            } else {
+                invalid("higress.io/rewrite-path", format!("{path:?} does not start with /"));
+                None
+            }
+        });
         let truthy = |v: Option<&str>| v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         policy.ignore_path_case = truthy(annotations.asap("ignore-path-case"));
         policy.cors = cors(annotations, &mut invalid);
@@ -85,11 +96,12 @@ impl PolicyAnnotations {
             use_regex: truthy(annotations.asap("use-regex")),
             full_path_regex: truthy(higress("full-path-regex")),
             rewrite_target: annotations.asap("rewrite-target").map(str::trim).filter(|t| !t.is_empty()).map(String::from),
+            rewrite_path,
         }
     }
 
     /// The route path for an Ingress path (`written`, of `kind` Exact or Prefix with `origin` = the Prefix
-    /// without its trailing `/`) and, with `rewrite-target`, the path rewrite.
+    /// without its trailing `/`) and, with `rewrite-path` or `rewrite-target`, the path rewrite.
     pub fn path(&self, written: &str, origin: &str, kind: &str) -> (PathMatch, Option<PathRewrite>) {
         let has_meta = |p: &str| p.chars().any(|c| "^$.*+?()[]{}|\\".contains(c));
         let target_groups = self.rewrite_target.as_deref().is_some_and(|t| t.contains('$') || t.contains('\\'));
@@ -102,6 +114,10 @@ impl PolicyAnnotations {
         } else {
             PathMatch::Prefix(origin.to_string())
         };
+        if let Some(to) = &self.rewrite_path {
+            let rewrite = literal_rewrite(&path, to, self.policy.ignore_path_case);
+            return (path, Some(rewrite));
+        }
         let rewrite = self.rewrite_target.as_ref().map(|target| {
             let pattern = match &path {
                 PathMatch::Regex(_) => written.to_string(),
@@ -112,6 +128,27 @@ impl PolicyAnnotations {
             PathRewrite { pattern, substitution: group_references(target) }
         });
         (path, rewrite)
+    }
+}
+
+/// `higress.io/rewrite-path` as Higress hands it to Istio (`HTTPRewrite.uri`, Envoy's prefix rewrite):
+/// a Prefix route's matched prefix is replaced — when the target lacks a trailing `/`, Higress uses the
+/// regex `^<prefix>(/.*)?` → `<target>\1` instead, so `/a` → `/b` and `/a/x` → `/b/x` — and an Exact or
+/// regex route's whole path is replaced. The target is literal (`$` is not a group reference).
+fn literal_rewrite(path: &PathMatch, to: &str, ignore_case: bool) -> PathRewrite {
+    let literal = to.replace('$', "$$");
+    let case = if ignore_case { "(?i)" } else { "" };
+    match path {
+        PathMatch::Prefix(prefix) => {
+            // The route matches `<base>` and `<base>/…` (`/` is the empty base).
+            let base = regex_escape(if prefix == "/" { "" } else { prefix });
+            if to.ends_with('/') {
+                PathRewrite { pattern: format!("{case}^{base}/?"), substitution: literal }
+            } else {
+                PathRewrite { pattern: format!("{case}^{base}(/.*)?"), substitution: format!("{literal}${{1}}") }
+            }
+        }
+        PathMatch::Exact(_) | PathMatch::Regex(_) => PathRewrite { pattern: "^.*$".to_string(), substitution: literal },
     }
 }
 

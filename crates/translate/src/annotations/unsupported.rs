@@ -57,6 +57,7 @@ pub const SUPPORTED: &[&str] = &[
     "response-header-control-add",
     "response-header-control-remove",
     "response-header-control-update",
+    "rewrite-path",
     "rewrite-target",
     "route-limit-burst-multiplier",
     "route-limit-rpm",
