@@ -1,6 +1,7 @@
 //! # oxigress-controller: step (6) of the data flow, the loop from objects to published snapshots.
 //!
-//! On every [`SourceSnapshot`] it runs the pure `translate`, logs diagnostics that are new, keeps the
+//! On every [`SourceSnapshot`] it runs the pure `translate` (incrementally: a [`TranslateMemo`] kept by
+//! the loop reuses the work for every Ingress whose inputs did not change; same result), logs diagnostics that are new, keeps the
 //! current diagnostics for `/debug/diagnostics` and the metrics, and publishes the IR [`Snapshot`] on a
 //! watch channel, only when it differs from the last one (so identical reloads cost the proxy nothing).
 //! An Ingress whose new version has an annotation with an invalid value keeps its last clean version:
@@ -26,7 +27,9 @@ use oxigress_objects::{Diagnostic, ObjectKey, Severity};
 use oxigress_sources::SourceSnapshot;
 use oxigress_translate::select::ingress_selection;
 use oxigress_translate::annotations::INVALID_ANNOTATION;
-use oxigress_translate::{ingresses_with_invalid_annotations, translate_after, InstanceOptions, Translation};
+use oxigress_translate::{
+    ingresses_with_invalid_annotations, translate_with_memo, InstanceOptions, TranslateMemo, Translation,
+};
 use tokio::sync::watch;
 
 /// Current diagnostics of one instance (source + translation), readable from anywhere, and
@@ -99,6 +102,7 @@ impl Controller {
             last: None,
             selection: BTreeMap::new(),
             last_clean: BTreeMap::new(),
+            memo: TranslateMemo::default(),
         };
         let first = source.borrow_and_update().clone();
         let (tx, rx) = watch::channel(Some(state.translate(&first)));
@@ -131,6 +135,8 @@ struct LoopState {
     selection: BTreeMap<ObjectKey, Option<String>>,
     /// The last version of each Ingress that translated without an invalid annotation value.
     last_clean: BTreeMap<ObjectKey, Ingress>,
+    /// Per-Ingress translation work of the last translation, reused when its inputs did not change.
+    memo: TranslateMemo,
 }
 
 impl LoopState {
@@ -190,7 +196,7 @@ impl LoopState {
     /// translated in its last clean version instead (its diagnostics stay, saying so).
     fn translate_keeping_clean_ingresses(&mut self, input: &SourceSnapshot) -> Translation {
         let ingresses = &input.resources.ingresses;
-        let first = translate_after(&input.resources, &self.options, self.last.as_deref());
+        let first = translate_with_memo(&mut self.memo, &input.resources, &self.options, self.last.as_deref());
         let invalid = ingresses_with_invalid_annotations(&first.diagnostics);
         self.last_clean.retain(|key, _| ingresses.contains_key(key));
         for (key, ingress) in ingresses {
@@ -210,7 +216,7 @@ impl LoopState {
         for (key, clean) in &kept {
             resources.ingresses.insert((*key).clone(), (*clean).clone());
         }
-        let mut second = translate_after(&resources, &self.options, self.last.as_deref());
+        let mut second = translate_with_memo(&mut self.memo, &resources, &self.options, self.last.as_deref());
         let marked = first.diagnostics.into_iter().filter(|d| {
             d.code == INVALID_ANNOTATION && d.object.as_ref().is_some_and(|o| kept.contains_key(&o.key()))
         });

@@ -30,32 +30,42 @@ pub struct PendingRoute {
     pub origin_path_len: usize,
 }
 
-/// Routes by host, with the conflict keys already taken.
+/// Routes by host, with the conflict keys already taken (keys and owners borrowed from the plans).
 #[derive(Default)]
-pub struct RouteTable {
+pub struct RouteTable<'p> {
     hosts: BTreeMap<String, Vec<PendingRoute>>,
     /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
-    keys: BTreeMap<String, (ObjectRef, usize)>,
+    keys: BTreeMap<&'p str, (&'p ObjectRef, usize)>,
 }
 
-impl RouteTable {
-    /// Adds `route` to `host` unless `key` was taken by an earlier route, which is reported as
+impl<'p> RouteTable<'p> {
+    /// Adds `route` of `owner` to `host` unless `key` was taken by an earlier route, which is reported as
     /// `DuplicatedRoute` (Higress keeps the oldest Ingress' route).
-    pub fn add(&mut self, host: &str, key: String, pending: PendingRoute, diagnostics: &mut Vec<Diagnostic>) -> bool {
-        let source = &pending.route.source;
-        let owner = ObjectRef::new(&source.kind, &source.namespace, &source.name);
-        if let Some((first, _)) = self.keys.get(&key) {
+    pub fn add(
+        &mut self,
+        host: &str,
+        key: &'p str,
+        pending: &PendingRoute,
+        owner: &'p ObjectRef,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> bool {
+        if let Some((first, _)) = self.keys.get(key) {
             diagnostics.push(Diagnostic::warning(
                 "DuplicatedRoute",
-                Some(owner),
+                Some(owner.clone()),
                 format!("host {host} and path {} is already defined in {first}; route dropped", describe(&pending.route.path)),
             ));
             return false;
         }
-        let routes = self.hosts.entry(host.to_string()).or_default();
-        self.keys.insert(key, (owner, routes.len()));
-        routes.push(pending);
+        let routes = self.routes_of(host);
+        let index = routes.len();
+        routes.push(pending.clone());
+        self.keys.insert(key, (owner, index));
         true
+    }
+
+    fn routes_of(&mut self, host: &str) -> &mut Vec<PendingRoute> {
+        self.hosts.entry(host.to_string()).or_default()
     }
 
     /// The base route that took `key` on `host` (canaries merge into it).
@@ -66,7 +76,7 @@ impl RouteTable {
 
     /// Adds a canary's condition route (never conflict-checked, as Higress).
     pub fn add_unkeyed(&mut self, host: &str, pending: PendingRoute) {
-        self.hosts.entry(host.to_string()).or_default().push(pending);
+        self.routes_of(host).push(pending);
     }
 
     /// Whether `host` already has a user catch-all route of `owner`.
