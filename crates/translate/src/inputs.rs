@@ -3,10 +3,11 @@
 //! Ingress' translation reaches them, and records every key it asked for ([`Dep`]), so the memo
 //! ([`crate::TranslateMemo`]) knows which cached per-Ingress results a changed object makes stale.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use oxigress_ir::Endpoint;
-use oxigress_objects::k8s_openapi::api::core::v1::{Endpoints, Secret, Service, ServicePort};
+use oxigress_objects::k8s_openapi::api::core::v1::{Secret, Service, ServicePort};
 use oxigress_objects::k8s_openapi::api::discovery::v1::EndpointSlice;
 use oxigress_objects::{ObjectKey, Resources};
 
@@ -16,50 +17,41 @@ use crate::options::InstanceOptions;
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// One object (or group of objects) an Ingress' translation read.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Dep {
     /// The Service `namespace/name` (absent counts too).
     Service(ObjectKey),
     /// The `Endpoints` object `namespace/name`.
     Endpoints(ObjectKey),
-    /// The EndpointSlices labelled for Service `namespace/name`, in key order.
+    /// Which EndpointSlices are labelled for Service `namespace/name`.
     Slices(ObjectKey),
+    /// The EndpointSlice `namespace/name` (read as one of its Service's).
+    Slice(ObjectKey),
     /// The Secret `namespace/name`.
     Secret(ObjectKey),
-}
-
-/// The value a [`Dep`] had when it was read (what the memo compares against the next input).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum DepValue {
-    /// A Service, or none.
-    Service(Option<Box<Service>>),
-    /// An `Endpoints` object, or none.
-    Endpoints(Option<Box<Endpoints>>),
-    /// The EndpointSlices of a Service.
-    Slices(Vec<EndpointSlice>),
-    /// A Secret, or none.
-    Secret(Option<Box<Secret>>),
 }
 
 /// The objects of one translation, with the EndpointSlices indexed by Service.
 pub(crate) struct Inputs<'a> {
     resources: &'a Resources,
     options: &'a InstanceOptions,
-    /// EndpointSlices by namespace and service, in key order.
-    slices: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a EndpointSlice>>>,
+    /// EndpointSlices by namespace and service, in key order (built when first needed).
+    slices: OnceCell<SliceIndex<'a>>,
 }
 
+type SliceIndex<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a ObjectKey, &'a EndpointSlice)>>>;
+
 impl<'a> Inputs<'a> {
-    /// Indexes the EndpointSlices of `resources`.
+    /// The inputs of one translation.
     pub fn new(resources: &'a Resources, options: &'a InstanceOptions) -> Self {
-        let mut slices: BTreeMap<&str, BTreeMap<&str, Vec<_>>> = BTreeMap::new();
-        for (key, slice) in &resources.endpoint_slices {
-            let labels = slice.metadata.labels.as_ref();
-            if let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
-                slices.entry(key.namespace.as_str()).or_default().entry(service.as_str()).or_default().push(slice);
-            }
-        }
-        Self { resources, options, slices }
+        Self { resources, options, slices: OnceCell::new() }
+    }
+
+    /// The Service an EndpointSlice `key` is labelled for now, if it exists.
+    pub fn slice_service(&self, key: &ObjectKey) -> Option<ObjectKey> {
+        let slice = self.resources.endpoint_slices.get(key)?;
+        let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
+        Some(ObjectKey::new(key.namespace.clone(), service.clone()))
     }
 
     fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
@@ -76,32 +68,19 @@ impl<'a> Inputs<'a> {
         self.resources.secrets.get(&ObjectKey::new(namespace, name))
     }
 
-    fn slices_of(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {
-        self.slices.get(namespace).and_then(|s| s.get(service)).map(Vec::as_slice).unwrap_or_default()
-    }
-
-    /// The current value of `dep`.
-    pub fn value(&self, dep: &Dep) -> DepValue {
-        match dep {
-            Dep::Service(k) => DepValue::Service(self.service(&k.namespace, &k.name).cloned().map(Box::new)),
-            Dep::Endpoints(k) => DepValue::Endpoints(self.resources.endpoints.get(k).cloned().map(Box::new)),
-            Dep::Slices(k) => DepValue::Slices(self.slices_of(&k.namespace, &k.name).iter().map(|s| (*s).clone()).collect()),
-            Dep::Secret(k) => DepValue::Secret(self.secret(&k.namespace, &k.name).cloned().map(Box::new)),
-        }
-    }
-
-    /// Whether `dep` still has the value `old` (compared in place, nothing cloned).
-    pub fn unchanged(&self, dep: &Dep, old: &DepValue) -> bool {
-        match (dep, old) {
-            (Dep::Service(k), DepValue::Service(old)) => self.service(&k.namespace, &k.name) == old.as_deref(),
-            (Dep::Endpoints(k), DepValue::Endpoints(old)) => self.resources.endpoints.get(k) == old.as_deref(),
-            (Dep::Slices(k), DepValue::Slices(old)) => {
-                let now = self.slices_of(&k.namespace, &k.name);
-                now.len() == old.len() && now.iter().zip(old).all(|(a, b)| *a == b)
+    fn slices_of(&self, namespace: &str, service: &str) -> &[(&'a ObjectKey, &'a EndpointSlice)] {
+        let index = self.slices.get_or_init(|| {
+            let mut slices: SliceIndex<'a> = BTreeMap::new();
+            for (key, slice) in &self.resources.endpoint_slices {
+                let labels = slice.metadata.labels.as_ref();
+                if let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
+                    let services = slices.entry(key.namespace.as_str()).or_default();
+                    services.entry(service.as_str()).or_default().push((key, slice));
+                }
             }
-            (Dep::Secret(k), DepValue::Secret(old)) => self.secret(&k.namespace, &k.name) == old.as_deref(),
-            _ => false,
-        }
+            slices
+        });
+        index.get(namespace).and_then(|s| s.get(service)).map(Vec::as_slice).unwrap_or_default()
     }
 }
 
@@ -142,7 +121,8 @@ impl<'i, 'a> Reader<'i, 'a> {
         self.reads.insert(Dep::Endpoints(ObjectKey::new(namespace, service)));
         let port_name = port.name.as_deref().unwrap_or("");
         let mut out = BTreeSet::new();
-        for slice in self.inputs.slices_of(namespace, service) {
+        for (key, slice) in self.inputs.slices_of(namespace, service) {
+            self.reads.insert(Dep::Slice((*key).clone()));
             let Some(slice_port) = slice
                 .ports
                 .iter()

@@ -128,14 +128,14 @@ pub fn selected_ingresses<'r>(resources: &'r Resources, options: &InstanceOption
 fn selected_ingress_entries<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<(&'r ObjectKey, &'r Ingress)> {
     let mut selected: Vec<(&ObjectKey, &Ingress)> =
         resources.ingresses.iter().filter(|(_, i)| select::selects_ingress(i, resources, options)).collect();
-    selected.sort_by_cached_key(|(_, i)| {
-        let created = i.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
-        let tie = format!(
-            "{}.{}",
-            i.metadata.name.as_deref().unwrap_or(""),
-            i.metadata.namespace.as_deref().unwrap_or("")
-        );
-        (created, tie)
+    // Stable: equal keys keep map order. The tie is the text `name.namespace`, compared without building it.
+    selected.sort_by(|(_, a), (_, b)| {
+        let created = |i: &Ingress| i.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
+        let tie = |i: &'r Ingress| {
+            let name = i.metadata.name.as_deref().unwrap_or("").bytes();
+            name.chain(std::iter::once(b'.')).chain(i.metadata.namespace.as_deref().unwrap_or("").bytes())
+        };
+        created(a).cmp(&created(b)).then_with(|| tie(a).cmp(tie(b)))
     });
     selected
 }

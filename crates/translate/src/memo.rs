@@ -1,36 +1,35 @@
-//! [`TranslateMemo`]: incremental translation for a caller that translates snapshot after snapshot.
+//! [`TranslateMemo`]: incremental translation for a caller that translates snapshot after snapshot and
+//! knows which objects changed in between (the manifest source records them: `SourceSnapshot::changes`).
 //!
 //! The expensive part of a translation is planning each Ingress ([`crate::plan`]): parsing annotations,
 //! resolving Services to clusters with their endpoints, building routes. A plan is a function of the
-//! Ingress, the instance options and the objects its reader read ([`Dep`]), nothing else — so the memo
-//! keeps every plan with the Ingress it was made from, and a copy of every object some plan read. On the
-//! next translation a plan is reused when its Ingress is equal and none of the objects it read changed
-//! (compared in place); everything else is planned again. Replaying the plans and the global steps
-//! (route order, conflicts, canaries, plugins, settings) runs in full every time, so the result is
-//! exactly [`crate::translate_after`]'s.
+//! Ingress, the instance options and the objects its reader read ([`Dep`]), nothing else. The memo keeps
+//! every plan and, per object read, which plans read it. Given the objects that changed since the memo's
+//! last translation, only the plans of changed Ingresses and of Ingresses that read a changed object are
+//! made again; without that list (or with other options) every plan is. Replaying the plans and the
+//! global steps (route order, conflicts, canaries, plugins, settings) runs in full every time, so the
+//! result is exactly [`crate::translate_after`]'s whenever the list is complete.
 //!
-//! No global state: each memo belongs to its caller (one per controller), and the memo never changes
-//! what a translation returns, only how long it takes.
+//! No global state: each memo belongs to its caller (one per controller).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use oxigress_ir::Snapshot;
-use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
-use oxigress_objects::{ObjectKey, Resources};
+use oxigress_objects::{ObjectKey, ObjectRef, Resources};
 
-use crate::inputs::{Dep, DepValue, Inputs};
+use crate::inputs::{Dep, Inputs};
 use crate::plan::IngressPlan;
-use crate::{assemble, ingress, ingresses_in_order, InstanceOptions, Translation};
+use crate::{assemble, ingress, ingresses_in_order, select, InstanceOptions, Translation};
 
 /// What one translation leaves for the next; start with `TranslateMemo::default()`.
 #[derive(Default)]
 pub struct TranslateMemo {
-    /// The options the plans were made for (other options: nothing is reused).
+    /// The options the plans were made for.
     options: Option<InstanceOptions>,
-    /// Per selected Ingress: the Ingress as it was planned, and its plan.
-    plans: BTreeMap<ObjectKey, (Ingress, IngressPlan)>,
-    /// Every object some plan read, with its value then and how many plans read it.
-    deps: BTreeMap<Dep, (DepValue, usize)>,
+    /// The plan of every selected Ingress.
+    plans: HashMap<ObjectKey, IngressPlan>,
+    /// For every object some plan read, the Ingresses whose plans read it.
+    readers: HashMap<Dep, HashSet<ObjectKey>>,
 }
 
 impl TranslateMemo {
@@ -44,72 +43,107 @@ impl TranslateMemo {
         self.plans.is_empty()
     }
 
-    fn forget(&mut self, plan: &IngressPlan) {
+    fn remove(&mut self, key: &ObjectKey) {
+        let Some(plan) = self.plans.remove(key) else { return };
         for dep in &plan.reads {
-            if let Some((_, users)) = self.deps.get_mut(dep) {
-                *users -= 1;
-                if *users == 0 {
-                    self.deps.remove(dep);
+            if let Some(readers) = self.readers.get_mut(dep) {
+                readers.remove(key);
+                if readers.is_empty() {
+                    self.readers.remove(dep);
                 }
             }
         }
     }
 
-    fn remember(&mut self, plan: &IngressPlan, inputs: &Inputs<'_>) {
+    fn insert(&mut self, key: &ObjectKey, plan: IngressPlan) {
+        self.remove(key);
         for dep in &plan.reads {
-            match self.deps.get_mut(dep) {
-                Some((_, users)) => *users += 1,
+            match self.readers.get_mut(dep) {
+                Some(readers) => {
+                    readers.insert(key.clone());
+                }
                 None => {
-                    self.deps.insert(dep.clone(), (inputs.value(dep), 1));
+                    self.readers.insert(dep.clone(), HashSet::from([key.clone()]));
                 }
             }
         }
+        self.plans.insert(key.clone(), plan);
+    }
+
+    /// The Ingresses whose plans `changed` objects make stale, and whether selection may have changed
+    /// for Ingresses not in `changed` (an IngressClass changed).
+    fn stale(&self, changed: &BTreeSet<ObjectRef>, inputs: &Inputs<'_>) -> (HashSet<ObjectKey>, bool) {
+        let mut stale = HashSet::new();
+        let mut classes_changed = false;
+        let mut deps = Vec::new();
+        for reference in changed {
+            let key = reference.key();
+            match reference.kind.as_str() {
+                "Ingress" => {
+                    stale.insert(key);
+                }
+                "IngressClass" => classes_changed = true,
+                "Service" => deps.push(Dep::Service(key)),
+                "Endpoints" => deps.push(Dep::Endpoints(key)),
+                "Secret" => deps.push(Dep::Secret(key)),
+                "EndpointSlice" => {
+                    // Its Service group now, and (through the slice itself) the group it was read in.
+                    if let Some(service) = inputs.slice_service(&key) {
+                        deps.push(Dep::Slices(service));
+                    }
+                    deps.push(Dep::Slice(key));
+                }
+                // Plugins and the gateway ConfigMap are global steps, done every time.
+                _ => {}
+            }
+        }
+        for dep in &deps {
+            stale.extend(self.readers.get(dep).into_iter().flatten().cloned());
+        }
+        (stale, classes_changed)
     }
 }
 
 /// [`crate::translate_after`], reusing from `memo` the plan of every Ingress whose inputs did not change
-/// since the memo's last translation, and updating `memo` for the next one. The result is always equal
-/// to `translate_after(resources, options, previous)`.
+/// since the memo's last translation, and updating `memo` for the next one.
+///
+/// `changed` lists every object (any kind) that may differ from the objects of the memo's last
+/// translation: added, changed or removed; more is harmless. `None` (not known) plans everything again.
+/// The result equals `translate_after(resources, options, previous)` when `changed` is complete.
 pub fn translate_with_memo(
     memo: &mut TranslateMemo,
     resources: &Resources,
     options: &InstanceOptions,
     previous: Option<&Snapshot>,
+    changed: Option<&BTreeSet<ObjectRef>>,
 ) -> Translation {
-    if memo.options.as_ref() != Some(options) {
-        *memo = TranslateMemo { options: Some(options.clone()), ..TranslateMemo::default() };
-    }
     let inputs = Inputs::new(resources, options);
-    // The objects that changed since they were read; their stored value becomes the current one.
-    let mut changed = BTreeSet::new();
-    for (dep, (value, _)) in memo.deps.iter_mut() {
-        if !inputs.unchanged(dep, value) {
-            *value = inputs.value(dep);
-            changed.insert(dep.clone());
+    let known = changed.filter(|_| memo.options.as_ref() == Some(options));
+    let (stale, selection_changed) = match known {
+        Some(changed) => memo.stale(changed, &inputs),
+        None => {
+            *memo = TranslateMemo { options: Some(options.clone()), ..TranslateMemo::default() };
+            (HashSet::new(), false)
         }
-    }
+    };
     let order = ingresses_in_order(resources, options);
-    let selected: BTreeSet<&ObjectKey> = order.iter().map(|(k, _)| *k).collect();
-    let gone: Vec<ObjectKey> = memo.plans.keys().filter(|k| !selected.contains(k)).cloned().collect();
-    for key in gone {
-        if let Some((_, plan)) = memo.plans.remove(&key) {
-            memo.forget(&plan);
-        }
+    // Plans of Ingresses no longer selected: they changed, or an IngressClass did.
+    let selected = |key: &ObjectKey| {
+        resources.ingresses.get(key).is_some_and(|i| select::selects_ingress(i, resources, options))
+    };
+    if selection_changed {
+        let keep: HashSet<&ObjectKey> = order.iter().map(|(k, _)| *k).collect();
+        let gone: Vec<ObjectKey> = memo.plans.keys().filter(|k| !keep.contains(k)).cloned().collect();
+        gone.iter().for_each(|k| memo.remove(k));
+    } else {
+        let gone: Vec<&ObjectKey> = stale.iter().filter(|k| !selected(k)).collect();
+        gone.into_iter().for_each(|k| memo.remove(k));
     }
     for (key, ingress) in &order {
-        let fresh = memo
-            .plans
-            .get(*key)
-            .is_some_and(|(planned, plan)| planned == *ingress && plan.reads.iter().all(|d| !changed.contains(d)));
-        if fresh {
-            continue;
-        }
-        let plan = ingress::plan_ingress(ingress, &inputs);
-        memo.remember(&plan, &inputs);
-        if let Some((_, old)) = memo.plans.insert((*key).clone(), ((*ingress).clone(), plan)) {
-            memo.forget(&old);
+        if stale.contains(*key) || !memo.plans.contains_key(*key) {
+            memo.insert(key, ingress::plan_ingress(ingress, &inputs));
         }
     }
-    let plans = order.iter().filter_map(|(key, _)| memo.plans.get(*key).map(|(_, plan)| plan));
+    let plans = order.iter().filter_map(|(key, _)| memo.plans.get(*key));
     assemble(resources, options, previous, plans)
 }

@@ -1,6 +1,6 @@
 //! The route table under construction: routes per host with their conflict keys, first (oldest) wins.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use oxigress_ir::{PathMatch, Route, VirtualHost};
 use oxigress_objects::{Diagnostic, ObjectRef};
@@ -35,7 +35,7 @@ pub struct PendingRoute {
 pub struct RouteTable<'p> {
     hosts: BTreeMap<String, Vec<PendingRoute>>,
     /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
-    keys: BTreeMap<&'p str, (&'p ObjectRef, usize)>,
+    keys: HashMap<&'p str, (&'p ObjectRef, usize)>,
 }
 
 impl<'p> RouteTable<'p> {
@@ -57,15 +57,23 @@ impl<'p> RouteTable<'p> {
             ));
             return false;
         }
-        let routes = self.routes_of(host);
-        let index = routes.len();
-        routes.push(pending.clone());
+        let index = self.push(host, pending.clone());
         self.keys.insert(key, (owner, index));
         true
     }
 
-    fn routes_of(&mut self, host: &str) -> &mut Vec<PendingRoute> {
-        self.hosts.entry(host.to_string()).or_default()
+    /// Appends a route to `host`; returns its index there.
+    fn push(&mut self, host: &str, pending: PendingRoute) -> usize {
+        match self.hosts.get_mut(host) {
+            Some(routes) => {
+                routes.push(pending);
+                routes.len() - 1
+            }
+            None => {
+                self.hosts.insert(host.to_string(), vec![pending]);
+                0
+            }
+        }
     }
 
     /// The base route that took `key` on `host` (canaries merge into it).
@@ -76,7 +84,7 @@ impl<'p> RouteTable<'p> {
 
     /// Adds a canary's condition route (never conflict-checked, as Higress).
     pub fn add_unkeyed(&mut self, host: &str, pending: PendingRoute) {
-        self.routes_of(host).push(pending);
+        self.push(host, pending);
     }
 
     /// Whether `host` already has a user catch-all route of `owner`.

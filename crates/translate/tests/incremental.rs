@@ -1,13 +1,16 @@
 //! Incremental translation property test: for random histories of changes (Ingresses, Services,
 //! EndpointSlices, Endpoints and Secrets written, rewritten and deleted; instance options changed now
-//! and then), `translate_with_memo` with one memo kept across the whole history gives, after every
-//! change, exactly what a full `translate_after` of the same objects gives (equal values and equal JSON,
-//! diagnostics and their order included).
+//! and then; now and then no list of changed objects), `translate_with_memo` with one memo kept across
+//! the whole history, told which objects each change wrote or deleted (as the manifest source tells the
+//! controller), gives after every change exactly what a full `translate_after` of the same objects gives
+//! (equal values and equal JSON, diagnostics and their order included).
 //!
 //! The objects share a few names, hosts, paths and Services, so conflicts, canary merging, shared
 //! clusters, first-upstream-policy and first-certificate decisions all change between steps.
 //! Cases: `PROPTEST_CASES` (default 256).
 #![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
 
 use oxigress_objects::{load_documents, KubeObject, LoadedDocument, ObjectRef, Resources};
 use oxigress_translate::{translate_after, translate_with_memo, InstanceOptions, TranslateMemo};
@@ -161,6 +164,8 @@ enum Change {
     Delete(Value),
     /// Switch to the `n`th instance options.
     Options(usize),
+    /// Translate without a list of changed objects.
+    Unknown,
 }
 
 fn object() -> impl Strategy<Value = Value> {
@@ -172,6 +177,7 @@ fn change() -> impl Strategy<Value = Change> {
         10 => object().prop_map(Change::Write),
         3 => object().prop_map(Change::Delete),
         1 => (0..3usize).prop_map(Change::Options),
+        1 => Just(Change::Unknown),
     ]
 }
 
@@ -197,20 +203,26 @@ fn check(initial: Vec<Value>, changes: Vec<Change>) -> Result<(), TestCaseError>
     let mut memo = TranslateMemo::default();
     let mut previous = None;
     for (step, change) in std::iter::once(None).chain(changes.into_iter().map(Some)).enumerate() {
+        let mut changed = BTreeSet::new();
+        let mut known = true;
         match change {
             None => {}
             Some(Change::Write(value)) => {
-                resources.insert(load(&value));
+                let object = load(&value);
+                changed.insert(object.object_ref());
+                resources.insert(object);
             }
             Some(Change::Delete(value)) => {
-                let object = load(&value);
-                let reference: ObjectRef = object.object_ref();
+                let reference: ObjectRef = load(&value).object_ref();
                 resources.remove(&reference);
+                changed.insert(reference);
             }
             Some(Change::Options(n)) => options_now = options(n),
+            Some(Change::Unknown) => known = false,
         }
         let full = translate_after(&resources, &options_now, previous.as_ref());
-        let incremental = translate_with_memo(&mut memo, &resources, &options_now, previous.as_ref());
+        let hint = known.then_some(&changed);
+        let incremental = translate_with_memo(&mut memo, &resources, &options_now, previous.as_ref(), hint);
         prop_assert_eq!(
             serde_json::to_string_pretty(&incremental).unwrap(),
             serde_json::to_string_pretty(&full).unwrap(),
@@ -236,7 +248,8 @@ proptest! {
 }
 
 /// A Service that appears after its Ingress was translated changes that Ingress' cluster (the cached
-/// plan read "no Service"), and a changed EndpointSlice changes its endpoints.
+/// plan read "no Service"), a changed EndpointSlice changes its endpoints, and a slice moved to another
+/// Service leaves the first one.
 #[test]
 fn a_changed_service_or_slice_replans_the_ingresses_that_read_it() {
     let ingress = json!({
@@ -252,9 +265,17 @@ fn a_changed_service_or_slice_replans_the_ingresses_that_read_it() {
             "addressType": "IPv4", "ports": [{"name": "", "port": 8080}], "endpoints": [{"addresses": [address]}],
         })
     };
+    let mut moved = slice("10.0.0.3");
+    moved["metadata"]["labels"]["kubernetes.io/service-name"] = json!("svc1");
     check(
         vec![ingress],
-        vec![Change::Write(service), Change::Write(slice("10.0.0.1")), Change::Write(slice("10.0.0.2"))],
+        vec![
+            Change::Write(service),
+            Change::Write(slice("10.0.0.1")),
+            Change::Write(slice("10.0.0.2")),
+            Change::Write(moved),
+            Change::Write(slice("10.0.0.4")),
+        ],
     )
     .unwrap();
 }
