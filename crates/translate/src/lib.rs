@@ -5,9 +5,9 @@
 //! no clock, no async: the standalone directory, the Kubernetes watcher, golden tests and the offline CLI
 //! all call this same function. Invalid input never aborts it; it becomes a diagnostic.
 //!
-//! A long-lived caller (the controller) keeps a [`TranslateMemo`] and calls [`translate_with_memo`]: the
-//! per-Ingress work of every Ingress whose inputs did not change is reused; the result is the same as
-//! [`translate_after`]'s.
+//! A long-lived caller (the controller) keeps a [`TranslateMemo`] and calls [`translate_with_memo`] with
+//! the objects that changed since its last call: the per-Ingress work of every Ingress whose inputs did
+//! not change is reused; the result is the same as [`translate_after`]'s.
 
 pub mod annotations;
 mod backend;

@@ -157,7 +157,7 @@ impl<'p> Tables<'p> {
 }
 
 /// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).
-fn merge_canary(routes: &mut RouteTable<'_>, host: &str, key: &str, canary: &Canary, pending: &PendingRoute) {
+fn merge_canary<'p>(routes: &mut RouteTable<'p>, host: &'p str, key: &str, canary: &Canary, pending: &PendingRoute) {
     // A canary without a base route is dropped, as Higress (no diagnostic: it is a valid configuration
     // waiting for its base Ingress).
     let Some(base) = routes.base_mut(host, key) else { return };

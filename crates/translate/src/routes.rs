@@ -1,6 +1,7 @@
 //! The route table under construction: routes per host with their conflict keys, first (oldest) wins.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use oxigress_ir::{PathMatch, Route, VirtualHost};
 use oxigress_objects::{Diagnostic, ObjectRef};
@@ -30,10 +31,11 @@ pub struct PendingRoute {
     pub origin_path_len: usize,
 }
 
-/// Routes by host, with the conflict keys already taken (keys and owners borrowed from the plans).
+/// Routes by host, with the conflict keys already taken (hosts, keys, owners and routes borrowed from the
+/// plans; a route is copied when a canary changes it, and when the table is finished).
 #[derive(Default)]
 pub struct RouteTable<'p> {
-    hosts: BTreeMap<String, Vec<PendingRoute>>,
+    hosts: HashMap<&'p str, Vec<Cow<'p, PendingRoute>>>,
     /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
     keys: HashMap<&'p str, (&'p ObjectRef, usize)>,
 }
@@ -43,9 +45,9 @@ impl<'p> RouteTable<'p> {
     /// `DuplicatedRoute` (Higress keeps the oldest Ingress' route).
     pub fn add(
         &mut self,
-        host: &str,
+        host: &'p str,
         key: &'p str,
-        pending: &PendingRoute,
+        pending: &'p PendingRoute,
         owner: &'p ObjectRef,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> bool {
@@ -57,34 +59,27 @@ impl<'p> RouteTable<'p> {
             ));
             return false;
         }
-        let index = self.push(host, pending.clone());
+        let index = self.push(host, Cow::Borrowed(pending));
         self.keys.insert(key, (owner, index));
         true
     }
 
     /// Appends a route to `host`; returns its index there.
-    fn push(&mut self, host: &str, pending: PendingRoute) -> usize {
-        match self.hosts.get_mut(host) {
-            Some(routes) => {
-                routes.push(pending);
-                routes.len() - 1
-            }
-            None => {
-                self.hosts.insert(host.to_string(), vec![pending]);
-                0
-            }
-        }
+    fn push(&mut self, host: &'p str, pending: Cow<'p, PendingRoute>) -> usize {
+        let routes = self.hosts.entry(host).or_default();
+        routes.push(pending);
+        routes.len() - 1
     }
 
     /// The base route that took `key` on `host` (canaries merge into it).
     pub fn base_mut(&mut self, host: &str, key: &str) -> Option<&mut PendingRoute> {
         let (_, index) = self.keys.get(key)?;
-        self.hosts.get_mut(host)?.get_mut(*index)
+        self.hosts.get_mut(host)?.get_mut(*index).map(Cow::to_mut)
     }
 
     /// Adds a canary's condition route (never conflict-checked, as Higress).
-    pub fn add_unkeyed(&mut self, host: &str, pending: PendingRoute) {
-        self.push(host, pending);
+    pub fn add_unkeyed(&mut self, host: &'p str, pending: PendingRoute) {
+        self.push(host, Cow::Owned(pending));
     }
 
     /// Whether `host` already has a user catch-all route of `owner`.
@@ -100,11 +95,13 @@ impl<'p> RouteTable<'p> {
 
     /// The virtual hosts, each with its routes in precedence order.
     pub fn finish(self) -> Vec<VirtualHost> {
-        self.hosts
+        let mut hosts: Vec<(&str, Vec<Cow<'p, PendingRoute>>)> = self.hosts.into_iter().collect();
+        hosts.sort_unstable_by_key(|(host, _)| *host);
+        hosts
             .into_iter()
             .map(|(host, mut routes)| {
                 crate::sort::sort_routes(&mut routes);
-                VirtualHost { host, routes: routes.into_iter().map(|p| p.route).collect() }
+                VirtualHost { host: host.to_string(), routes: routes.into_iter().map(|p| p.into_owned().route).collect() }
             })
             .collect()
     }
