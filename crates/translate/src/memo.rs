@@ -28,8 +28,8 @@ pub struct TranslateMemo {
     options: Option<InstanceOptions>,
     /// The plan of every selected Ingress.
     plans: HashMap<ObjectKey, IngressPlan>,
-    /// For every object some plan read, the Ingresses whose plans read it.
-    readers: HashMap<Dep, HashSet<ObjectKey>>,
+    /// For every object some plan read, the Ingresses whose plans read it (usually one).
+    readers: HashMap<Dep, Vec<ObjectKey>>,
 }
 
 impl TranslateMemo {
@@ -47,7 +47,7 @@ impl TranslateMemo {
         let Some(plan) = self.plans.remove(key) else { return };
         for dep in &plan.reads {
             if let Some(readers) = self.readers.get_mut(dep) {
-                readers.remove(key);
+                readers.retain(|k| k != key);
                 if readers.is_empty() {
                     self.readers.remove(dep);
                 }
@@ -59,11 +59,9 @@ impl TranslateMemo {
         self.remove(key);
         for dep in &plan.reads {
             match self.readers.get_mut(dep) {
-                Some(readers) => {
-                    readers.insert(key.clone());
-                }
+                Some(readers) => readers.push(key.clone()),
                 None => {
-                    self.readers.insert(dep.clone(), HashSet::from([key.clone()]));
+                    self.readers.insert(dep.clone(), vec![key.clone()]);
                 }
             }
         }

@@ -76,8 +76,8 @@ pub(crate) struct IngressPlan {
     diagnostics: Vec<Diagnostic>,
     /// Effects, each with the number of `diagnostics` emitted before it.
     steps: Vec<(usize, Step)>,
-    /// The objects read while planning.
-    pub reads: BTreeSet<Dep>,
+    /// The objects read while planning, each once.
+    pub reads: Vec<Dep>,
 }
 
 /// Builds an [`IngressPlan`].
@@ -104,7 +104,7 @@ impl<'i, 'a> PlanBuilder<'i, 'a> {
 
     /// The finished plan.
     pub fn finish(self) -> IngressPlan {
-        IngressPlan { owner: self.owner, diagnostics: self.diagnostics, steps: self.steps, reads: self.reader.reads }
+        IngressPlan { owner: self.owner, diagnostics: self.diagnostics, steps: self.steps, reads: self.reader.reads.into_iter().collect() }
     }
 }
 
