@@ -3,7 +3,8 @@
 //! Ingress' translation reaches them, and records every key it asked for ([`Dep`]), so the memo
 //! ([`crate::TranslateMemo`]) knows which cached per-Ingress results a changed object makes stale.
 
-use std::cell::OnceCell;
+use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use oxigress_ir::Endpoint;
@@ -35,8 +36,11 @@ pub(crate) enum Dep {
 pub(crate) struct Inputs<'a> {
     resources: &'a Resources,
     options: &'a InstanceOptions,
-    /// EndpointSlices by namespace and service, in key order (built when first needed).
+    /// EndpointSlices by namespace and service, in key order (built once more than a few Services were
+    /// looked up: an incremental translation plans a few Ingresses and scans instead).
     slices: OnceCell<SliceIndex<'a>>,
+    /// Services whose slices were looked up so far.
+    lookups: Cell<usize>,
 }
 
 type SliceIndex<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a ObjectKey, &'a EndpointSlice)>>>;
@@ -44,7 +48,7 @@ type SliceIndex<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a ObjectKey, &'
 impl<'a> Inputs<'a> {
     /// The inputs of one translation.
     pub fn new(resources: &'a Resources, options: &'a InstanceOptions) -> Self {
-        Self { resources, options, slices: OnceCell::new() }
+        Self { resources, options, slices: OnceCell::new(), lookups: Cell::new(0) }
     }
 
     /// The Service an EndpointSlice `key` is labelled for now, if it exists.
@@ -68,7 +72,15 @@ impl<'a> Inputs<'a> {
         self.resources.secrets.get(&ObjectKey::new(namespace, name))
     }
 
-    fn slices_of(&self, namespace: &str, service: &str) -> &[(&'a ObjectKey, &'a EndpointSlice)] {
+    fn slices_of(&self, namespace: &str, service: &str) -> Cow<'_, [(&'a ObjectKey, &'a EndpointSlice)]> {
+        /// Lookups answered by scanning before the index is built.
+        const SCANS: usize = 8;
+        self.lookups.set(self.lookups.get() + 1);
+        if self.slices.get().is_none() && self.lookups.get() <= SCANS {
+            let labelled = |s: &EndpointSlice| s.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)).is_some_and(|v| v == service);
+            let found = self.resources.endpoint_slices.iter().filter(|(k, s)| k.namespace == namespace && labelled(s));
+            return Cow::Owned(found.collect());
+        }
         let index = self.slices.get_or_init(|| {
             let mut slices: SliceIndex<'a> = BTreeMap::new();
             for (key, slice) in &self.resources.endpoint_slices {
@@ -80,7 +92,7 @@ impl<'a> Inputs<'a> {
             }
             slices
         });
-        index.get(namespace).and_then(|s| s.get(service)).map(Vec::as_slice).unwrap_or_default()
+        Cow::Borrowed(index.get(namespace).and_then(|s| s.get(service)).map(Vec::as_slice).unwrap_or_default())
     }
 }
 
@@ -121,7 +133,7 @@ impl<'i, 'a> Reader<'i, 'a> {
         self.reads.insert(Dep::Endpoints(ObjectKey::new(namespace, service)));
         let port_name = port.name.as_deref().unwrap_or("");
         let mut out = BTreeSet::new();
-        for (key, slice) in self.inputs.slices_of(namespace, service) {
+        for (key, slice) in self.inputs.slices_of(namespace, service).iter() {
             self.reads.insert(Dep::Slice((*key).clone()));
             let Some(slice_port) = slice
                 .ports

@@ -24,6 +24,12 @@ mod tls;
 pub mod wasm_plugin;
 
 pub use memo::{translate_with_memo, TranslateMemo};
+
+/// Hash maps of the per-translation tables and the memo: foldhash (seeded per process) is several times
+/// cheaper than std's SipHash for their short string keys; nothing depends on their iteration order.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// See [`FastMap`].
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 pub use options::InstanceOptions;
 
 use std::collections::BTreeSet;

@@ -12,14 +12,14 @@
 //!
 //! No global state: each memo belongs to its caller (one per controller).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use oxigress_ir::Snapshot;
 use oxigress_objects::{ObjectKey, ObjectRef, Resources};
 
 use crate::inputs::{Dep, Inputs};
 use crate::plan::IngressPlan;
-use crate::{assemble, ingress, ingresses_in_order, select, InstanceOptions, Translation};
+use crate::{assemble, ingress, ingresses_in_order, select, FastMap, FastSet, InstanceOptions, Translation};
 
 /// What one translation leaves for the next; start with `TranslateMemo::default()`.
 #[derive(Default)]
@@ -27,9 +27,9 @@ pub struct TranslateMemo {
     /// The options the plans were made for.
     options: Option<InstanceOptions>,
     /// The plan of every selected Ingress.
-    plans: HashMap<ObjectKey, IngressPlan>,
+    plans: FastMap<ObjectKey, IngressPlan>,
     /// For every object some plan read, the Ingresses whose plans read it (usually one).
-    readers: HashMap<Dep, Vec<ObjectKey>>,
+    readers: FastMap<Dep, Vec<ObjectKey>>,
 }
 
 impl TranslateMemo {
@@ -70,8 +70,8 @@ impl TranslateMemo {
 
     /// The Ingresses whose plans `changed` objects make stale, and whether selection may have changed
     /// for Ingresses not in `changed` (an IngressClass changed).
-    fn stale(&self, changed: &BTreeSet<ObjectRef>, inputs: &Inputs<'_>) -> (HashSet<ObjectKey>, bool) {
-        let mut stale = HashSet::new();
+    fn stale(&self, changed: &BTreeSet<ObjectRef>, inputs: &Inputs<'_>) -> (FastSet<ObjectKey>, bool) {
+        let mut stale = FastSet::default();
         let mut classes_changed = false;
         let mut deps = Vec::new();
         for reference in changed {
@@ -121,7 +121,7 @@ pub fn translate_with_memo(
         Some(changed) => memo.stale(changed, &inputs),
         None => {
             *memo = TranslateMemo { options: Some(options.clone()), ..TranslateMemo::default() };
-            (HashSet::new(), false)
+            (FastSet::default(), false)
         }
     };
     let order = ingresses_in_order(resources, options);
@@ -130,7 +130,7 @@ pub fn translate_with_memo(
         resources.ingresses.get(key).is_some_and(|i| select::selects_ingress(i, resources, options))
     };
     if selection_changed {
-        let keep: HashSet<&ObjectKey> = order.iter().map(|(k, _)| *k).collect();
+        let keep: FastSet<&ObjectKey> = order.iter().map(|(k, _)| *k).collect();
         let gone: Vec<ObjectKey> = memo.plans.keys().filter(|k| !keep.contains(k)).cloned().collect();
         gone.iter().for_each(|k| memo.remove(k));
     } else {

@@ -1,10 +1,11 @@
 //! The route table under construction: routes per host with their conflict keys, first (oldest) wins.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use oxigress_ir::{PathMatch, Route, VirtualHost};
 use oxigress_objects::{Diagnostic, ObjectRef};
+
+use crate::FastMap;
 
 /// Where a route sorts within its host, before path-based precedence applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,9 +36,9 @@ pub struct PendingRoute {
 /// plans; a route is copied when a canary changes it, and when the table is finished).
 #[derive(Default)]
 pub struct RouteTable<'p> {
-    hosts: HashMap<&'p str, Vec<Cow<'p, PendingRoute>>>,
+    hosts: FastMap<&'p str, Vec<Cow<'p, PendingRoute>>>,
     /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
-    keys: HashMap<&'p str, (&'p ObjectRef, usize)>,
+    keys: FastMap<&'p str, (&'p ObjectRef, usize)>,
 }
 
 impl<'p> RouteTable<'p> {
