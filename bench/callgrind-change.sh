@@ -53,8 +53,9 @@ pid=$!; bench_pids+=($pid)
 wait_serving 900 "app-$((ingresses - 1)).bench.local" || { echo "no answer under valgrind" >&2; tail "$work/valgrind.log" >&2; exit 1; }
 callgrind_control -z "$pid" >/dev/null
 for i in $(seq 1 "$changes"); do
-    python3 "$here/gen_manifests.py" ingress "$i" "$backend_port" > "$work/many/.change-$i.tmp"
-    mv "$work/many/.change-$i.tmp" "$work/many/change-$i.yaml"
+    # Written next to the directory, then renamed into it: one file event, as bench/propagation.py's writes.
+    python3 "$here/gen_manifests.py" ingress "$i" "$backend_port" > "$work/change-$i.tmp"
+    mv "$work/change-$i.tmp" "$work/many/change-$i.yaml"
     wait_serving 300 "change-$i.bench.local" || { echo "change $i not serving" >&2; exit 1; }
 done
 callgrind_control -d "$pid" >/dev/null
