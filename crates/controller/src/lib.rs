@@ -1,6 +1,8 @@
 //! # oxigress-controller: step (6) of the data flow, the loop from objects to published snapshots.
 //!
-//! On every [`SourceSnapshot`] it runs the pure `translate`, logs diagnostics that are new, keeps the
+//! On every [`SourceSnapshot`] it runs the pure `translate` (incrementally when the source says which
+//! objects changed since the last translated revision: a [`TranslateMemo`] kept by the loop reuses the
+//! work of every Ingress whose inputs did not change; same result), logs diagnostics that are new, keeps the
 //! current diagnostics for `/debug/diagnostics` and the metrics, and publishes the IR [`Snapshot`] on a
 //! watch channel, only when it differs from the last one (so identical reloads cost the proxy nothing).
 //! An Ingress whose new version has an annotation with an invalid value keeps its last clean version:
@@ -22,11 +24,13 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use oxigress_ir::Snapshot;
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
-use oxigress_objects::{Diagnostic, ObjectKey, Severity};
+use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Severity};
 use oxigress_sources::SourceSnapshot;
 use oxigress_translate::select::ingress_selection;
 use oxigress_translate::annotations::INVALID_ANNOTATION;
-use oxigress_translate::{ingresses_with_invalid_annotations, translate_after, InstanceOptions, Translation};
+use oxigress_translate::{
+    ingresses_with_invalid_annotations, translate_with_memo, InstanceOptions, TranslateMemo, Translation,
+};
 use tokio::sync::watch;
 
 /// Current diagnostics of one instance (source + translation), readable from anywhere, and
@@ -99,6 +103,9 @@ impl Controller {
             last: None,
             selection: BTreeMap::new(),
             last_clean: BTreeMap::new(),
+            memo: TranslateMemo::default(),
+            translated_revision: None,
+            substituted: BTreeSet::new(),
         };
         let first = source.borrow_and_update().clone();
         let (tx, rx) = watch::channel(Some(state.translate(&first)));
@@ -131,6 +138,12 @@ struct LoopState {
     selection: BTreeMap<ObjectKey, Option<String>>,
     /// The last version of each Ingress that translated without an invalid annotation value.
     last_clean: BTreeMap<ObjectKey, Ingress>,
+    /// Per-Ingress translation work of the last translation, reused when its inputs did not change.
+    memo: TranslateMemo,
+    /// The source revision translated last.
+    translated_revision: Option<u64>,
+    /// The Ingresses the last translation took in their last clean version instead of the source's.
+    substituted: BTreeSet<ObjectRef>,
 }
 
 impl LoopState {
@@ -190,12 +203,33 @@ impl LoopState {
     /// translated in its last clean version instead (its diagnostics stay, saying so).
     fn translate_keeping_clean_ingresses(&mut self, input: &SourceSnapshot) -> Translation {
         let ingresses = &input.resources.ingresses;
-        let first = translate_after(&input.resources, &self.options, self.last.as_deref());
+        // The objects that may differ from those the memo last translated (`None`: not known).
+        let changed = self.translated_revision.and_then(|r| input.changes.since(r)).map(|mut changed| {
+            changed.extend(std::mem::take(&mut self.substituted));
+            changed
+        });
+        self.translated_revision = Some(input.revision);
+        self.substituted.clear();
+        let first =
+            translate_with_memo(&mut self.memo, &input.resources, &self.options, self.last.as_deref(), changed.as_ref());
         let invalid = ingresses_with_invalid_annotations(&first.diagnostics);
-        self.last_clean.retain(|key, _| ingresses.contains_key(key));
-        for (key, ingress) in ingresses {
-            if !invalid.contains(key) && self.last_clean.get(key) != Some(ingress) {
-                self.last_clean.insert(key.clone(), ingress.clone());
+        // An Ingress that did not change kept its version and whether it was clean.
+        let candidates: Vec<ObjectKey> = match &changed {
+            Some(changed) => changed.iter().filter(|r| r.kind == "Ingress").map(ObjectRef::key).collect(),
+            None => {
+                self.last_clean.retain(|key, _| ingresses.contains_key(key));
+                ingresses.keys().cloned().collect()
+            }
+        };
+        for key in candidates {
+            match ingresses.get(&key) {
+                None => {
+                    self.last_clean.remove(&key);
+                }
+                Some(ingress) if !invalid.contains(&key) && self.last_clean.get(&key) != Some(ingress) => {
+                    self.last_clean.insert(key, ingress.clone());
+                }
+                Some(_) => {}
             }
         }
         let kept: BTreeMap<&ObjectKey, &Ingress> = invalid
@@ -210,7 +244,10 @@ impl LoopState {
         for (key, clean) in &kept {
             resources.ingresses.insert((*key).clone(), (*clean).clone());
         }
-        let mut second = translate_after(&resources, &self.options, self.last.as_deref());
+        self.substituted = kept.keys().map(|key| ObjectRef::new("Ingress", &key.namespace, &key.name)).collect();
+        let substituted = self.substituted.clone();
+        let mut second =
+            translate_with_memo(&mut self.memo, &resources, &self.options, self.last.as_deref(), Some(&substituted));
         let marked = first.diagnostics.into_iter().filter(|d| {
             d.code == INVALID_ANNOTATION && d.object.as_ref().is_some_and(|o| kept.contains_key(&o.key()))
         });

@@ -36,6 +36,12 @@ impl ControllerMetrics {
         metrics
     }
 
+    /// Translations so far.
+    #[cfg(test)]
+    pub(crate) fn reloads(&self) -> u64 {
+        self.reloads.get()
+    }
+
     pub(crate) fn record_reload(&self, failed: bool, diagnostics: &[Diagnostic]) {
         self.reloads.inc();
         if failed {

@@ -1,4 +1,4 @@
-use oxigress_objects::{load_documents, LoadedDocument, Resources};
+use oxigress_objects::{load_documents, LoadedDocument, ObjectRef, Resources};
 
 use super::*;
 
@@ -13,7 +13,21 @@ spec:\n  ingressClassName: higress\n  rules:\n  - host: shop.com\n    http:\n   
         LoadedDocument::Object(o) => Some(o),
         _ => None,
     });
-    Arc::new(SourceSnapshot { resources: Resources::from_objects(objects), diagnostics: Vec::new(), revision })
+    Arc::new(SourceSnapshot { resources: Resources::from_objects(objects), diagnostics: Vec::new(), revision, changes: Default::default() })
+}
+
+/// `source` with a change log as the manifest source writes it: every object changed by every earlier
+/// revision, and only `last` by `source`'s own revision.
+fn logged(source: Arc<SourceSnapshot>, last: &[(&str, &str, &str)]) -> Arc<SourceSnapshot> {
+    let mut source = (*source).clone();
+    let all = [("IngressClass", "", "higress"), ("Service", "apps", "svc"), ("Ingress", "apps", "shop")];
+    let refs = |list: &[(&str, &str, &str)]| list.iter().map(|(k, ns, n)| ObjectRef::new(k, ns, n)).collect::<Vec<_>>();
+    source.changes.start(0);
+    for revision in 1..source.revision {
+        source.changes.record(revision, refs(&all));
+    }
+    source.changes.record(source.revision, refs(last));
+    Arc::new(source)
 }
 
 fn rewrite(snapshot: &Snapshot) -> Option<String> {
@@ -58,6 +72,38 @@ async fn an_invalid_annotation_keeps_the_ingress_last_good_version() {
     // Fixed: the new version serves.
     let fixed = "    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n";
     tx.send(mk_source(fixed, 3)).unwrap();
+    let snapshot = next(&mut controller).await;
+    assert_eq!(rewrite(&snapshot).as_deref(), Some("/v2"));
+    assert!(invalid(&controller).is_empty());
+}
+
+/// The same with the change log of a manifest source (incremental translation): a later change that
+/// does not touch the Ingress keeps its last good version too.
+#[tokio::test]
+async fn an_invalid_annotation_keeps_the_last_good_version_across_incremental_translations() {
+    let ingress = [("Ingress", "apps", "shop")];
+    let valid = "    nginx.ingress.kubernetes.io/rewrite-target: /v1\n";
+    let (tx, rx) = watch::channel(logged(mk_source(valid, 1), &ingress));
+    let metrics = ControllerMetrics::default();
+    let mut controller = Controller::spawn(InstanceOptions::default(), rx, metrics.clone());
+    let first = controller.snapshots.borrow_and_update().clone().unwrap();
+    assert_eq!(rewrite(&first).as_deref(), Some("/v1"));
+
+    let broken = "    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: soon\n";
+    for (revision, changed) in [(2, &ingress[..]), (3, &[("Service", "apps", "svc")][..]), (4, &[][..])] {
+        tx.send(logged(mk_source(broken, revision), changed)).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while metrics.reloads() < revision {
+            assert!(std::time::Instant::now() < deadline, "revision {revision} not translated");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let diagnostics = invalid(&controller);
+        assert!(diagnostics[0].message.contains("last good"), "revision {revision}: {diagnostics:?}");
+        assert_eq!(rewrite(&controller.snapshots.borrow().clone().unwrap()).as_deref(), Some("/v1"), "revision {revision}");
+    }
+
+    let fixed = "    nginx.ingress.kubernetes.io/rewrite-target: /v2\n    higress.io/timeout: \"5\"\n";
+    tx.send(logged(mk_source(fixed, 5), &ingress)).unwrap();
     let snapshot = next(&mut controller).await;
     assert_eq!(rewrite(&snapshot).as_deref(), Some("/v2"));
     assert!(invalid(&controller).is_empty());

@@ -63,7 +63,7 @@ impl Builder {
         // Forget deleted objects, so a re-created invalid one is not replaced by an old version.
         self.last_good.retain(|key, _| seen.contains(key));
         self.revision += 1;
-        SourceSnapshot { resources, diagnostics, revision: self.revision }
+        SourceSnapshot { resources, diagnostics, revision: self.revision, changes: Default::default() }
     }
 }
 

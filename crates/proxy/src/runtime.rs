@@ -1,7 +1,8 @@
 //! [`Runtime`]: everything the request path needs, compiled from one IR snapshot. Immutable once built;
-//! a new snapshot builds a whole new runtime.
+//! a new snapshot builds a new runtime, reusing from the previous one every compiled cluster and route
+//! whose IR is unchanged (the host index and route lists are always rebuilt).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use oxigress_ir::{MirrorTarget, RouteAction, RoutePlugin, Snapshot};
@@ -28,6 +29,14 @@ pub struct Runtime {
     pub settings: Arc<SettingsRuntime>,
     /// Clusters by id (the next snapshot takes their endpoints' passive health over).
     pub clusters: HashMap<String, Arc<ClusterRuntime>>,
+    /// Per virtual host of `snapshot`, per route: its compiled form, `None` when it could not be
+    /// compiled cleanly (the next runtime compiles it again, so its problem is reported again).
+    compiled: Vec<Vec<Option<Arc<CompiledRoute>>>>,
+    /// The plugins, built once per plugin configuration, and their decision counters.
+    plugins: Arc<CompiledPlugins>,
+    plugin_counters: Arc<[PluginCounters]>,
+    /// What building the plugins reported (reported again when they are reused).
+    plugin_problems: Vec<String>,
 }
 
 impl Runtime {
@@ -39,34 +48,81 @@ impl Runtime {
             tls: TlsRuntime::default(),
             settings: Arc::default(),
             clusters: HashMap::new(),
+            compiled: Vec::new(),
+            plugins: Arc::default(),
+            plugin_counters: Arc::new([]),
+            plugin_problems: Vec::new(),
         }
     }
 
     /// Compiles `snapshot`. Parts that cannot be compiled (a bad regex, an unreadable certificate) are
     /// left out and reported; the rest serves. Endpoints `previous` had keep their passive health.
+    ///
+    /// Reused from `previous`, as the very same objects: a cluster whose IR is unchanged (and that has no
+    /// upstream TLS, whose certificates are read again), the plugins when the snapshot's plugins are
+    /// unchanged, and then a route whose IR is unchanged at the same place of the same host and whose
+    /// clusters were all reused. A reused object behaves exactly as a new one compiled from the same IR.
     pub fn compile(snapshot: Arc<Snapshot>, metrics: &ProxyMetrics, previous: Option<&Runtime>) -> (Self, Vec<String>) {
         let metrics_all = metrics;
         let mut problems = Vec::new();
+        // Clusters compiled anew (routes using one of them are compiled anew too).
+        let mut recompiled: HashSet<&str> = HashSet::new();
         let compiled: HashMap<String, Arc<ClusterRuntime>> = snapshot
             .clusters
             .iter()
             .map(|(id, c)| {
+                let old = previous.and_then(|p| p.clusters.get(id));
+                let unchanged = || previous.and_then(|p| p.snapshot.clusters.get(id)).is_some_and(|o| o == c);
+                if let Some(old) = old.filter(|_| c.upstream.tls.is_none() && unchanged()) {
+                    return (id.clone(), old.clone());
+                }
+                recompiled.insert(id.as_str());
                 let connect = UpstreamConnect::compile(&c.upstream, &snapshot.certificates, &mut problems, id);
-                let old = previous.and_then(|p| p.clusters.get(id)).map(|c| &**c);
-                (id.clone(), Arc::new(ClusterRuntime::compile(c, old, connect)))
+                (id.clone(), Arc::new(ClusterRuntime::compile(c, old.map(|c| &**c), connect)))
             })
             .collect();
         let clusters: HashMap<&str, Arc<ClusterRuntime>> = compiled.iter().map(|(id, c)| (id.as_str(), c.clone())).collect();
-        let plugins = compile_plugins(&snapshot, &mut problems);
-        let plugin_counters: Arc<[PluginCounters]> = snapshot.plugins.iter().map(|p| metrics.plugin(&p.id)).collect();
+        // Routes are reused only with the plugin instances they were built with.
+        let reusable = previous.filter(|p| p.snapshot.plugins == snapshot.plugins);
+        let (plugins, plugin_counters, plugin_problems) = match reusable {
+            Some(p) => (p.plugins.clone(), p.plugin_counters.clone(), p.plugin_problems.clone()),
+            None => {
+                let mut plugin_problems = Vec::new();
+                let plugins = Arc::new(compile_plugins(&snapshot, &mut plugin_problems));
+                let counters: Arc<[PluginCounters]> = snapshot.plugins.iter().map(|p| metrics.plugin(&p.id)).collect();
+                (plugins, counters, plugin_problems)
+            }
+        };
+        problems.extend_from_slice(&plugin_problems);
         let mut route_metrics = HashMap::new();
         let mut router = Router::default();
+        let mut compiled_routes = Vec::with_capacity(snapshot.virtual_hosts.len());
         for vhost in &snapshot.virtual_hosts {
+            // The same host in the previous snapshot (virtual hosts are sorted by host).
+            let old_host = reusable.and_then(|p| {
+                let index = p.snapshot.virtual_hosts.binary_search_by(|v| v.host.as_str().cmp(&vhost.host)).ok()?;
+                Some((&p.snapshot.virtual_hosts[index].routes, p.compiled.get(index)?))
+            });
             let mut routes = Vec::with_capacity(vhost.routes.len());
-            for route in &vhost.routes {
+            let mut host_compiled = Vec::with_capacity(vhost.routes.len());
+            for (index, route) in vhost.routes.iter().enumerate() {
                 let RouteAction::Forward(forward) = &route.action;
+                let kept = old_host.and_then(|(old_routes, old_compiled)| {
+                    let same = old_routes.get(index) == Some(route)
+                        && forward.clusters().chain(route.policy.mirror.as_ref().and_then(|m| m.cluster())).all(|c| {
+                            clusters.contains_key(c.as_str()) && !recompiled.contains(c.as_str())
+                        });
+                    if same { old_compiled.get(index).cloned().flatten() } else { None }
+                });
+                if let Some(kept) = kept {
+                    routes.push(kept.clone());
+                    host_compiled.push(Some(kept));
+                    continue;
+                }
+                let problems_before = problems.len();
                 let Some(cluster) = clusters.get(forward.cluster.as_str()).cloned() else {
                     problems.push(format!("route {}: unknown cluster {}", route.id, forward.cluster));
+                    host_compiled.push(None);
                     continue;
                 };
                 let fallback = forward.fallback.as_deref().and_then(|f| clusters.get(f).cloned());
@@ -93,16 +149,36 @@ impl Runtime {
                 match CompiledRoute::new(route, cluster, fallback, chain, metrics, plugin_counters.clone(), &metrics_all.ai)
                     .map(|r| r.with_extra_clusters(canary, mirror, error_fallback))
                 {
-                    Ok(compiled) => routes.push(Arc::new(compiled)),
-                    Err(e) => problems.push(e.to_string()),
+                    Ok(compiled) => {
+                        let compiled = Arc::new(compiled);
+                        routes.push(compiled.clone());
+                        host_compiled.push((problems.len() == problems_before).then_some(compiled));
+                    }
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        host_compiled.push(None);
+                    }
                 }
             }
             router.add_host(vhost, routes);
+            compiled_routes.push(host_compiled);
         }
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
         let settings = Arc::new(SettingsRuntime::compile(&snapshot.settings));
         drop(clusters);
-        (Self { snapshot, router, tls, settings, clusters: compiled }, problems)
+        drop(recompiled);
+        let runtime = Self {
+            snapshot,
+            router,
+            tls,
+            settings,
+            clusters: compiled,
+            compiled: compiled_routes,
+            plugins,
+            plugin_counters,
+            plugin_problems,
+        };
+        (runtime, problems)
     }
 }
 

@@ -66,7 +66,9 @@ impl ManifestDir {
             self.place(reference, &mut resources);
         }
         self.revision += 1;
-        SourceSnapshot { resources, diagnostics: self.diagnostics(), revision: self.revision }
+        let mut changes = crate::ChangeLog::default();
+        changes.start(self.revision);
+        SourceSnapshot { resources, diagnostics: self.diagnostics(), revision: self.revision, changes }
     }
 
     /// Re-reads the directory; returns whether anything changed (then [`ManifestDir::apply`] brings a
@@ -108,10 +110,12 @@ impl ManifestDir {
     /// Brings `snapshot` (built by [`ManifestDir::reload`] and kept current with this method) up to date
     /// with the last [`ManifestDir::read`]: only objects of changed files are replaced or removed.
     pub fn apply(&mut self, snapshot: &mut SourceSnapshot) {
-        for reference in std::mem::take(&mut self.dirty) {
-            self.place(&reference, &mut snapshot.resources);
+        let dirty = std::mem::take(&mut self.dirty);
+        for reference in &dirty {
+            self.place(reference, &mut snapshot.resources);
         }
         self.revision += 1;
+        snapshot.changes.record(self.revision, dirty);
         snapshot.diagnostics = self.diagnostics();
         snapshot.revision = self.revision;
     }

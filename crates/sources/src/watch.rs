@@ -1,5 +1,6 @@
 //! [`watch_dir`]: keeps a [`ManifestDir`] current. File events (the `notify` crate) are coalesced over a
-//! short quiet period, then the directory is re-read and, when a file changed, the published
+//! short quiet period (10 ms; 50 ms while changes keep coming, so a stream of writes becomes a few
+//! re-reads), then the directory is re-read and, when a file changed, the published
 //! [`SourceSnapshot`] is updated in place (only the objects of the changed files; the snapshot is copied
 //! first only while a reader still holds it). A slow periodic re-read covers file systems whose events get
 //! lost.
@@ -15,7 +16,17 @@ use tokio::sync::watch;
 use crate::{ManifestDir, SourceSnapshot};
 
 /// Quiet time after the last file event before the directory is re-read.
-const QUIET: Duration = Duration::from_millis(50);
+///
+/// why short: files are meant to be replaced atomically (written under a temporary name, then renamed,
+/// as Kubernetes ConfigMap volumes do; README), so the quiet time does not guard against half-written
+/// files; it only gathers the events of one write (create, write, rename) into one re-read.
+const QUIET: Duration = Duration::from_millis(10);
+/// Quiet time when the previous re-read was less than [`BUSY_WINDOW`] ago: bulk changes (a directory
+/// copied file by file, a generator writing many files) are re-read, translated and compiled a few times,
+/// not once per file.
+const BUSY_QUIET: Duration = Duration::from_millis(50);
+/// See [`BUSY_QUIET`].
+const BUSY_WINDOW: Duration = Duration::from_millis(50);
 /// Longest a burst of events can delay a re-read.
 const MAX_DELAY: Duration = Duration::from_millis(500);
 /// Re-read even without events this often.
@@ -76,20 +87,32 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<(watch::Receiver<Arc<SourceS
     Ok((rx, DirWatch { _watcher: watcher, events }))
 }
 
+/// How long to wait for quiet after an event, given when the directory was last re-read for events.
+fn quiet_period(last_read: Option<Instant>, now: Instant) -> Duration {
+    match last_read {
+        Some(at) if now.saturating_duration_since(at) < BUSY_WINDOW => BUSY_QUIET,
+        _ => QUIET,
+    }
+}
+
 fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<()>, tx: watch::Sender<Arc<SourceSnapshot>>) {
+    let mut last_read: Option<Instant> = None;
     loop {
         match events.recv_timeout(RESYNC) {
             Ok(()) => {
                 // Coalesce a burst (editors write, rename and chmod in quick succession).
-                let deadline = Instant::now() + MAX_DELAY;
+                let now = Instant::now();
+                let quiet = quiet_period(last_read, now);
+                let deadline = now + MAX_DELAY;
                 loop {
-                    let wait = QUIET.min(deadline.saturating_duration_since(Instant::now()));
+                    let wait = quiet.min(deadline.saturating_duration_since(Instant::now()));
                     match events.recv_timeout(wait) {
                         Ok(()) if Instant::now() < deadline => continue,
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,
                         _ => break,
                     }
                 }
+                last_read = Some(Instant::now());
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -101,5 +124,19 @@ fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<()>, tx: watch
             tx.send_modify(|current| manifests.apply(Arc::make_mut(current)));
             tracing::debug!(dir = %manifests.root().display(), revision = tx.borrow().revision, "manifests changed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quiet_period_is_short_unless_changes_keep_coming() {
+        let now = Instant::now();
+        assert_eq!(quiet_period(None, now), QUIET);
+        assert_eq!(quiet_period(Some(now), now + BUSY_WINDOW + Duration::from_millis(1)), QUIET);
+        assert_eq!(quiet_period(Some(now), now + Duration::from_millis(5)), BUSY_QUIET);
+        assert!(QUIET < BUSY_QUIET && BUSY_QUIET < MAX_DELAY);
     }
 }

@@ -1,141 +1,134 @@
 //! Services and their endpoints → [`oxigress_ir::Cluster`]s. EndpointSlices of one Service (label
 //! `kubernetes.io/service-name`) are merged, and so are `Endpoints` objects; only ready endpoints count.
+//! Resolving a backend is part of an Ingress' plan; [`ClusterTable`] collects the clusters of every plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use oxigress_ir::{Cluster, ClusterId, Endpoint, UpstreamPolicy};
-use oxigress_objects::k8s_openapi::api::core::v1::{Service, ServicePort};
+use oxigress_ir::{Cluster, ClusterId, UpstreamPolicy};
 use oxigress_objects::k8s_openapi::api::networking::v1::ServiceBackendPort;
-use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
+use oxigress_objects::{Diagnostic, ObjectRef};
 
-use crate::options::InstanceOptions;
-
-/// The label that ties an EndpointSlice to its Service.
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+use crate::plan::{PlanBuilder, Step};
 
 /// Why a backend reference gives no cluster at all (the route is dropped).
 #[derive(Debug)]
 pub struct Unresolvable(pub Box<Diagnostic>);
 
-/// Resolves Service references to clusters and collects every cluster a snapshot uses.
-pub struct Backends<'a> {
-    resources: &'a Resources,
-    options: &'a InstanceOptions,
-    /// EndpointSlices by `(namespace, service)`.
-    slices: BTreeMap<(String, String), Vec<&'a oxigress_objects::k8s_openapi::api::discovery::v1::EndpointSlice>>,
-    /// Clusters referenced so far.
+/// The cluster for `namespace/service` at `port` (number or name), registered in `plan`.
+///
+/// A missing Service is a warning and gives an empty cluster (requests get 503, as Envoy's cluster
+/// without endpoints); a named port the Service does not have (or that has no Service to be resolved
+/// in) drops the route (Higress `PortNameResolveError`).
+pub(crate) fn resolve(
+    plan: &mut PlanBuilder<'_, '_>,
+    namespace: &str,
+    service: &str,
+    port: &ServiceBackendPort,
+    referrer: &ObjectRef,
+) -> Result<ClusterId, Unresolvable> {
+    let found = plan.reader.service(namespace, service);
+    let port_label = match (port.number, port.name.as_deref()) {
+        (Some(number), _) => number.to_string(),
+        (None, Some(name)) => name.to_string(),
+        (None, None) => String::new(),
+    };
+    let Some(svc) = found else {
+        if let (None, Some(name)) = (port.number, port.name.as_deref()) {
+            // why: Higress resolves a port name through the Service lister; no Service, no port.
+            return Err(Unresolvable(Box::new(Diagnostic::warning(
+                "PortNameResolveError",
+                Some(referrer.clone()),
+                format!("Service {namespace}/{service} not found, port name {name:?} unresolved; route dropped"),
+            ))));
+        }
+        plan.diagnostics.push(Diagnostic::warning(
+            "ServiceNotFound",
+            Some(referrer.clone()),
+            format!("Service {namespace}/{service} not found; requests to it get 503"),
+        ));
+        return Ok(register(plan, format!("{namespace}/{service}:{port_label}"), Vec::new()));
+    };
+    let ports = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or_default();
+    let service_port = match (port.number, port.name.as_deref()) {
+        (Some(number), _) => ports.iter().find(|p| p.port == number),
+        (None, Some(name)) => match ports.iter().find(|p| p.name.as_deref() == Some(name)) {
+            Some(p) => Some(p),
+            None => {
+                return Err(Unresolvable(Box::new(Diagnostic::warning(
+                    "PortNameResolveError",
+                    Some(referrer.clone()),
+                    format!("Service {namespace}/{service} has no port named {name:?}; route dropped"),
+                ))))
+            }
+        },
+        (None, None) => None,
+    };
+    let Some(service_port) = service_port else {
+        plan.diagnostics.push(Diagnostic::warning(
+            "ServicePortNotFound",
+            Some(referrer.clone()),
+            format!("Service {namespace}/{service} has no port {port_label}; requests to it get 503"),
+        ));
+        return Ok(register(plan, format!("{namespace}/{service}:{port_label}"), Vec::new()));
+    };
+    if svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+        plan.diagnostics.push(Diagnostic::warning(
+            "UnsupportedService",
+            Some(referrer.clone()),
+            format!("Service {namespace}/{service} is of type ExternalName, not supported yet; requests get 503"),
+        ));
+    }
+    let endpoints = plan.reader.endpoints(namespace, service, service_port);
+    Ok(register(plan, format!("{namespace}/{service}:{}", service_port.port), endpoints))
+}
+
+/// The cluster of the first port of `namespace/service`, which `annotation` names.
+pub(crate) fn resolve_first_port(
+    plan: &mut PlanBuilder<'_, '_>,
+    namespace: &str,
+    service: &str,
+    annotation: &str,
+    referrer: &ObjectRef,
+) -> Option<ClusterId> {
+    let first = plan
+        .reader
+        .service(namespace, service)
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.ports.as_ref())
+        .and_then(|p| p.first())
+        .map(|p| p.port);
+    let Some(number) = first else {
+        plan.diagnostics.push(Diagnostic::warning(
+            "ServiceNotFound",
+            Some(referrer.clone()),
+            format!("{annotation} Service {namespace}/{service} not found (or has no port)"),
+        ));
+        return None;
+    };
+    let port = ServiceBackendPort { number: Some(number), name: None };
+    resolve(plan, namespace, service, &port, referrer).ok()
+}
+
+fn register(plan: &mut PlanBuilder<'_, '_>, id: ClusterId, endpoints: Vec<oxigress_ir::Endpoint>) -> ClusterId {
+    plan.push(Step::Cluster(Cluster { id: id.clone(), endpoints, upstream: Default::default() }));
+    id
+}
+
+/// Every cluster the plans registered, with the upstream policy of the first Ingress that set one.
+#[derive(Default)]
+pub struct ClusterTable {
+    /// Clusters by id.
     pub clusters: BTreeMap<ClusterId, Cluster>,
     /// Which Ingress set each cluster's upstream policy.
     upstream_owners: BTreeMap<ClusterId, ObjectRef>,
 }
 
-impl<'a> Backends<'a> {
-    /// Indexes the EndpointSlices of `resources`.
-    pub fn new(resources: &'a Resources, options: &'a InstanceOptions) -> Self {
-        let mut slices: BTreeMap<_, Vec<_>> = BTreeMap::new();
-        for (key, slice) in &resources.endpoint_slices {
-            let labels = slice.metadata.labels.as_ref();
-            if let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
-                slices.entry((key.namespace.clone(), service.clone())).or_default().push(slice);
-            }
+impl ClusterTable {
+    /// Adds `cluster` unless its id is registered already (the first registration wins).
+    pub fn register(&mut self, cluster: &Cluster) {
+        if !self.clusters.contains_key(&cluster.id) {
+            self.clusters.insert(cluster.id.clone(), cluster.clone());
         }
-        Self { resources, options, slices, clusters: BTreeMap::new(), upstream_owners: BTreeMap::new() }
-    }
-
-    /// The cluster for `namespace/service` at `port` (number or name), registering it.
-    ///
-    /// A missing Service is a warning and gives an empty cluster (requests get 503, as Envoy's cluster
-    /// without endpoints); a named port the Service does not have (or that has no Service to be resolved
-    /// in) drops the route (Higress `PortNameResolveError`).
-    pub fn resolve(
-        &mut self,
-        namespace: &str,
-        service: &str,
-        port: &ServiceBackendPort,
-        referrer: &ObjectRef,
-        diagnostics: &mut Vec<Diagnostic>,
-    ) -> Result<ClusterId, Unresolvable> {
-        let found = self.service(namespace, service);
-        let port_label = match (port.number, port.name.as_deref()) {
-            (Some(number), _) => number.to_string(),
-            (None, Some(name)) => name.to_string(),
-            (None, None) => String::new(),
-        };
-        let Some(svc) = found else {
-            if let (None, Some(name)) = (port.number, port.name.as_deref()) {
-                // why: Higress resolves a port name through the Service lister; no Service, no port.
-                return Err(Unresolvable(Box::new(Diagnostic::warning(
-                    "PortNameResolveError",
-                    Some(referrer.clone()),
-                    format!("Service {namespace}/{service} not found, port name {name:?} unresolved; route dropped"),
-                ))));
-            }
-            diagnostics.push(Diagnostic::warning(
-                "ServiceNotFound",
-                Some(referrer.clone()),
-                format!("Service {namespace}/{service} not found; requests to it get 503"),
-            ));
-            return Ok(self.register(format!("{namespace}/{service}:{port_label}"), Vec::new()));
-        };
-        let ports = svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or_default();
-        let service_port = match (port.number, port.name.as_deref()) {
-            (Some(number), _) => ports.iter().find(|p| p.port == number),
-            (None, Some(name)) => match ports.iter().find(|p| p.name.as_deref() == Some(name)) {
-                Some(p) => Some(p),
-                None => {
-                    return Err(Unresolvable(Box::new(Diagnostic::warning(
-                        "PortNameResolveError",
-                        Some(referrer.clone()),
-                        format!("Service {namespace}/{service} has no port named {name:?}; route dropped"),
-                    ))))
-                }
-            },
-            (None, None) => None,
-        };
-        let Some(service_port) = service_port else {
-            diagnostics.push(Diagnostic::warning(
-                "ServicePortNotFound",
-                Some(referrer.clone()),
-                format!("Service {namespace}/{service} has no port {port_label}; requests to it get 503"),
-            ));
-            return Ok(self.register(format!("{namespace}/{service}:{port_label}"), Vec::new()));
-        };
-        if svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
-            diagnostics.push(Diagnostic::warning(
-                "UnsupportedService",
-                Some(referrer.clone()),
-                format!("Service {namespace}/{service} is of type ExternalName, not supported yet; requests get 503"),
-            ));
-        }
-        let endpoints = self.endpoints(namespace, service, service_port);
-        Ok(self.register(format!("{namespace}/{service}:{}", service_port.port), endpoints))
-    }
-
-    /// The cluster of the first port of `namespace/service`, which `annotation` names.
-    pub fn resolve_first_port(
-        &mut self,
-        namespace: &str,
-        service: &str,
-        annotation: &str,
-        referrer: &ObjectRef,
-        diagnostics: &mut Vec<Diagnostic>,
-    ) -> Option<ClusterId> {
-        let first = self
-            .service(namespace, service)
-            .and_then(|s| s.spec.as_ref())
-            .and_then(|s| s.ports.as_ref())
-            .and_then(|p| p.first())
-            .map(|p| p.port);
-        let Some(number) = first else {
-            diagnostics.push(Diagnostic::warning(
-                "ServiceNotFound",
-                Some(referrer.clone()),
-                format!("{annotation} Service {namespace}/{service} not found (or has no port)"),
-            ));
-            return None;
-        };
-        let port = ServiceBackendPort { number: Some(number), name: None };
-        self.resolve(namespace, service, &port, referrer, diagnostics).ok()
     }
 
     /// Sets the upstream policy of `cluster` from `owner`'s annotations.
@@ -160,60 +153,4 @@ impl<'a> Backends<'a> {
             Some(_) => {}
         }
     }
-
-    fn service(&self, namespace: &str, service: &str) -> Option<&'a Service> {
-        if !self.options.watches(namespace) {
-            return None;
-        }
-        self.resources.services.get(&ObjectKey::new(namespace, service))
-    }
-
-    fn register(&mut self, id: ClusterId, endpoints: Vec<Endpoint>) -> ClusterId {
-        self.clusters.entry(id.clone()).or_insert_with(|| Cluster { id: id.clone(), endpoints, upstream: Default::default() });
-        id
-    }
-
-    fn endpoints(&self, namespace: &str, service: &str, port: &ServicePort) -> Vec<Endpoint> {
-        let port_name = port.name.as_deref().unwrap_or("");
-        let mut out = BTreeSet::new();
-        for slice in self.slices.get(&(namespace.to_string(), service.to_string())).into_iter().flatten() {
-            let Some(slice_port) = slice
-                .ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref().unwrap_or("") == port_name)
-                .and_then(|p| p.port)
-            else {
-                continue;
-            };
-            for endpoint in slice.endpoints.iter().flatten() {
-                let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
-                if !ready {
-                    continue;
-                }
-                for address in &endpoint.addresses {
-                    out.insert(endpoint_of(address, slice_port));
-                }
-            }
-        }
-        if let Some(endpoints) = self.resources.endpoints.get(&ObjectKey::new(namespace, service)) {
-            for subset in endpoints.subsets.iter().flatten() {
-                let Some(number) =
-                    subset.ports.iter().flatten().find(|p| p.name.as_deref().unwrap_or("") == port_name).map(|p| p.port)
-                else {
-                    continue;
-                };
-                for address in subset.addresses.iter().flatten() {
-                    out.insert(endpoint_of(&address.ip, number));
-                }
-            }
-        }
-        out.into_iter().flatten().collect()
-    }
-}
-
-fn endpoint_of(ip: &str, port: i32) -> Option<Endpoint> {
-    let port = u16::try_from(port).ok().filter(|p| *p != 0)?;
-    ip.parse::<std::net::IpAddr>().ok()?;
-    Some(Endpoint { ip: ip.to_string(), port })
 }

@@ -4,45 +4,53 @@
 //! ImplementationSpecific → Prefix; Prefix `/a/` matches `/a` and `/a/…` (segment-aware); the route name is
 //! `name` in the instance namespace and `ns/name` elsewhere; `spec.defaultBackend` serves host `*` and every
 //! rule host of that Ingress without its own Prefix `/` route.
+//!
+//! The result is a plan ([`crate::plan`]): what depends on other Ingresses (conflicts, canary merging,
+//! first upstream policy and certificate) is decided when the plans are replayed in Ingress order.
 
 use std::collections::BTreeSet;
 
 use oxigress_ir::{
     ErrorFallback, Forward, Mirror, MirrorTarget, PathMatch, Redirect, Route, RouteAction, RoutePolicy, SourceRef,
-    UpstreamPolicy, UpstreamTls, WeightedCanary,
+    UpstreamPolicy, UpstreamTls,
 };
 use oxigress_objects::k8s_openapi::api::networking::v1::{Ingress, IngressBackend, ServiceBackendPort};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use crate::annotations::{Annotations, Canary, IngressAnnotations, MirrorAnnotations, MirrorDestination, UpstreamAnnotations};
-use crate::backend::Backends;
-use crate::routes::{PendingRoute, RouteClass, RouteTable};
-use crate::tls::TlsTable;
-use crate::Context;
+use crate::annotations::{Annotations, IngressAnnotations, MirrorAnnotations, MirrorDestination, UpstreamAnnotations};
+use crate::backend;
+use crate::inputs::Inputs;
+use crate::plan::{IngressPlan, PlanBuilder, Step};
+use crate::routes::{PendingRoute, RouteClass};
+use crate::tls;
 
-/// Translates one selected Ingress into `routes` and `tls`.
-pub fn translate_ingress(
-    ingress: &Ingress,
-    ctx: &Context<'_>,
-    backends: &mut Backends<'_>,
-    routes: &mut RouteTable,
-    tls: &mut TlsTable,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
+/// Plans the translation of one selected Ingress.
+pub(crate) fn plan_ingress(ingress: &Ingress, inputs: &Inputs<'_>) -> IngressPlan {
     let namespace = ingress.metadata.namespace.as_deref().unwrap_or("");
     let name = ingress.metadata.name.as_deref().unwrap_or("");
-    let owner = ObjectRef::new("Ingress", namespace, name);
+    let mut plan = PlanBuilder::new(inputs, ObjectRef::new("Ingress", namespace, name));
+    plan_into(ingress, &mut plan);
+    plan.finish()
+}
+
+fn plan_into(ingress: &Ingress, plan: &mut PlanBuilder<'_, '_>) {
+    let namespace = ingress.metadata.namespace.as_deref().unwrap_or("");
+    let name = ingress.metadata.name.as_deref().unwrap_or("");
+    let owner = plan.owner.clone();
     let source = SourceRef { kind: "Ingress".into(), namespace: namespace.into(), name: name.into() };
-    let route_name =
-        if namespace == ctx.options.instance_namespace { name.to_string() } else { format!("{namespace}/{name}") };
+    let route_name = if namespace == plan.reader.options().instance_namespace {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    };
     let mut annotations = IngressAnnotations::parse(
         &Annotations::new(ingress.metadata.annotations.as_ref()),
         namespace,
         &owner,
-        diagnostics,
+        &mut plan.diagnostics,
     );
     let fallback_backend = annotations.default_backend.as_ref().and_then(|d| {
-        let cluster = backends.resolve_first_port(&d.namespace, &d.service, "default-backend", &owner, diagnostics)?;
+        let cluster = backend::resolve_first_port(plan, &d.namespace, &d.service, "default-backend", &owner)?;
         let error_fallback = (!d.error_codes.is_empty()).then(|| ErrorFallback {
             cluster: cluster.clone(),
             statuses: d.error_codes.clone(),
@@ -54,10 +62,9 @@ pub fn translate_ingress(
         cluster: fallback_backend.as_ref().map(|(c, _)| c.clone()),
         on_error: fallback_backend.and_then(|(_, e)| e),
     };
-    annotations.policy.policy.mirror =
-        annotations.mirror.as_ref().and_then(|m| mirror(m, &owner, backends, diagnostics));
+    annotations.policy.policy.mirror = annotations.mirror.as_ref().and_then(|m| mirror(m, &owner, plan));
     annotations.policy.policy.basic_auth =
-        annotations.basic_auth.as_ref().map(|spec| spec.resolve(ctx.resources, ctx.options, &owner, diagnostics));
+        annotations.basic_auth.as_ref().map(|spec| spec.resolve(&mut plan.reader, &owner, &mut plan.diagnostics));
     let extras = &annotations.route_match;
     let Some(spec) = &ingress.spec else { return };
     let mut rule_hosts = BTreeSet::new();
@@ -85,7 +92,7 @@ pub fn translate_ingress(
                 PathMatch::Regex(_) => "Regex",
                 _ => kind,
             };
-            let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, backends, diagnostics) else {
+            let Some(cluster) = backend_cluster(&path.backend, namespace, &owner, plan) else {
                 continue;
             };
             first_cluster.get_or_insert_with(|| cluster.clone());
@@ -113,10 +120,8 @@ pub fn translate_ingress(
             };
             let key = format!("{host}-{kind}-{origin}-{}", extras.conflict_key());
             match &annotations.canary {
-                None => {
-                    routes.add(&host, key, pending, diagnostics);
-                }
-                Some(canary) => merge_canary(routes, &host, &key, canary, pending),
+                None => plan.push(Step::Route { host: host.clone(), key, pending }),
+                Some(canary) => plan.push(Step::Canary { host: host.clone(), key, canary: canary.clone(), pending }),
             }
         }
     }
@@ -138,56 +143,45 @@ pub fn translate_ingress(
                 policy,
             };
             let pending = PendingRoute { route, class: RouteClass::AppRoot, origin_path_len: 1 };
-            routes.add(host, format!("{host}-app-root"), pending, diagnostics);
+            plan.push(Step::Route { host: host.clone(), key: format!("{host}-app-root"), pending });
         }
     }
 
     if let Some(default_backend) = &spec.default_backend {
-        if let Some(cluster) = backend_cluster(default_backend, namespace, &owner, backends, diagnostics) {
+        if let Some(cluster) = backend_cluster(default_backend, namespace, &owner, plan) {
             used_clusters.insert(cluster.clone());
-            let mut hosts: BTreeSet<String> =
-                rule_hosts.iter().filter(|h| !routes.has_catch_all_of(h, &owner)).cloned().collect();
-            hosts.insert("*".to_string());
-            for host in hosts {
-                let route = Route {
-                    id: format!("{namespace}/{name}/default"),
-                    name: format!("{route_name}-default"),
-                    source: source.clone(),
-                    path: PathMatch::Prefix("/".into()),
-                    headers: Vec::new(),
-                    query: Vec::new(),
-                    methods: Vec::new(),
-                    action: forward(cluster.clone(), &fallback),
-                    plugins: Vec::new(),
-                    policy: annotations.policy.policy.clone(),
-                };
-                let pending = PendingRoute { route, class: RouteClass::DefaultBackend, origin_path_len: 1 };
-                routes.add(&host, format!("{host}-default"), pending, diagnostics);
-                rule_hosts.insert(host);
-            }
+            let route = Route {
+                id: format!("{namespace}/{name}/default"),
+                name: format!("{route_name}-default"),
+                source: source.clone(),
+                path: PathMatch::Prefix("/".into()),
+                headers: Vec::new(),
+                query: Vec::new(),
+                methods: Vec::new(),
+                action: forward(cluster, &fallback),
+                plugins: Vec::new(),
+                policy: annotations.policy.policy.clone(),
+            };
+            // The rule hosts that have no catch-all of this Ingress when the plan is replayed, and `*`.
+            rule_hosts.insert("*".to_string());
+            let hosts = rule_hosts.iter().map(|h| (h.clone(), format!("{h}-default"))).collect();
+            let pending = PendingRoute { route, class: RouteClass::DefaultBackend, origin_path_len: 1 };
+            plan.push(Step::DefaultBackend { hosts, pending });
         }
     }
 
     if annotations.upstream.is_set() && !used_clusters.is_empty() {
-        let policy = upstream_policy(&annotations.upstream, tls, ctx, &owner, diagnostics);
-        for cluster in &used_clusters {
-            backends.set_upstream(cluster, &policy, &owner, diagnostics);
-        }
+        let policy = upstream_policy(&annotations.upstream, plan, &owner);
+        plan.push(Step::Upstream { clusters: used_clusters, policy });
     }
-    tls.add_ingress(ingress, &rule_hosts, &annotations.downstream_tls, ctx.resources, ctx.options, diagnostics);
+    tls::add_ingress(plan, ingress, &rule_hosts, &annotations.downstream_tls);
 }
 
 /// The upstream policy of an Ingress' annotations, with its `proxy-ssl-secret` read.
-fn upstream_policy(
-    annotations: &UpstreamAnnotations,
-    tls: &mut TlsTable,
-    ctx: &Context<'_>,
-    owner: &ObjectRef,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> UpstreamPolicy {
+fn upstream_policy(annotations: &UpstreamAnnotations, plan: &mut PlanBuilder<'_, '_>, owner: &ObjectRef) -> UpstreamPolicy {
     let upstream_tls = annotations.tls.as_ref().map(|request| {
         let (client_certificate, ca_pem) = match &request.secret {
-            Some((ns, name)) => tls.upstream_secret(ns, name, ctx.resources, ctx.options, owner, diagnostics),
+            Some((ns, name)) => tls::upstream_secret(plan, ns, name, owner),
             None => (None, None),
         };
         UpstreamTls { sni: request.sni.clone(), ca_pem: ca_pem.filter(|_| !request.verify_off), client_certificate }
@@ -200,62 +194,31 @@ fn upstream_policy(
 }
 
 /// The mirror of an Ingress, with its Service resolved (none when the Service is missing).
-fn mirror(
-    annotations: &MirrorAnnotations,
-    owner: &ObjectRef,
-    backends: &mut Backends<'_>,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Mirror> {
+fn mirror(annotations: &MirrorAnnotations, owner: &ObjectRef, plan: &mut PlanBuilder<'_, '_>) -> Option<Mirror> {
     let target = match &annotations.destination {
         MirrorDestination::Target(target) => target.clone(),
         MirrorDestination::Service { namespace, service, port: Some(number) } => {
             let port = ServiceBackendPort { number: Some(*number), name: None };
-            MirrorTarget::Cluster(backends.resolve(namespace, service, &port, owner, diagnostics).ok()?)
+            MirrorTarget::Cluster(backend::resolve(plan, namespace, service, &port, owner).ok()?)
         }
         MirrorDestination::Service { namespace, service, port: None } => {
-            MirrorTarget::Cluster(backends.resolve_first_port(namespace, service, "mirror-target-service", owner, diagnostics)?)
+            MirrorTarget::Cluster(backend::resolve_first_port(plan, namespace, service, "mirror-target-service", owner)?)
         }
     };
     Some(Mirror { target, percent: annotations.percent })
 }
 
-/// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).
-fn merge_canary(routes: &mut RouteTable, host: &str, key: &str, canary: &Canary, pending: PendingRoute) {
-    // A canary without a base route is dropped, as Higress (no diagnostic: it is a valid configuration
-    // waiting for its base Ingress).
-    let Some(base) = routes.base_mut(host, key) else { return };
-    let RouteAction::Forward(canary_forward) = &pending.route.action;
-    let canary_cluster = canary_forward.cluster.clone();
-    if let Some((weight, total)) = canary.weight {
-        let RouteAction::Forward(forward) = &mut base.route.action;
-        forward.canary = Some(WeightedCanary { cluster: canary_cluster.clone(), weight, total });
-    }
-    if let Some(condition) = &canary.condition {
-        let mut route = base.route.clone();
-        route.headers.push(condition.clone());
-        route.id = pending.route.id;
-        route.name = pending.route.name;
-        route.source = pending.route.source;
-        route.policy = pending.route.policy;
-        route.action = forward(canary_cluster, &Fallback::default());
-        // With its extra condition the canary route is never a catch-all.
-        let class = if base.class == RouteClass::CatchAll { RouteClass::Normal } else { base.class };
-        let origin_path_len = base.origin_path_len;
-        routes.add_unkeyed(host, PendingRoute { route, class, origin_path_len });
-    }
-}
-
 /// The `default-backend` of an Ingress: for routes whose Service has no endpoints, and (with
 /// `custom-http-errors`) for answers with those statuses.
 #[derive(Default)]
-struct Fallback {
+pub(crate) struct Fallback {
     cluster: Option<String>,
     on_error: Option<ErrorFallback>,
 }
 
 /// A forward action; the fallback stays in the IR even while the primary cluster has endpoints, so the
 /// proxy can switch the moment they disappear.
-fn forward(cluster: String, fallback: &Fallback) -> RouteAction {
+pub(crate) fn forward(cluster: String, fallback: &Fallback) -> RouteAction {
     let error_fallback = fallback.on_error.clone();
     let fallback = fallback.cluster.clone().filter(|f| f != &cluster);
     RouteAction::Forward(Forward { cluster, fallback, canary: None, error_fallback })
@@ -265,11 +228,10 @@ fn backend_cluster(
     backend: &IngressBackend,
     namespace: &str,
     owner: &ObjectRef,
-    backends: &mut Backends<'_>,
-    diagnostics: &mut Vec<Diagnostic>,
+    plan: &mut PlanBuilder<'_, '_>,
 ) -> Option<String> {
     let Some(service) = &backend.service else {
-        diagnostics.push(Diagnostic::warning(
+        plan.diagnostics.push(Diagnostic::warning(
             "UnsupportedBackend",
             Some(owner.clone()),
             "resource backends are not supported; path skipped",
@@ -277,10 +239,10 @@ fn backend_cluster(
         return None;
     };
     let port = service.port.clone().unwrap_or_default();
-    match backends.resolve(namespace, &service.name, &port, owner, diagnostics) {
+    match backend::resolve(plan, namespace, &service.name, &port, owner) {
         Ok(cluster) => Some(cluster),
         Err(unresolvable) => {
-            diagnostics.push(*unresolvable.0);
+            plan.diagnostics.push(*unresolvable.0);
             None
         }
     }

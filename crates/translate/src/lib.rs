@@ -4,18 +4,32 @@
 //! IR [`Snapshot`] this instance serves plus the [`Diagnostic`]s of everything wrong with the input. No I/O,
 //! no clock, no async: the standalone directory, the Kubernetes watcher, golden tests and the offline CLI
 //! all call this same function. Invalid input never aborts it; it becomes a diagnostic.
+//!
+//! A long-lived caller (the controller) keeps a [`TranslateMemo`] and calls [`translate_with_memo`] with
+//! the objects that changed since its last call: the per-Ingress work of every Ingress whose inputs did
+//! not change is reused; the result is the same as [`translate_after`]'s.
 
 pub mod annotations;
 mod backend;
 pub mod gateway_config;
 mod ingress;
+mod inputs;
+mod memo;
 mod options;
+mod plan;
 mod routes;
 pub mod select;
 mod sort;
 mod tls;
 pub mod wasm_plugin;
 
+pub use memo::{translate_with_memo, TranslateMemo};
+
+/// Hash maps of the per-translation tables and the memo: foldhash (seeded per process) is several times
+/// cheaper than std's SipHash for their short string keys; nothing depends on their iteration order.
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// See [`FastMap`].
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 pub use options::InstanceOptions;
 
 use std::collections::BTreeSet;
@@ -34,14 +48,6 @@ pub struct Translation {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Read-only inputs shared by the translation of every object.
-pub struct Context<'a> {
-    /// All objects of the source.
-    pub resources: &'a Resources,
-    /// This instance.
-    pub options: &'a InstanceOptions,
-}
-
 /// Selects what this instance owns in `resources` and translates it to the IR.
 pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translation {
     translate_after(resources, options, None)
@@ -50,24 +56,41 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
 /// [`translate`], keeping from `previous` (the last good snapshot) the version of any plugin whose new
 /// configuration is invalid, and the gateway settings when the gateway ConfigMap is invalid.
 pub fn translate_after(resources: &Resources, options: &InstanceOptions, previous: Option<&Snapshot>) -> Translation {
-    let ctx = Context { resources, options };
-    let mut diagnostics = Vec::new();
-    let mut backends = backend::Backends::new(resources, options);
-    let mut routes = routes::RouteTable::default();
-    let mut tls = tls::TlsTable::default();
-    // why: canary Ingresses merge into the routes of their base Ingress (Higress skips their conflict
-    // checks), so every base route must exist first, whatever the creation order.
-    let (canaries, bases): (Vec<&Ingress>, Vec<&Ingress>) =
-        selected_ingresses(resources, options).into_iter().partition(|i| annotations::is_canary(i));
-    for ingress in bases.into_iter().chain(canaries) {
-        ingress::translate_ingress(ingress, &ctx, &mut backends, &mut routes, &mut tls, &mut diagnostics);
+    let inputs = inputs::Inputs::new(resources, options);
+    let plans: Vec<plan::IngressPlan> =
+        ingresses_in_order(resources, options).into_iter().map(|(_, i)| ingress::plan_ingress(i, &inputs)).collect();
+    assemble(resources, options, previous, plans.iter())
+}
+
+/// The selected Ingresses in translation order, with their keys.
+///
+/// why: canary Ingresses merge into the routes of their base Ingress (Higress skips their conflict
+/// checks), so every base route must exist first, whatever the creation order.
+fn ingresses_in_order<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<(&'r ObjectKey, &'r Ingress)> {
+    let (canaries, bases): (Vec<_>, Vec<_>) =
+        selected_ingress_entries(resources, options).into_iter().partition(|(_, i)| annotations::is_canary(i));
+    bases.into_iter().chain(canaries).collect()
+}
+
+/// Replays the Ingress plans (in translation order) and adds what is global: plugins, gateway settings,
+/// unused clusters dropped.
+fn assemble<'p>(
+    resources: &Resources,
+    options: &InstanceOptions,
+    previous: Option<&Snapshot>,
+    plans: impl Iterator<Item = &'p plan::IngressPlan>,
+) -> Translation {
+    let mut tables = plan::Tables::default();
+    for plan in plans {
+        tables.replay(plan);
     }
+    let plan::Tables { routes, clusters, tls, mut diagnostics } = tables;
     let (certificates, tls_hosts) = tls.finish();
     let mut virtual_hosts = routes.finish();
     let plugins = wasm_plugin::plugins(resources, options, previous, &mut diagnostics);
     let settings = gateway_config::settings(resources, options, previous, &mut diagnostics);
     wasm_plugin::attach(&plugins, &mut virtual_hosts, &options.instance_namespace);
-    let mut clusters = backends.clusters;
+    let mut clusters = clusters.clusters;
     // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
     let used: BTreeSet<&str> = virtual_hosts
         .iter()
@@ -104,16 +127,21 @@ pub fn ingresses_with_invalid_annotations(diagnostics: &[Diagnostic]) -> BTreeSe
 /// The Ingresses this instance serves, oldest first (Higress `SortIngressByCreationTime`: creation time,
 /// ties broken by `name.namespace`; objects without a timestamp count as oldest).
 pub fn selected_ingresses<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<&'r Ingress> {
-    let mut selected: Vec<&Ingress> =
-        resources.ingresses.values().filter(|i| select::selects_ingress(i, resources, options)).collect();
-    selected.sort_by_cached_key(|i| {
-        let created = i.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
-        let tie = format!(
-            "{}.{}",
-            i.metadata.name.as_deref().unwrap_or(""),
-            i.metadata.namespace.as_deref().unwrap_or("")
-        );
-        (created, tie)
+    selected_ingress_entries(resources, options).into_iter().map(|(_, i)| i).collect()
+}
+
+/// [`selected_ingresses`] with their keys.
+fn selected_ingress_entries<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<(&'r ObjectKey, &'r Ingress)> {
+    let mut selected: Vec<(&ObjectKey, &Ingress)> =
+        resources.ingresses.iter().filter(|(_, i)| select::selects_ingress(i, resources, options)).collect();
+    // Stable: equal keys keep map order. The tie is the text `name.namespace`, compared without building it.
+    selected.sort_by(|(_, a), (_, b)| {
+        let created = |i: &Ingress| i.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
+        let tie = |i: &'r Ingress| {
+            let name = i.metadata.name.as_deref().unwrap_or("").bytes();
+            name.chain(std::iter::once(b'.')).chain(i.metadata.namespace.as_deref().unwrap_or("").bytes())
+        };
+        created(a).cmp(&created(b)).then_with(|| tie(a).cmp(tie(b)))
     });
     selected
 }

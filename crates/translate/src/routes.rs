@@ -1,9 +1,11 @@
 //! The route table under construction: routes per host with their conflict keys, first (oldest) wins.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use oxigress_ir::{PathMatch, Route, VirtualHost};
 use oxigress_objects::{Diagnostic, ObjectRef};
+
+use crate::FastMap;
 
 /// Where a route sorts within its host, before path-based precedence applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,43 +32,55 @@ pub struct PendingRoute {
     pub origin_path_len: usize,
 }
 
-/// Routes by host, with the conflict keys already taken.
+/// Routes by host, with the conflict keys already taken (hosts, keys, owners and routes borrowed from the
+/// plans; a route is copied when a canary changes it, and when the table is finished).
 #[derive(Default)]
-pub struct RouteTable {
-    hosts: BTreeMap<String, Vec<PendingRoute>>,
+pub struct RouteTable<'p> {
+    hosts: FastMap<&'p str, Vec<Cow<'p, PendingRoute>>>,
     /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
-    keys: BTreeMap<String, (ObjectRef, usize)>,
+    keys: FastMap<&'p str, (&'p ObjectRef, usize)>,
 }
 
-impl RouteTable {
-    /// Adds `route` to `host` unless `key` was taken by an earlier route, which is reported as
+impl<'p> RouteTable<'p> {
+    /// Adds `route` of `owner` to `host` unless `key` was taken by an earlier route, which is reported as
     /// `DuplicatedRoute` (Higress keeps the oldest Ingress' route).
-    pub fn add(&mut self, host: &str, key: String, pending: PendingRoute, diagnostics: &mut Vec<Diagnostic>) -> bool {
-        let source = &pending.route.source;
-        let owner = ObjectRef::new(&source.kind, &source.namespace, &source.name);
-        if let Some((first, _)) = self.keys.get(&key) {
+    pub fn add(
+        &mut self,
+        host: &'p str,
+        key: &'p str,
+        pending: &'p PendingRoute,
+        owner: &'p ObjectRef,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> bool {
+        if let Some((first, _)) = self.keys.get(key) {
             diagnostics.push(Diagnostic::warning(
                 "DuplicatedRoute",
-                Some(owner),
+                Some(owner.clone()),
                 format!("host {host} and path {} is already defined in {first}; route dropped", describe(&pending.route.path)),
             ));
             return false;
         }
-        let routes = self.hosts.entry(host.to_string()).or_default();
-        self.keys.insert(key, (owner, routes.len()));
-        routes.push(pending);
+        let index = self.push(host, Cow::Borrowed(pending));
+        self.keys.insert(key, (owner, index));
         true
+    }
+
+    /// Appends a route to `host`; returns its index there.
+    fn push(&mut self, host: &'p str, pending: Cow<'p, PendingRoute>) -> usize {
+        let routes = self.hosts.entry(host).or_default();
+        routes.push(pending);
+        routes.len() - 1
     }
 
     /// The base route that took `key` on `host` (canaries merge into it).
     pub fn base_mut(&mut self, host: &str, key: &str) -> Option<&mut PendingRoute> {
         let (_, index) = self.keys.get(key)?;
-        self.hosts.get_mut(host)?.get_mut(*index)
+        self.hosts.get_mut(host)?.get_mut(*index).map(Cow::to_mut)
     }
 
     /// Adds a canary's condition route (never conflict-checked, as Higress).
-    pub fn add_unkeyed(&mut self, host: &str, pending: PendingRoute) {
-        self.hosts.entry(host.to_string()).or_default().push(pending);
+    pub fn add_unkeyed(&mut self, host: &'p str, pending: PendingRoute) {
+        self.push(host, Cow::Owned(pending));
     }
 
     /// Whether `host` already has a user catch-all route of `owner`.
@@ -82,11 +96,13 @@ impl RouteTable {
 
     /// The virtual hosts, each with its routes in precedence order.
     pub fn finish(self) -> Vec<VirtualHost> {
-        self.hosts
+        let mut hosts: Vec<(&str, Vec<Cow<'p, PendingRoute>>)> = self.hosts.into_iter().collect();
+        hosts.sort_unstable_by_key(|(host, _)| *host);
+        hosts
             .into_iter()
             .map(|(host, mut routes)| {
                 crate::sort::sort_routes(&mut routes);
-                VirtualHost { host, routes: routes.into_iter().map(|p| p.route).collect() }
+                VirtualHost { host: host.to_string(), routes: routes.into_iter().map(|p| p.into_owned().route).collect() }
             })
             .collect()
     }

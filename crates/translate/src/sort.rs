@@ -6,13 +6,16 @@
 //!    conditions;
 //! 3. otherwise Ingress creation order (the order routes were added).
 
+use std::borrow::Borrow;
+
 use oxigress_ir::PathMatch;
 
 use crate::routes::PendingRoute;
 
 /// Sorts one host's routes into match order.
-pub fn sort_routes(routes: &mut [PendingRoute]) {
+pub fn sort_routes<R: Borrow<PendingRoute>>(routes: &mut [R]) {
     routes.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
         a.class
             .cmp(&b.class)
             .then(kind_rank(&a.route.path).cmp(&kind_rank(&b.route.path)))

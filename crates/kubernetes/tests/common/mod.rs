@@ -61,7 +61,7 @@ pub fn ingress_source(client: Client) -> (watch::Receiver<Arc<SourceSnapshot>>, 
             revision += 1;
             let objects = store.state().into_iter().map(|i| KubeObject::Ingress((*i).clone()));
             let resources = Resources::from_objects(objects);
-            tx.send_replace(Arc::new(SourceSnapshot { resources, diagnostics: Vec::new(), revision }));
+            tx.send_replace(Arc::new(SourceSnapshot { resources, diagnostics: Vec::new(), revision, changes: Default::default() }));
         }
     });
     (rx, task)

@@ -221,3 +221,100 @@ proptest! {
         }
     }
 }
+
+/// `s1`'s virtual hosts where `take_second` says so replaced by `s2`'s (hosts only one has kept or
+/// dropped the same way), cluster `c` with one endpoint when `endpoint` is set.
+fn mixed(s1: &Snapshot, s2: &Snapshot, take_second: &[bool], endpoint: bool) -> Snapshot {
+    let mut hosts = std::collections::BTreeMap::new();
+    for (i, host) in HOSTS.iter().enumerate() {
+        let from = if take_second.get(i).copied().unwrap_or(false) { s2 } else { s1 };
+        if let Some(v) = from.virtual_hosts.iter().find(|v| v.host == *host) {
+            hosts.insert(v.host.clone(), v.clone());
+        }
+    }
+    let mut snapshot = Snapshot { virtual_hosts: hosts.into_values().collect(), ..s1.clone() };
+    if endpoint {
+        if let Some(c) = snapshot.clusters.get_mut("c") {
+            c.endpoints = vec![oxigress_ir::Endpoint { ip: "127.0.0.1".into(), port: 9 }];
+        }
+    }
+    snapshot
+}
+
+/// The name of the route `runtime` picks for `r`.
+fn pick(runtime: &Runtime, r: &Request) -> Option<String> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &r.headers {
+        headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+    }
+    let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+    let facts = RequestFacts { host: r.host, path: r.path, query: r.query, method: &method, headers: &headers };
+    runtime.router.find(&facts).map(|route| route.name.to_string())
+}
+
+proptest! {
+    /// A runtime compiled after a previous one (reusing its unchanged clusters and routes) routes every
+    /// request as a runtime compiled from scratch, reports the same problems, and none of its routes
+    /// holds a cluster other than the runtime's own.
+    #[test]
+    fn a_runtime_reusing_the_previous_one_routes_as_a_fresh_one(
+        s1 in snapshot(),
+        s2 in snapshot(),
+        take_second in prop::collection::vec(any::<bool>(), HOSTS.len()),
+        endpoint in any::<bool>(),
+        requests in prop::collection::vec(request(), 1..8),
+    ) {
+        let metrics = ProxyMetrics::register(&mut Registry::default());
+        let (first, _) = Runtime::compile(Arc::new(s1.clone()), &metrics, None);
+        let next = mixed(&s1, &s2, &take_second, endpoint);
+        let (reused, reused_problems) = Runtime::compile(Arc::new(next.clone()), &metrics, Some(&first));
+        let (fresh, fresh_problems) = Runtime::compile(Arc::new(next), &metrics, None);
+        prop_assert_eq!(reused_problems, fresh_problems);
+        for r in &requests {
+            prop_assert_eq!(pick(&reused, r), pick(&fresh, r), "request {:?}", r);
+        }
+        for route in reused.router.hosts.iter().flatten() {
+            prop_assert!(Arc::ptr_eq(&route.cluster, &reused.clusters[&route.cluster.id]));
+        }
+    }
+}
+
+/// An unchanged snapshot reuses every compiled route and cluster; new endpoints for a cluster compile it
+/// and every route using it again.
+#[test]
+fn unchanged_routes_and_clusters_are_reused_changed_ones_compiled_again() {
+    let snapshot = mixed(
+        &Snapshot {
+            virtual_hosts: vec![VirtualHost {
+                host: "a.com".into(),
+                routes: vec![Route {
+                    id: "r".into(),
+                    name: "r".into(),
+                    source: SourceRef { kind: "Ingress".into(), namespace: "ns".into(), name: "i".into() },
+                    path: PathMatch::Prefix("/".into()),
+                    headers: Vec::new(),
+                    query: Vec::new(),
+                    methods: Vec::new(),
+                    action: RouteAction::Forward(Forward { cluster: "c".into(), fallback: None, canary: None, error_fallback: None }),
+                    plugins: Vec::new(),
+                    policy: RoutePolicy::default(),
+                }],
+            }],
+            clusters: [("c".to_string(), Cluster { id: "c".into(), endpoints: Vec::new(), upstream: Default::default() })].into(),
+            ..Snapshot::default()
+        },
+        &Snapshot::default(),
+        &[],
+        false,
+    );
+    let metrics = ProxyMetrics::register(&mut Registry::default());
+    let (first, _) = Runtime::compile(Arc::new(snapshot.clone()), &metrics, None);
+    let (same, _) = Runtime::compile(Arc::new(snapshot.clone()), &metrics, Some(&first));
+    assert!(Arc::ptr_eq(&first.router.hosts[0][0], &same.router.hosts[0][0]));
+    assert!(Arc::ptr_eq(&first.clusters["c"], &same.clusters["c"]));
+    let changed = mixed(&snapshot, &Snapshot::default(), &[], true);
+    let (after, _) = Runtime::compile(Arc::new(changed), &metrics, Some(&same));
+    assert!(!Arc::ptr_eq(&same.router.hosts[0][0], &after.router.hosts[0][0]));
+    assert!(!Arc::ptr_eq(&same.clusters["c"], &after.clusters["c"]));
+    assert!(Arc::ptr_eq(&after.router.hosts[0][0].cluster, &after.clusters["c"]));
+}

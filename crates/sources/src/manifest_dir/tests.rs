@@ -124,8 +124,18 @@ proptest::proptest! {
                     let _ = std::fs::remove_file(path(*f));
                 }
             }
+            let (before, revision) = (snapshot.resources.services.clone(), snapshot.revision);
             if incremental.read() {
                 incremental.apply(&mut snapshot);
+            }
+            // The change log names every object that differs now (what incremental translation relies on).
+            let logged = snapshot.changes.since(revision).unwrap();
+            let after = &snapshot.resources.services;
+            for key in before.keys().chain(after.keys()) {
+                if before.get(key) != after.get(key) {
+                    let reference = ObjectRef::new("Service", &key.namespace, &key.name);
+                    proptest::prop_assert!(logged.contains(&reference), "{} changed but is not logged", reference);
+                }
             }
             let expected = full.reload();
             proptest::prop_assert_eq!(&snapshot.resources, &expected.resources, "after {:?}", step);
@@ -151,4 +161,20 @@ fn only_changes_of_objects_or_diagnostics_count_as_changes() {
     assert!(manifests.read(), "a new object");
     std::fs::write(dir.path().join("b.yaml"), "kind: [broken").unwrap();
     assert!(manifests.read(), "a new diagnostic");
+}
+
+#[test]
+fn the_change_log_answers_only_as_far_back_as_it_reaches() {
+    let mut log = crate::ChangeLog::default();
+    assert_eq!(log.since(0), None, "nothing known before start");
+    log.start(5);
+    assert_eq!(log.since(4), None);
+    assert_eq!(log.since(5), Some(BTreeSet::new()));
+    log.record(6, [ObjectRef::new("Service", "ns", "a")]);
+    log.record(7, [ObjectRef::new("Service", "ns", "b")]);
+    assert_eq!(log.since(6), Some(BTreeSet::from([ObjectRef::new("Service", "ns", "b")])));
+    assert_eq!(log.since(5).map(|s| s.len()), Some(2));
+    log.record(8, (0..20_000).map(|i| ObjectRef::new("Service", "ns", &format!("s{i}"))));
+    assert_eq!(log.since(7), None, "entries of revision 8 were dropped");
+    assert_eq!(log.since(8), Some(BTreeSet::new()));
 }

@@ -13,11 +13,11 @@
 //! `auth-file` (Higress 1.x), with a diagnostic.
 
 use oxigress_ir::BasicAuth;
-use oxigress_objects::{Diagnostic, ObjectRef, Resources};
+use oxigress_objects::{Diagnostic, ObjectRef};
 
 use super::{Annotations, INVALID_ANNOTATION};
-use crate::options::InstanceOptions;
-use crate::tls::{secret, secret_value};
+use crate::inputs::Reader;
+use crate::tls::secret_value;
 
 /// What the annotations ask for; the Secret is read by [`BasicAuthSpec::resolve`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,10 +70,9 @@ impl BasicAuthSpec {
     }
 
     /// The credentials from the Secret; problems become diagnostics about `object`.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
-        resources: &Resources,
-        options: &InstanceOptions,
+        reader: &mut Reader<'_, '_>,
         object: &ObjectRef,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> BasicAuth {
@@ -81,7 +80,7 @@ impl BasicAuthSpec {
             return BasicAuth { realm: self.realm.clone(), credentials: Vec::new() };
         };
         let id = format!("{namespace}/{name}");
-        let mut credentials: Vec<String> = match secret(resources, options, namespace, name) {
+        let mut credentials: Vec<String> = match reader.secret(namespace, name) {
             None => {
                 diagnostics.push(Diagnostic::warning(
                     "AuthSecretNotFound",
