@@ -197,11 +197,8 @@ async fn rewrite_path_replaces_the_matched_prefix_as_higress() {
         ingress("slash", "/web", "Prefix", "/v3/"),
         ingress("exact", "/login", "Exact", "/auth/login"),
     ];
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "class.yaml", &ingress_class("higress"));
-    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
-    write(dir.path(), "ing.yaml", &files.join("---\n"));
-    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let (_dir, gateway) =
+        higress_instance(&[("svc.yaml", service("shop", backend.addr)), ("ing.yaml", files.join("---\n"))]);
     let http = gateway.http_addr().unwrap();
     let upstream_path = |path: &'static str| async move {
         let answer = get_async(http, "shop.example.com", path).await.unwrap();
@@ -421,12 +418,11 @@ async fn h2_idle_lifetime(addr: SocketAddr, host: &str, wait: Duration) -> Optio
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idle_http2_connections_close_after_the_config_map_idle_timeout() {
     let backend = echo("shop-pod");
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "class.yaml", &ingress_class("higress"));
-    write(dir.path(), "svc.yaml", &service("shop", backend.addr));
-    write(dir.path(), "ing.yaml", &ingress("shop", "higress", "shop.example.com", &["/"], "shop"));
-    write(dir.path(), "config.yaml", &config_map("downstream:\n  idleTimeout: 1\n"));
-    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let (dir, gateway) = higress_instance(&[
+        ("svc.yaml", service("shop", backend.addr)),
+        ("ing.yaml", ingress("shop", "higress", "shop.example.com", &["/"], "shop")),
+        ("config.yaml", config_map("downstream:\n  idleTimeout: 1\n")),
+    ]);
     let http = gateway.http_addr().unwrap();
 
     // Idle for the ConfigMap's 1 s (no stream open): closed by the gateway — not before.
@@ -450,16 +446,15 @@ async fn bodies_a_plugin_buffers_beyond_64_kib_reach_the_upstream_whole() {
     // pingora keeps 64 KiB of a body for sending upstream; a ConfigMap that allows more must still forward
     // every byte a plugin read (the retry buffer is sized per request).
     let backend = support::backend::Backend::start("big").await;
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "class.yaml", &ingress_class("higress"));
-    write(dir.path(), "svc.yaml", &service("big", backend.addr));
-    write(dir.path(), "ing.yaml", &ingress("big", "higress", "big.example.com", &["/"], "big"));
     let plugin = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: body-check, namespace: higress-system}\n\
 spec:\n  url: oci://x/plugins/request-block:1.0.0\n  defaultConfig: {block_bodies: [forbidden-word]}\n";
-    write(dir.path(), "plugin.yaml", plugin);
     let limits = "downstream:\n  connectionBufferLimits: 2000000\n  http2:\n    initialStreamWindowSize: 2000000\n";
-    write(dir.path(), "config.yaml", &config_map(limits));
-    let gateway = instance(dir.path(), "higress-gateway", "higress");
+    let (_dir, gateway) = higress_instance(&[
+        ("svc.yaml", service("big", backend.addr)),
+        ("ing.yaml", ingress("big", "higress", "big.example.com", &["/"], "big")),
+        ("plugin.yaml", plugin.to_string()),
+        ("config.yaml", config_map(limits)),
+    ]);
     let http = gateway.http_addr().unwrap();
 
     // HTTP/1: inspected (a word at the end of 1 MB blocks it) and forwarded whole.
