@@ -15,7 +15,7 @@
 use oxigress_ir::BasicAuth;
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use super::{Annotations, INVALID_ANNOTATION};
+use super::{invalid_annotation, Annotations};
 use crate::inputs::Reader;
 use crate::tls::secret_value;
 
@@ -39,7 +39,7 @@ impl BasicAuthSpec {
         let auth_type = annotations.asap("auth-type").map(str::trim);
         let secret_name = annotations.asap("auth-secret").map(str::trim);
         let mut invalid = |message: String| {
-            diagnostics.push(Diagnostic::warning(INVALID_ANNOTATION, Some(object.clone()), message));
+            diagnostics.push(invalid_annotation(object, message));
         };
         let auth_type = auth_type?;
         let realm = annotations.asap("auth-realm").unwrap_or("").to_string();

@@ -48,11 +48,7 @@ impl Canary {
         let mut number = |key: &str, default: u32| match text(key) {
             None => Some(default),
             Some(v) => v.parse::<u32>().ok().or_else(|| {
-                diagnostics.push(Diagnostic::warning(
-                    super::INVALID_ANNOTATION,
-                    Some(object.clone()),
-                    format!("{key}: {v:?} is not a whole number"),
-                ));
+                diagnostics.push(super::invalid_annotation(object, format!("{key}: {v:?} is not a whole number")));
                 None
             }),
         };

@@ -11,7 +11,7 @@
 
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use super::{Annotations, INVALID_ANNOTATION};
+use super::{invalid_annotation, Annotations};
 
 /// Statuses Higress's data plane refuses as internal-redirect triggers.
 const NEVER_REDIRECTED: &[u16] = &[200, 301, 302, 303, 304, 307, 308];
@@ -59,7 +59,7 @@ impl DefaultBackend {
 /// `404,503` → `[404, 503]`; reports what it drops.
 fn parse_codes(value: &str, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> Vec<u16> {
     let mut invalid = |message: String| {
-        diagnostics.push(Diagnostic::warning(INVALID_ANNOTATION, Some(object.clone()), format!("custom-http-errors: {message}")))
+        diagnostics.push(invalid_annotation(object, format!("custom-http-errors: {message}")))
     };
     let mut numbers = 0;
     let mut codes = Vec::new();

@@ -65,11 +65,7 @@ impl DownstreamTls {
                 if KNOWN_CIPHERS.contains(&entry) {
                     cipher_suites.push(entry.to_string());
                 } else {
-                    diagnostics.push(Diagnostic::warning(
-                        super::INVALID_ANNOTATION,
-                        Some(object.clone()),
-                        format!("ssl-cipher: unknown cipher {entry:?} ignored"),
-                    ));
+                    diagnostics.push(super::invalid_annotation(object, format!("ssl-cipher: unknown cipher {entry:?} ignored")));
                 }
             }
         }
@@ -78,9 +74,8 @@ impl DownstreamTls {
             if ["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"].contains(&value) {
                 return Some(value.to_string());
             }
-            diagnostics.push(Diagnostic::warning(
-                super::INVALID_ANNOTATION,
-                Some(object.clone()),
+            diagnostics.push(super::invalid_annotation(
+                object,
                 format!("{key}: {value:?} is not TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3"),
             ));
             None

@@ -9,7 +9,7 @@
 use oxigress_ir::MirrorTarget;
 use oxigress_objects::{Diagnostic, ObjectRef};
 
-use super::{Annotations, INVALID_ANNOTATION};
+use super::{invalid_annotation, Annotations};
 
 /// Where an Ingress' mirrored requests go, before its Service is resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl MirrorAnnotations {
         diagnostics: &mut Vec<Diagnostic>,
     ) -> Option<Self> {
         let mut invalid = |key: &str, message: String| {
-            diagnostics.push(Diagnostic::warning(INVALID_ANNOTATION, Some(object.clone()), format!("{key}: {message}")))
+            diagnostics.push(invalid_annotation(object, format!("{key}: {message}")))
         };
         let fqdn = annotations.asap("mirror-target-fqdn").map(str::trim).filter(|v| !v.is_empty());
         let service = annotations.asap("mirror-target-service").map(str::trim).filter(|v| !v.is_empty());

@@ -32,6 +32,11 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 /// not translated cleanly, so the controller can keep that Ingress' last good version.
 pub const INVALID_ANNOTATION: &str = "InvalidAnnotation";
 
+/// The [`INVALID_ANNOTATION`] warning about `object`, saying `message` (which names the annotation).
+fn invalid_annotation(object: &ObjectRef, message: String) -> Diagnostic {
+    Diagnostic::warning(INVALID_ANNOTATION, Some(object.clone()), message)
+}
+
 /// `nginx.ingress.kubernetes.io/`.
 pub const NGINX_PREFIX: &str = "nginx.ingress.kubernetes.io/";
 /// `higress.io/`.

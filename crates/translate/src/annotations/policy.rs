@@ -33,7 +33,7 @@ impl PolicyAnnotations {
     /// Reads every policy annotation; problems become diagnostics about `object`.
     pub fn parse(annotations: &Annotations<'_>, object: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) -> Self {
         let mut invalid = |key: &str, message: String| {
-            diagnostics.push(Diagnostic::warning(super::INVALID_ANNOTATION, Some(object.clone()), format!("{key}: {message}")))
+            diagnostics.push(super::invalid_annotation(object, format!("{key}: {message}")))
         };
         let mut policy = RoutePolicy { redirect: redirect(annotations, &mut invalid), ..RoutePolicy::default() };
         let higress = |key: &str| annotations.higress(key);

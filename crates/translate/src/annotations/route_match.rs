@@ -37,11 +37,7 @@ impl RouteMatchExtras {
                 continue;
             };
             if name.is_empty() || name == ":" {
-                diagnostics.push(Diagnostic::warning(
-                    super::INVALID_ANNOTATION,
-                    Some(object.clone()),
-                    format!("higress.io/{key}: no header or query name"),
-                ));
+                diagnostics.push(super::invalid_annotation(object, format!("higress.io/{key}: no header or query name")));
                 continue;
             }
             target.push(HeaderMatch { name, kind, value: value.to_string() });
