@@ -20,6 +20,7 @@ pub use tls::{Certificate, CertificateId, TlsHost};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Everything one gateway instance serves, as of one translation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,9 +28,13 @@ pub struct Snapshot {
     /// The instance this snapshot belongs to (`--instance-name`).
     pub instance: String,
     /// Virtual hosts, sorted by host; the proxy picks one per request (exact, then wildcard, then `*`).
-    pub virtual_hosts: Vec<VirtualHost>,
-    /// Upstream clusters by id, with their resolved endpoints.
-    pub clusters: BTreeMap<ClusterId, Cluster>,
+    ///
+    /// why `Arc`: a translation that changes one host shares every other host with the previous snapshot,
+    /// so comparing snapshots and recompiling the proxy's routes costs about the changed hosts (`Arc`
+    /// equality of `Eq` values checks the pointer first).
+    pub virtual_hosts: Vec<Arc<VirtualHost>>,
+    /// Upstream clusters by id, with their resolved endpoints (shared between snapshots, as hosts).
+    pub clusters: BTreeMap<ClusterId, Arc<Cluster>>,
     /// Server certificates by id.
     pub certificates: BTreeMap<CertificateId, Certificate>,
     /// Which certificate (and TLS policy) serves which SNI host, sorted by host.
@@ -102,7 +107,7 @@ impl Snapshot {
     /// API tokens and passwords replaced).
     pub fn to_redacted_json(&self, redact: impl Fn(&str, &serde_json::Value) -> serde_json::Value) -> String {
         let mut shown = self.clone();
-        for route in shown.virtual_hosts.iter_mut().flat_map(|v| &mut v.routes) {
+        for route in shown.virtual_hosts.iter_mut().flat_map(|v| &mut Arc::make_mut(v).routes) {
             if let Some(auth) = &mut route.policy.basic_auth {
                 for credential in &mut auth.credentials {
                     let user = credential.split_once(':').map_or("", |(user, _)| user);

@@ -94,12 +94,13 @@ pub struct Router {
     exact: HostMap,
     wildcard: HostMap,
     any: Option<usize>,
-    hosts: Vec<Vec<Arc<CompiledRoute>>>,
+    /// Per virtual host (in snapshot order), its routes; shared with the next router when unchanged.
+    hosts: Vec<Arc<[Arc<CompiledRoute>]>>,
 }
 
 impl Router {
     /// Adds a virtual host with its compiled routes.
-    pub fn add_host(&mut self, vhost: &VirtualHost, routes: Vec<Arc<CompiledRoute>>) {
+    pub fn add_host(&mut self, vhost: &VirtualHost, routes: Arc<[Arc<CompiledRoute>]>) {
         let index = self.hosts.len();
         self.hosts.push(routes);
         if vhost.host == "*" {
@@ -109,6 +110,11 @@ impl Router {
         } else {
             self.exact.insert(vhost.host.clone(), index);
         }
+    }
+
+    /// The routes of the `index`th virtual host added.
+    pub fn host_routes(&self, index: usize) -> Option<&Arc<[Arc<CompiledRoute>]>> {
+        self.hosts.get(index)
     }
 
     /// The first route of the request's virtual host that matches; `None` means 404.

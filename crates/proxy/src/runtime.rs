@@ -2,7 +2,7 @@
 //! a new snapshot builds a new runtime, reusing from the previous one every compiled cluster and route
 //! whose IR is unchanged (the host index and route lists are always rebuilt).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use oxigress_ir::{MirrorTarget, RouteAction, RoutePlugin, Snapshot};
@@ -17,6 +17,15 @@ use crate::settings::SettingsRuntime;
 use crate::tls::TlsRuntime;
 use crate::upstream::UpstreamConnect;
 
+/// Maps built per snapshot, keyed by ids: foldhash (seeded per process) is several times cheaper than
+/// std's SipHash for short string keys, and a snapshot of 10,000 clusters builds one entry per cluster.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// See [`FastMap`].
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// One virtual host's routes as compiled, `None` where a route did not compile cleanly.
+type HostCompiled = Arc<[Option<Arc<CompiledRoute>>]>;
+
 /// The compiled form of one snapshot.
 pub struct Runtime {
     /// The snapshot this runtime was built from (`/debug/config`).
@@ -28,10 +37,11 @@ pub struct Runtime {
     /// The gateway ConfigMap's settings.
     pub settings: Arc<SettingsRuntime>,
     /// Clusters by id (the next snapshot takes their endpoints' passive health over).
-    pub clusters: HashMap<String, Arc<ClusterRuntime>>,
+    pub clusters: FastMap<String, Arc<ClusterRuntime>>,
     /// Per virtual host of `snapshot`, per route: its compiled form, `None` when it could not be
-    /// compiled cleanly (the next runtime compiles it again, so its problem is reported again).
-    compiled: Vec<Vec<Option<Arc<CompiledRoute>>>>,
+    /// compiled cleanly (the next runtime compiles it again, so its problem is reported again); and
+    /// whether every route of the host compiled cleanly (then the next runtime may take the host whole).
+    compiled: Vec<(HostCompiled, bool)>,
     /// The plugins, built once per plugin configuration, and their decision counters.
     plugins: Arc<CompiledPlugins>,
     plugin_counters: Arc<[PluginCounters]>,
@@ -47,7 +57,7 @@ impl Runtime {
             router: Router::default(),
             tls: TlsRuntime::default(),
             settings: Arc::default(),
-            clusters: HashMap::new(),
+            clusters: FastMap::default(),
             compiled: Vec::new(),
             plugins: Arc::default(),
             plugin_counters: Arc::new([]),
@@ -66,12 +76,13 @@ impl Runtime {
         let metrics_all = metrics;
         let mut problems = Vec::new();
         // Clusters compiled anew (routes using one of them are compiled anew too).
-        let mut recompiled: HashSet<&str> = HashSet::new();
-        let compiled: HashMap<String, Arc<ClusterRuntime>> = snapshot
+        let mut recompiled: FastSet<&str> = FastSet::default();
+        let compiled: FastMap<String, Arc<ClusterRuntime>> = snapshot
             .clusters
             .iter()
             .map(|(id, c)| {
                 let old = previous.and_then(|p| p.clusters.get(id));
+                // `Arc` equality: the pointer first (translation shares unchanged clusters), then the value.
                 let unchanged = || previous.and_then(|p| p.snapshot.clusters.get(id)).is_some_and(|o| o == c);
                 if let Some(old) = old.filter(|_| c.upstream.tls.is_none() && unchanged()) {
                     return (id.clone(), old.clone());
@@ -81,7 +92,7 @@ impl Runtime {
                 (id.clone(), Arc::new(ClusterRuntime::compile(c, old.map(|c| &**c), connect)))
             })
             .collect();
-        let clusters: HashMap<&str, Arc<ClusterRuntime>> = compiled.iter().map(|(id, c)| (id.as_str(), c.clone())).collect();
+        let clusters = &compiled;
         // Routes are reused only with the plugin instances they were built with.
         let reusable = previous.filter(|p| p.snapshot.plugins == snapshot.plugins);
         let (plugins, plugin_counters, plugin_problems) = match reusable {
@@ -97,18 +108,36 @@ impl Runtime {
         let mut route_metrics = HashMap::new();
         let mut router = Router::default();
         let mut compiled_routes = Vec::with_capacity(snapshot.virtual_hosts.len());
+        // The previous snapshot's hosts, walked alongside (both are sorted by host).
+        let mut old_hosts = reusable.map(|p| &p.snapshot.virtual_hosts[..]).unwrap_or_default().iter().enumerate().peekable();
         for vhost in &snapshot.virtual_hosts {
-            // The same host in the previous snapshot (virtual hosts are sorted by host).
-            let old_host = reusable.and_then(|p| {
-                let index = p.snapshot.virtual_hosts.binary_search_by(|v| v.host.as_str().cmp(&vhost.host)).ok()?;
-                Some((&p.snapshot.virtual_hosts[index].routes, p.compiled.get(index)?))
+            while old_hosts.next_if(|(_, old)| old.host < vhost.host).is_some() {}
+            let old_index = old_hosts.next_if(|(_, old)| old.host == vhost.host);
+            let old_host = old_index.and_then(|(index, old)| {
+                let p = reusable?;
+                Some((old, p.compiled.get(index)?, p.router.host_routes(index)?))
             });
+            let uses_recompiled = || {
+                !recompiled.is_empty()
+                    && vhost.routes.iter().any(|route| {
+                        let RouteAction::Forward(forward) = &route.action;
+                        forward.clusters().chain(route.policy.mirror.as_ref().and_then(|m| m.cluster())).any(|c| recompiled.contains(c.as_str()))
+                    })
+            };
+            // The whole host unchanged (translation shares unchanged hosts: usually the same pointer).
+            if let Some((_, (old_compiled, true), old_routes)) = old_host.filter(|(old, _, _)| *old == vhost) {
+                if !uses_recompiled() {
+                    router.add_host(vhost, old_routes.clone());
+                    compiled_routes.push((old_compiled.clone(), true));
+                    continue;
+                }
+            }
             let mut routes = Vec::with_capacity(vhost.routes.len());
             let mut host_compiled = Vec::with_capacity(vhost.routes.len());
             for (index, route) in vhost.routes.iter().enumerate() {
                 let RouteAction::Forward(forward) = &route.action;
-                let kept = old_host.and_then(|(old_routes, old_compiled)| {
-                    let same = old_routes.get(index) == Some(route)
+                let kept = old_host.and_then(|(old, (old_compiled, _), _)| {
+                    let same = old.routes.get(index) == Some(route)
                         && forward.clusters().chain(route.policy.mirror.as_ref().and_then(|m| m.cluster())).all(|c| {
                             clusters.contains_key(c.as_str()) && !recompiled.contains(c.as_str())
                         });
@@ -160,12 +189,13 @@ impl Runtime {
                     }
                 }
             }
-            router.add_host(vhost, routes);
-            compiled_routes.push(host_compiled);
+            let clean = host_compiled.iter().all(Option::is_some);
+            router.add_host(vhost, routes.into());
+            compiled_routes.push((host_compiled.into(), clean));
         }
+
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
         let settings = Arc::new(SettingsRuntime::compile(&snapshot.settings));
-        drop(clusters);
         drop(recompiled);
         let runtime = Self {
             snapshot,

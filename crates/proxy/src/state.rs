@@ -114,8 +114,8 @@ mod tests {
                 policy: Default::default(),
             })
             .collect();
-        let virtual_hosts = vec![VirtualHost { host: "*".into(), routes }];
-        Arc::new(Snapshot { virtual_hosts, clusters: [("c".to_string(), cluster)].into(), ..Snapshot::default() })
+        let virtual_hosts = vec![Arc::new(VirtualHost { host: "*".into(), routes })];
+        Arc::new(Snapshot { virtual_hosts, clusters: [("c".to_string(), Arc::new(cluster))].into(), ..Snapshot::default() })
     }
 
     fn exposition(registry: &Registry) -> String {

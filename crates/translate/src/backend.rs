@@ -2,7 +2,7 @@
 //! `kubernetes.io/service-name`) are merged, and so are `Endpoints` objects; only ready endpoints count.
 //! Resolving a backend is part of an Ingress' plan; [`ClusterTable`] collects the clusters of every plan.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use oxigress_ir::{Cluster, ClusterId, UpstreamPolicy};
 use oxigress_objects::k8s_openapi::api::networking::v1::ServiceBackendPort;
@@ -114,43 +114,48 @@ fn register(plan: &mut PlanBuilder<'_, '_>, id: ClusterId, endpoints: Vec<oxigre
     id
 }
 
-/// Every cluster the plans registered, with the upstream policy of the first Ingress that set one.
+/// One cluster as the plans registering it leave it: the first registration, with the upstream policy
+/// of the first Ingress that set one.
 #[derive(Default)]
-pub struct ClusterTable {
-    /// Clusters by id.
-    pub clusters: BTreeMap<ClusterId, Cluster>,
-    /// Which Ingress set each cluster's upstream policy.
-    upstream_owners: BTreeMap<ClusterId, ObjectRef>,
+pub struct ClusterSlot<'p> {
+    cluster: Option<Cow<'p, Cluster>>,
+    /// Which Ingress set the upstream policy.
+    upstream_owner: Option<&'p ObjectRef>,
 }
 
-impl ClusterTable {
-    /// Adds `cluster` unless its id is registered already (the first registration wins).
-    pub fn register(&mut self, cluster: &Cluster) {
-        if !self.clusters.contains_key(&cluster.id) {
-            self.clusters.insert(cluster.id.clone(), cluster.clone());
+impl<'p> ClusterSlot<'p> {
+    /// Takes `cluster` unless one was registered already (the first registration wins).
+    pub fn register(&mut self, cluster: &'p Cluster) {
+        if self.cluster.is_none() {
+            self.cluster = Some(Cow::Borrowed(cluster));
         }
     }
 
-    /// Sets the upstream policy of `cluster` from `owner`'s annotations.
+    /// Sets the upstream policy from `owner`'s annotations.
     ///
     /// why: Higress keeps one traffic policy per Service port, from the first Ingress (creation order)
     /// that sets any upstream annotation for it; a later Ingress asking for another one is reported.
-    pub fn set_upstream(&mut self, cluster: &ClusterId, policy: &UpstreamPolicy, owner: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) {
-        let Some(target) = self.clusters.get_mut(cluster) else { return };
-        match self.upstream_owners.get(cluster) {
+    pub fn set_upstream(&mut self, policy: &UpstreamPolicy, owner: &'p ObjectRef, diagnostics: &mut Vec<Diagnostic>) {
+        let Some(target) = &mut self.cluster else { return };
+        match self.upstream_owner {
             None => {
-                target.upstream = policy.clone();
-                self.upstream_owners.insert(cluster.clone(), owner.clone());
+                target.to_mut().upstream = policy.clone();
+                self.upstream_owner = Some(owner);
             }
             Some(first) if first != owner && &target.upstream != policy => diagnostics.push(Diagnostic::warning(
                 "UpstreamPolicyConflict",
                 Some(owner.clone()),
                 format!(
-                    "{cluster}: load-balance/backend-protocol/proxy-ssl annotations differ from those of Ingress {}/{}, which was first and wins",
-                    first.namespace, first.name
+                    "{}: load-balance/backend-protocol/proxy-ssl annotations differ from those of Ingress {}/{}, which was first and wins",
+                    target.id, first.namespace, first.name
                 ),
             )),
             Some(_) => {}
         }
+    }
+
+    /// The cluster, if some plan registered it.
+    pub fn finish(self) -> Option<Cluster> {
+        self.cluster.map(Cow::into_owned)
     }
 }

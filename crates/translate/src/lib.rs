@@ -34,7 +34,7 @@ pub use options::InstanceOptions;
 
 use std::collections::BTreeSet;
 
-use oxigress_ir::{RouteAction, Snapshot};
+use oxigress_ir::Snapshot;
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Serialize;
@@ -56,61 +56,7 @@ pub fn translate(resources: &Resources, options: &InstanceOptions) -> Translatio
 /// [`translate`], keeping from `previous` (the last good snapshot) the version of any plugin whose new
 /// configuration is invalid, and the gateway settings when the gateway ConfigMap is invalid.
 pub fn translate_after(resources: &Resources, options: &InstanceOptions, previous: Option<&Snapshot>) -> Translation {
-    let inputs = inputs::Inputs::new(resources, options);
-    let plans: Vec<plan::IngressPlan> =
-        ingresses_in_order(resources, options).into_iter().map(|(_, i)| ingress::plan_ingress(i, &inputs)).collect();
-    assemble(resources, options, previous, plans.iter())
-}
-
-/// The selected Ingresses in translation order, with their keys.
-///
-/// why: canary Ingresses merge into the routes of their base Ingress (Higress skips their conflict
-/// checks), so every base route must exist first, whatever the creation order.
-fn ingresses_in_order<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<(&'r ObjectKey, &'r Ingress)> {
-    let (canaries, bases): (Vec<_>, Vec<_>) =
-        selected_ingress_entries(resources, options).into_iter().partition(|(_, i)| annotations::is_canary(i));
-    bases.into_iter().chain(canaries).collect()
-}
-
-/// Replays the Ingress plans (in translation order) and adds what is global: plugins, gateway settings,
-/// unused clusters dropped.
-fn assemble<'p>(
-    resources: &Resources,
-    options: &InstanceOptions,
-    previous: Option<&Snapshot>,
-    plans: impl Iterator<Item = &'p plan::IngressPlan>,
-) -> Translation {
-    let mut tables = plan::Tables::default();
-    for plan in plans {
-        tables.replay(plan);
-    }
-    let plan::Tables { routes, clusters, tls, mut diagnostics } = tables;
-    let (certificates, tls_hosts) = tls.finish();
-    let mut virtual_hosts = routes.finish();
-    let plugins = wasm_plugin::plugins(resources, options, previous, &mut diagnostics);
-    let settings = gateway_config::settings(resources, options, previous, &mut diagnostics);
-    wasm_plugin::attach(&plugins, &mut virtual_hosts, &options.instance_namespace);
-    let mut clusters = clusters.clusters;
-    // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
-    let used: BTreeSet<&str> = virtual_hosts
-        .iter()
-        .flat_map(|v| &v.routes)
-        .flat_map(|r| match &r.action {
-            RouteAction::Forward(f) => f.clusters().chain(r.policy.mirror.as_ref().and_then(|m| m.cluster())),
-        })
-        .map(String::as_str)
-        .collect();
-    clusters.retain(|id, _| used.contains(id.as_str()));
-    let snapshot = Snapshot {
-        instance: options.instance_name.clone(),
-        virtual_hosts,
-        clusters,
-        certificates,
-        tls_hosts,
-        plugins,
-        settings,
-    };
-    Translation { snapshot, diagnostics }
+    translate_with_memo(&mut TranslateMemo::default(), resources, options, previous, None)
 }
 
 /// The Ingresses that did not translate cleanly: some annotation of theirs had an invalid value

@@ -4,21 +4,39 @@
 //!   the Ingress, the instance options and the objects its [`Reader`] read: annotations parsed, backends
 //!   resolved to clusters, routes built with their conflict keys, certificates read — as a list of
 //!   [`Step`]s, each marked with how many of the plan's own diagnostics came before it;
-//! - the **replay** ([`Tables::replay`]) applies those steps, in Ingress order, to the tables every Ingress
-//!   shares (first route per conflict key, canary merging, first upstream policy per cluster, first
-//!   certificate per SNI host), emitting the diagnostics that depend on other Ingresses at the same place
-//!   a single pass would. Replaying fresh or cached plans gives the same translation.
+//! - the **replay** applies those steps, in Ingress order, to the tables Ingresses share. Every table is
+//!   split into [`Slot`]s that steps write independently — one host's routes (first route per conflict
+//!   key, canary merging, default backends), one cluster (first registration, first upstream policy), the
+//!   TLS table (first certificate per SNI host) — so a slot is replayed on its own from the plans that
+//!   write it ([`replay_host`], [`replay_cluster`], [`replay_tls`]), and a slot no changed plan writes is
+//!   not replayed at all. The diagnostics a replay emits are kept per plan, step and part ([`Emitted`])
+//!   and merged with the plan's own ones in the order a single pass emits them ([`diagnostics_of`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use oxigress_ir::{Certificate, CertificateId, Cluster, ClusterId, RouteAction, TlsHost, UpstreamPolicy, WeightedCanary};
 use oxigress_objects::{Diagnostic, ObjectRef};
 
 use crate::annotations::Canary;
-use crate::backend::ClusterTable;
+use crate::backend::ClusterSlot;
 use crate::inputs::{Dep, Inputs, Reader};
-use crate::routes::{PendingRoute, RouteClass, RouteTable};
+use crate::routes::{HostRoutes, PendingRoute, RouteClass};
 use crate::tls::TlsTable;
+
+/// A part of the shared tables that steps write independently of every other part.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Slot {
+    /// One virtual host's routes.
+    Host(String),
+    /// One cluster.
+    Cluster(ClusterId),
+    /// Certificates and SNI bindings.
+    Tls,
+}
+
+/// The diagnostics a plan's steps emitted when replayed, by (step index, part of the step): a default
+/// backend writes one part per host, an upstream policy one per cluster, other steps one.
+pub(crate) type Emitted = BTreeMap<(usize, usize), Vec<Diagnostic>>;
 
 /// One effect of an Ingress on the shared tables.
 #[derive(Debug, Clone)]
@@ -78,6 +96,28 @@ pub(crate) struct IngressPlan {
     steps: Vec<(usize, Step)>,
     /// The objects read while planning, each once.
     pub reads: Vec<Dep>,
+    /// The slots the steps write, each once.
+    pub slots: Vec<Slot>,
+}
+
+impl IngressPlan {
+    /// Whether planning reported anything.
+    pub fn has_diagnostics(&self) -> bool {
+        !self.diagnostics.is_empty()
+    }
+}
+
+impl Step {
+    /// The slots this step writes, one per part, in part order.
+    fn slots(&self) -> Vec<Slot> {
+        match self {
+            Step::Cluster(cluster) => vec![Slot::Cluster(cluster.id.clone())],
+            Step::Route { host, .. } | Step::Canary { host, .. } => vec![Slot::Host(host.clone())],
+            Step::DefaultBackend { hosts, .. } => hosts.iter().map(|(host, _)| Slot::Host(host.clone())).collect(),
+            Step::Upstream { clusters, .. } => clusters.iter().map(|id| Slot::Cluster(id.clone())).collect(),
+            Step::Certificate(_) | Step::UpstreamCertificate(_) | Step::Bind(_) => vec![Slot::Tls],
+        }
+    }
 }
 
 /// Builds an [`IngressPlan`].
@@ -104,63 +144,104 @@ impl<'i, 'a> PlanBuilder<'i, 'a> {
 
     /// The finished plan.
     pub fn finish(self) -> IngressPlan {
-        IngressPlan { owner: self.owner, diagnostics: self.diagnostics, steps: self.steps, reads: self.reader.reads.into_iter().collect() }
-    }
-}
-
-/// The tables every Ingress' plan is replayed into, and the diagnostics in order.
-#[derive(Default)]
-pub(crate) struct Tables<'p> {
-    /// Routes by host.
-    pub routes: RouteTable<'p>,
-    /// Clusters.
-    pub clusters: ClusterTable,
-    /// Certificates and SNI bindings.
-    pub tls: TlsTable,
-    /// Every diagnostic, in the order a single pass emits them.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl<'p> Tables<'p> {
-    /// Applies `plan` (Ingresses in translation order: bases by creation time, then canaries).
-    pub fn replay(&mut self, plan: &'p IngressPlan) {
-        let owner = &plan.owner;
-        let mut emitted = 0;
-        for (mark, step) in &plan.steps {
-            self.diagnostics.extend_from_slice(&plan.diagnostics[emitted..*mark]);
-            emitted = *mark;
-            match step {
-                Step::Cluster(cluster) => self.clusters.register(cluster),
-                Step::Route { host, key, pending } => {
-                    self.routes.add(host, key, pending, owner, &mut self.diagnostics);
-                }
-                Step::Canary { host, key, canary, pending } => merge_canary(&mut self.routes, host, key, canary, pending),
-                Step::DefaultBackend { hosts, pending } => {
-                    let hosts: Vec<&(String, String)> =
-                        hosts.iter().filter(|(h, _)| h == "*" || !self.routes.has_catch_all_of(h, owner)).collect();
-                    for (host, key) in hosts {
-                        self.routes.add(host, key, pending, owner, &mut self.diagnostics);
-                    }
-                }
-                Step::Upstream { clusters, policy } => {
-                    for cluster in clusters {
-                        self.clusters.set_upstream(cluster, policy, owner, &mut self.diagnostics);
-                    }
-                }
-                Step::Certificate(certificate) => self.tls.insert_certificate(certificate),
-                Step::UpstreamCertificate(id) => self.tls.add_upstream(id),
-                Step::Bind(tls_host) => self.tls.bind(tls_host, owner, &mut self.diagnostics),
-            }
+        let slots: BTreeSet<Slot> = self.steps.iter().flat_map(|(_, step)| step.slots()).collect();
+        IngressPlan {
+            owner: self.owner,
+            diagnostics: self.diagnostics,
+            steps: self.steps,
+            reads: self.reader.reads.into_iter().collect(),
+            slots: slots.into_iter().collect(),
         }
-        self.diagnostics.extend_from_slice(&plan.diagnostics[emitted..]);
     }
+}
+
+/// Runs `write` for a part of `plan`'s step `index`, keeping what it reports in `emitted` (replacing
+/// what an earlier replay reported there).
+fn emit(emitted: &mut Emitted, at: (usize, usize), write: impl FnOnce(&mut Vec<Diagnostic>)) {
+    let mut diagnostics = Vec::new();
+    write(&mut diagnostics);
+    if diagnostics.is_empty() {
+        emitted.remove(&at);
+    } else {
+        emitted.insert(at, diagnostics);
+    }
+}
+
+/// Applies the steps of `plan` that write host `host` to its routes (plans in translation order: bases
+/// by creation time, then canaries).
+pub(crate) fn replay_host<'p>(plan: &'p IngressPlan, host: &str, routes: &mut HostRoutes<'p>, emitted: &mut Emitted) {
+    let owner = &plan.owner;
+    for (index, (_, step)) in plan.steps.iter().enumerate() {
+        match step {
+            Step::Route { host: h, key, pending } if h == host => {
+                emit(emitted, (index, 0), |d| {
+                    routes.add(host, key, pending, owner, d);
+                });
+            }
+            Step::Canary { host: h, key, canary, pending } if h == host => merge_canary(routes, key, canary, pending),
+            Step::DefaultBackend { hosts, pending } => {
+                for (part, (h, key)) in hosts.iter().enumerate().filter(|(_, (h, _))| h == host) {
+                    // why: a rule host where the Ingress has its own catch-all keeps it.
+                    let wanted = h == "*" || !routes.has_catch_all_of(owner);
+                    emit(emitted, (index, part), |d| {
+                        if wanted {
+                            routes.add(host, key, pending, owner, d);
+                        }
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Applies the steps of `plan` that write cluster `id` (plans in translation order).
+pub(crate) fn replay_cluster<'p>(plan: &'p IngressPlan, id: &str, cluster: &mut ClusterSlot<'p>, emitted: &mut Emitted) {
+    for (index, (_, step)) in plan.steps.iter().enumerate() {
+        match step {
+            Step::Cluster(c) if c.id == id => cluster.register(c),
+            Step::Upstream { clusters, policy } => {
+                if let Some(part) = clusters.iter().position(|c| c == id) {
+                    emit(emitted, (index, part), |d| cluster.set_upstream(policy, &plan.owner, d));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Applies the TLS steps of `plan` (plans in translation order).
+pub(crate) fn replay_tls(plan: &IngressPlan, tls: &mut TlsTable, emitted: &mut Emitted) {
+    for (index, (_, step)) in plan.steps.iter().enumerate() {
+        match step {
+            Step::Certificate(certificate) => tls.insert_certificate(certificate),
+            Step::UpstreamCertificate(id) => tls.add_upstream(id),
+            Step::Bind(tls_host) => emit(emitted, (index, 0), |d| tls.bind(tls_host, &plan.owner, d)),
+            _ => {}
+        }
+    }
+}
+
+/// Appends `plan`'s diagnostics, its own and those its replays emitted, in the order a single pass over
+/// its steps emits them.
+pub(crate) fn diagnostics_of(plan: &IngressPlan, emitted: Option<&Emitted>, out: &mut Vec<Diagnostic>) {
+    let mut replayed = emitted.into_iter().flatten().peekable();
+    let mut done = 0;
+    for (index, (mark, _)) in plan.steps.iter().enumerate() {
+        out.extend_from_slice(&plan.diagnostics[done..*mark]);
+        done = *mark;
+        while let Some((_, diagnostics)) = replayed.next_if(|((step, _), _)| *step == index) {
+            out.extend_from_slice(diagnostics);
+        }
+    }
+    out.extend_from_slice(&plan.diagnostics[done..]);
 }
 
 /// Merges a canary Ingress' route into the base route with the same conflict key (ignored without one).
-fn merge_canary<'p>(routes: &mut RouteTable<'p>, host: &'p str, key: &str, canary: &Canary, pending: &PendingRoute) {
+fn merge_canary(routes: &mut HostRoutes<'_>, key: &str, canary: &Canary, pending: &PendingRoute) {
     // A canary without a base route is dropped, as Higress (no diagnostic: it is a valid configuration
     // waiting for its base Ingress).
-    let Some(base) = routes.base_mut(host, key) else { return };
+    let Some(base) = routes.base_mut(key) else { return };
     let RouteAction::Forward(canary_forward) = &pending.route.action;
     let canary_cluster = canary_forward.cluster.clone();
     if let Some((weight, total)) = canary.weight {
@@ -178,6 +259,6 @@ fn merge_canary<'p>(routes: &mut RouteTable<'p>, host: &'p str, key: &str, canar
         // With its extra condition the canary route is never a catch-all.
         let class = if base.class == RouteClass::CatchAll { RouteClass::Normal } else { base.class };
         let origin_path_len = base.origin_path_len;
-        routes.add_unkeyed(host, PendingRoute { route, class, origin_path_len });
+        routes.add_unkeyed(PendingRoute { route, class, origin_path_len });
     }
 }

@@ -1,4 +1,4 @@
-//! The route table under construction: routes per host with their conflict keys, first (oldest) wins.
+//! One host's route table under construction: its routes with their conflict keys, first (oldest) wins.
 
 use std::borrow::Cow;
 
@@ -32,21 +32,21 @@ pub struct PendingRoute {
     pub origin_path_len: usize,
 }
 
-/// Routes by host, with the conflict keys already taken (hosts, keys, owners and routes borrowed from the
-/// plans; a route is copied when a canary changes it, and when the table is finished).
+/// One host's routes under construction, with the conflict keys already taken (keys, owners and routes
+/// borrowed from the plans; a route is copied when a canary changes it, and when the host is finished).
 #[derive(Default)]
-pub struct RouteTable<'p> {
-    hosts: FastMap<&'p str, Vec<Cow<'p, PendingRoute>>>,
-    /// Conflict key → the Ingress that took it and the index of its route in `hosts[host]`.
+pub struct HostRoutes<'p> {
+    routes: Vec<Cow<'p, PendingRoute>>,
+    /// Conflict key → the Ingress that took it and the index of its route in `routes`.
     keys: FastMap<&'p str, (&'p ObjectRef, usize)>,
 }
 
-impl<'p> RouteTable<'p> {
-    /// Adds `route` of `owner` to `host` unless `key` was taken by an earlier route, which is reported as
+impl<'p> HostRoutes<'p> {
+    /// Adds `route` of `owner` unless `key` was taken by an earlier route, which is reported as
     /// `DuplicatedRoute` (Higress keeps the oldest Ingress' route).
     pub fn add(
         &mut self,
-        host: &'p str,
+        host: &str,
         key: &'p str,
         pending: &'p PendingRoute,
         owner: &'p ObjectRef,
@@ -60,51 +60,36 @@ impl<'p> RouteTable<'p> {
             ));
             return false;
         }
-        let index = self.push(host, Cow::Borrowed(pending));
-        self.keys.insert(key, (owner, index));
+        self.routes.push(Cow::Borrowed(pending));
+        self.keys.insert(key, (owner, self.routes.len() - 1));
         true
     }
 
-    /// Appends a route to `host`; returns its index there.
-    fn push(&mut self, host: &'p str, pending: Cow<'p, PendingRoute>) -> usize {
-        let routes = self.hosts.entry(host).or_default();
-        routes.push(pending);
-        routes.len() - 1
-    }
-
-    /// The base route that took `key` on `host` (canaries merge into it).
-    pub fn base_mut(&mut self, host: &str, key: &str) -> Option<&mut PendingRoute> {
+    /// The base route that took `key` (canaries merge into it).
+    pub fn base_mut(&mut self, key: &str) -> Option<&mut PendingRoute> {
         let (_, index) = self.keys.get(key)?;
-        self.hosts.get_mut(host)?.get_mut(*index).map(Cow::to_mut)
+        self.routes.get_mut(*index).map(Cow::to_mut)
     }
 
     /// Adds a canary's condition route (never conflict-checked, as Higress).
-    pub fn add_unkeyed(&mut self, host: &'p str, pending: PendingRoute) {
-        self.push(host, Cow::Owned(pending));
+    pub fn add_unkeyed(&mut self, pending: PendingRoute) {
+        self.routes.push(Cow::Owned(pending));
     }
 
-    /// Whether `host` already has a user catch-all route of `owner`.
-    pub fn has_catch_all_of(&self, host: &str, owner: &ObjectRef) -> bool {
-        self.hosts.get(host).is_some_and(|routes| {
-            routes.iter().any(|p| {
-                p.class == RouteClass::CatchAll
-                    && p.route.source.namespace == owner.namespace
-                    && p.route.source.name == owner.name
-            })
+    /// Whether the host already has a user catch-all route of `owner`.
+    pub fn has_catch_all_of(&self, owner: &ObjectRef) -> bool {
+        self.routes.iter().any(|p| {
+            p.class == RouteClass::CatchAll && p.route.source.namespace == owner.namespace && p.route.source.name == owner.name
         })
     }
 
-    /// The virtual hosts, each with its routes in precedence order.
-    pub fn finish(self) -> Vec<VirtualHost> {
-        let mut hosts: Vec<(&str, Vec<Cow<'p, PendingRoute>>)> = self.hosts.into_iter().collect();
-        hosts.sort_unstable_by_key(|(host, _)| *host);
-        hosts
-            .into_iter()
-            .map(|(host, mut routes)| {
-                crate::sort::sort_routes(&mut routes);
-                VirtualHost { host: host.to_string(), routes: routes.into_iter().map(|p| p.into_owned().route).collect() }
-            })
-            .collect()
+    /// The virtual host `host` with its routes in precedence order; `None` without routes.
+    pub fn finish(mut self, host: &str) -> Option<VirtualHost> {
+        if self.routes.is_empty() {
+            return None;
+        }
+        crate::sort::sort_routes(&mut self.routes);
+        Some(VirtualHost { host: host.to_string(), routes: self.routes.into_iter().map(|p| p.into_owned().route).collect() })
     }
 }
 

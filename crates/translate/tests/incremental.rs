@@ -1,5 +1,5 @@
 //! Incremental translation property test: for random histories of changes (Ingresses, Services,
-//! EndpointSlices, Endpoints and Secrets written, rewritten and deleted; instance options changed now
+//! EndpointSlices, Endpoints, Secrets, WasmPlugins and the IngressClass written, rewritten and deleted; instance options changed now
 //! and then; now and then no list of changed objects), `translate_with_memo` with one memo kept across
 //! the whole history, told which objects each change wrote or deleted (as the manifest source tells the
 //! controller), gives after every change exactly what a full `translate_after` of the same objects gives
@@ -85,19 +85,22 @@ fn ingress() -> impl Strategy<Value = Value> {
         pick(NAMESPACES),
         0..4usize,
         prop::option::of(0..3i64),
-        prop::bool::weighted(0.85),
+        pick(&["higress", "higress", "higress", "nginx", "other", ""]),
         annotations(),
         prop::collection::vec(rule, 1..3),
         prop::option::weighted(0.3, backend()),
         prop::option::weighted(0.3, (pick(&["s0", "s1", ""]), prop::option::of(pick(&["h0.test", "h1.test"])))),
     )
-        .prop_map(|(namespace, name, created, ours, annotations, rules, default_backend, tls)| {
+        .prop_map(|(namespace, name, created, class, annotations, rules, default_backend, tls)| {
             let mut metadata = meta(namespace, &format!("ing{name}"));
             metadata["annotations"] = Value::Object(annotations);
             if let Some(minutes) = created {
                 metadata["creationTimestamp"] = Value::from(format!("2024-01-01T00:0{minutes}:00Z"));
             }
-            let mut spec = json!({"ingressClassName": if ours { "higress" } else { "other" }, "rules": rules});
+            let mut spec = json!({"rules": rules});
+            if !class.is_empty() {
+                spec["ingressClassName"] = Value::from(class);
+            }
             if let Some(backend) = default_backend {
                 spec["defaultBackend"] = backend;
             }
@@ -158,6 +161,32 @@ fn secret() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A request-block WasmPlugin in the instance namespace `a`: global, or with ingress/domain rules.
+fn wasm_plugin() -> impl Strategy<Value = Value> {
+    (0..2usize, 0..3usize, pick(&["x", "y"])).prop_map(|(name, shape, word)| {
+        let mut spec = json!({
+            "url": "oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0",
+            "defaultConfig": {"block_urls": [word]},
+        });
+        match shape {
+            0 => {}
+            1 => spec["matchRules"] = json!([{"ingress": ["a/ing0", "b/ing1"], "config": {"block_urls": ["z"]}}]),
+            _ => spec["matchRules"] = json!([{"domain": ["h1.test", "*.w.test"], "config": {"block_urls": ["z"]}}]),
+        }
+        json!({
+            "apiVersion": "extensions.higress.io/v1alpha1", "kind": "WasmPlugin",
+            "metadata": meta("a", &format!("block{name}")), "spec": spec,
+        })
+    })
+}
+
+/// The IngressClass `higress` or `nginx` (whether `nginx` exists changes which Ingresses the `nginx`
+/// instance selects).
+fn ingress_class() -> impl Strategy<Value = Value> {
+    pick(&["higress", "nginx"])
+        .prop_map(|name| json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": name}}))
+}
+
 #[derive(Debug, Clone)]
 enum Change {
     Write(Value),
@@ -169,14 +198,22 @@ enum Change {
 }
 
 fn object() -> impl Strategy<Value = Value> {
-    prop_oneof![4 => ingress(), 2 => service(), 2 => endpoint_slice(), 1 => endpoints(), 1 => secret()]
+    prop_oneof![
+        4 => ingress(),
+        2 => service(),
+        2 => endpoint_slice(),
+        1 => endpoints(),
+        1 => secret(),
+        1 => wasm_plugin(),
+        1 => ingress_class(),
+    ]
 }
 
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         10 => object().prop_map(Change::Write),
         3 => object().prop_map(Change::Delete),
-        1 => (0..3usize).prop_map(Change::Options),
+        1 => (0..4usize).prop_map(Change::Options),
         1 => Just(Change::Unknown),
     ]
 }
@@ -185,6 +222,7 @@ fn options(n: usize) -> InstanceOptions {
     match n {
         0 => InstanceOptions { instance_namespace: "a".into(), ..Default::default() },
         1 => InstanceOptions { instance_namespace: "a".into(), watch_namespaces: vec!["a".into()], ..Default::default() },
+        3 => InstanceOptions { instance_namespace: "a".into(), ingress_class: "nginx".into(), ..Default::default() },
         _ => InstanceOptions::default(),
     }
 }
@@ -279,3 +317,36 @@ fn a_changed_service_or_slice_replans_the_ingresses_that_read_it() {
     )
     .unwrap();
 }
+
+/// A change to one Ingress leaves every other host and cluster the very same `Arc` (what lets the
+/// controller and the proxy skip them), and replaces those of the changed Ingress.
+#[test]
+fn unchanged_hosts_and_clusters_are_shared_with_the_previous_snapshot() {
+    let ingress = |name: &str, service: &str| {
+        json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta("a", name),
+            "spec": {"ingressClassName": "higress", "rules": [{"host": format!("{name}.test"), "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": service, "port": {"number": 80}}}}]}}]},
+        })
+    };
+    let service = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": meta("a", name), "spec": {"ports": [{"port": 80}]}})
+    };
+    let mut resources = Resources::from_objects(
+        [ingress("one", "svc0"), ingress("two", "svc1"), service("svc0"), service("svc1")].iter().map(load),
+    );
+    let options = options(0);
+    let mut memo = TranslateMemo::default();
+    let before = translate_with_memo(&mut memo, &resources, &options, None, None).snapshot;
+    let changed = load(&ingress("two", "svc0"));
+    let changed_ref = changed.object_ref();
+    resources.insert(changed);
+    let after = translate_with_memo(&mut memo, &resources, &options, Some(&before), Some(&[changed_ref].into())).snapshot;
+    let host = |s: &oxigress_ir::Snapshot, name: &str| s.virtual_hosts.iter().find(|v| v.host == name).unwrap().clone();
+    assert!(std::sync::Arc::ptr_eq(&host(&before, "one.test"), &host(&after, "one.test")));
+    assert!(!std::sync::Arc::ptr_eq(&host(&before, "two.test"), &host(&after, "two.test")));
+    assert!(std::sync::Arc::ptr_eq(&before.clusters["a/svc0:80"], &after.clusters["a/svc0:80"]));
+    assert!(!after.clusters.contains_key("a/svc1:80"), "svc1 is no longer used");
+    assert_eq!(after, translate_after(&resources, &options, Some(&before)).snapshot);
+}
+

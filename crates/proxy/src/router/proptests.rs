@@ -100,8 +100,9 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                     })
                     .collect(),
             })
+            .map(Arc::new)
             .collect();
-        Snapshot { virtual_hosts, clusters: [("c".to_string(), cluster)].into(), ..Snapshot::default() }
+        Snapshot { virtual_hosts, clusters: [("c".to_string(), Arc::new(cluster))].into(), ..Snapshot::default() }
     })
 }
 
@@ -196,7 +197,7 @@ fn holds(route: &Route, r: &Request) -> bool {
 
 fn reference(snapshot: &Snapshot, r: &Request) -> Option<String> {
     let vhost = |host: &str| snapshot.virtual_hosts.iter().find(|v| v.host == host);
-    let first = |v: &VirtualHost| v.routes.iter().filter(|route| compiles(route)).find(|route| holds(route, r)).map(|x| x.name.clone());
+    let first = |v: &Arc<VirtualHost>| v.routes.iter().filter(|route| compiles(route)).find(|route| holds(route, r)).map(|x| x.name.clone());
     let wildcard = r.host.split_once('.').and_then(|(_, suffix)| vhost(&format!("*.{suffix}")));
     if let Some(exact) = vhost(r.host).filter(|_| r.host != "*" && !r.host.starts_with("*.")) {
         return first(exact).or_else(|| wildcard.and_then(first));
@@ -235,7 +236,7 @@ fn mixed(s1: &Snapshot, s2: &Snapshot, take_second: &[bool], endpoint: bool) -> 
     let mut snapshot = Snapshot { virtual_hosts: hosts.into_values().collect(), ..s1.clone() };
     if endpoint {
         if let Some(c) = snapshot.clusters.get_mut("c") {
-            c.endpoints = vec![oxigress_ir::Endpoint { ip: "127.0.0.1".into(), port: 9 }];
+            Arc::make_mut(c).endpoints = vec![oxigress_ir::Endpoint { ip: "127.0.0.1".into(), port: 9 }];
         }
     }
     snapshot
@@ -273,7 +274,7 @@ proptest! {
         for r in &requests {
             prop_assert_eq!(pick(&reused, r), pick(&fresh, r), "request {:?}", r);
         }
-        for route in reused.router.hosts.iter().flatten() {
+        for route in reused.router.hosts.iter().flat_map(|h| h.iter()) {
             prop_assert!(Arc::ptr_eq(&route.cluster, &reused.clusters[&route.cluster.id]));
         }
     }
@@ -285,7 +286,7 @@ proptest! {
 fn unchanged_routes_and_clusters_are_reused_changed_ones_compiled_again() {
     let snapshot = mixed(
         &Snapshot {
-            virtual_hosts: vec![VirtualHost {
+            virtual_hosts: vec![Arc::new(VirtualHost {
                 host: "a.com".into(),
                 routes: vec![Route {
                     id: "r".into(),
@@ -299,8 +300,9 @@ fn unchanged_routes_and_clusters_are_reused_changed_ones_compiled_again() {
                     plugins: Vec::new(),
                     policy: RoutePolicy::default(),
                 }],
-            }],
-            clusters: [("c".to_string(), Cluster { id: "c".into(), endpoints: Vec::new(), upstream: Default::default() })].into(),
+            })],
+            clusters: [("c".to_string(), Arc::new(Cluster { id: "c".into(), endpoints: Vec::new(), upstream: Default::default() }))]
+                .into(),
             ..Snapshot::default()
         },
         &Snapshot::default(),
@@ -311,10 +313,13 @@ fn unchanged_routes_and_clusters_are_reused_changed_ones_compiled_again() {
     let (first, _) = Runtime::compile(Arc::new(snapshot.clone()), &metrics, None);
     let (same, _) = Runtime::compile(Arc::new(snapshot.clone()), &metrics, Some(&first));
     assert!(Arc::ptr_eq(&first.router.hosts[0][0], &same.router.hosts[0][0]));
+    // The host is the same `Arc` in both snapshots: its route list is taken whole.
+    assert!(Arc::ptr_eq(&first.router.hosts[0], &same.router.hosts[0]));
     assert!(Arc::ptr_eq(&first.clusters["c"], &same.clusters["c"]));
     let changed = mixed(&snapshot, &Snapshot::default(), &[], true);
     let (after, _) = Runtime::compile(Arc::new(changed), &metrics, Some(&same));
     assert!(!Arc::ptr_eq(&same.router.hosts[0][0], &after.router.hosts[0][0]));
+    assert!(!Arc::ptr_eq(&same.router.hosts[0], &after.router.hosts[0]));
     assert!(!Arc::ptr_eq(&same.clusters["c"], &after.clusters["c"]));
     assert!(Arc::ptr_eq(&after.router.hosts[0][0].cluster, &after.clusters["c"]));
 }

@@ -19,7 +19,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub fn snapshot(instance: &str, port: u16) -> Arc<Snapshot> {
     let mut snapshot = Snapshot { instance: instance.to_string(), ..Snapshot::default() };
     let cluster = Cluster { id: "default/web:80".into(), endpoints: vec![Endpoint { ip: "127.0.0.1".into(), port }], upstream: Default::default() };
-    snapshot.clusters.insert(cluster.id.clone(), cluster);
+    snapshot.clusters.insert(cluster.id.clone(), std::sync::Arc::new(cluster));
     Arc::new(snapshot)
 }
 
