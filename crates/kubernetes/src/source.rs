@@ -1,31 +1,30 @@
-//! [`watch_cluster`]: the API server as a source. One kube-rs reflector per kind and watched namespace
-//! keeps a local cache; every change rebuilds the [`Resources`] bundle and publishes a
-//! [`SourceSnapshot`], exactly the type the manifest directory publishes, so the controller loop,
-//! selection and translation are shared with standalone mode.
+//! [`watch_cluster`]: the API server as a source. One kube-rs watcher per kind and watched namespace
+//! feeds its events into one channel; the `Builder` applies them to the published [`SourceSnapshot`]
+//! in place (only the objects the events name; the snapshot is copied first only while a reader still
+//! holds it) and records them in its change log. That is exactly the type the manifest directory
+//! publishes, so the controller loop, selection and (incremental) translation are shared with
+//! standalone mode. The snapshot holds the only copy of the objects (no reflector stores).
 //!
 //! Scoping (so RBAC can be namespaced): Ingresses, Services, EndpointSlices and Secrets are watched per
 //! `--watch-namespace` (cluster-wide when none); WasmPlugins and ConfigMaps only in the instance's own
 //! namespace (where Higress reads them); IngressClasses cluster-wide. Nothing is published before every
-//! cache has completed its initial list, so a starting controller never serves a partial configuration.
+//! watch has completed its initial list, so a starting controller never serves a partial configuration.
 
+use std::collections::BTreeSet;
 use std::fmt::Debug;
-use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
-use kube::runtime::reflector::{self, store::Writer, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
+use oxigress_objects::{KubeObject, ObjectRef};
 use oxigress_sources::SourceSnapshot;
 
-use crate::builder::Builder;
+use crate::builder::{Builder, Change, Observed, StreamEvent};
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// What the cluster source watches.
@@ -61,65 +60,116 @@ impl Drop for ClusterSource {
     }
 }
 
-/// The local caches, one store per kind and scope.
-#[derive(Clone, Default)]
-pub(crate) struct Caches {
-    pub(crate) ingresses: Vec<Store<Ingress>>,
-    pub(crate) ingress_classes: Vec<Store<IngressClass>>,
-    pub(crate) services: Vec<Store<Service>>,
-    pub(crate) endpoint_slices: Vec<Store<EndpointSlice>>,
-    pub(crate) secrets: Vec<Store<Secret>>,
-    pub(crate) config_maps: Vec<Store<ConfigMap>>,
-    pub(crate) wasm_plugins: Vec<Store<DynamicObject>>,
-}
-
 /// The `extensions.higress.io/v1alpha1` WasmPlugin resource, read as a dynamic object.
 pub fn wasm_plugin_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("extensions.higress.io", "v1alpha1", "WasmPlugin"), "wasmplugins")
 }
 
-/// Starts watching; waits until every cache has completed its initial list, then returns with the
+/// Starts watching; waits until every watch has completed its initial list, then returns with the
 /// first snapshot published. Bound the wait with a timeout: an API server that never answers (or
 /// RBAC that forbids a list) keeps it waiting, with the watcher's errors in the log.
 pub async fn watch_cluster(client: Client, config: ClusterSourceConfig) -> ClusterSource {
-    let (changed_tx, mut changed) = watch::channel(0u64);
-    let mut tasks = Vec::new();
-    let mut caches = Caches::default();
+    let mut watches = Watches { client, events: mpsc::unbounded_channel(), tasks: Vec::new() };
     let scopes: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
         vec![None]
     } else {
-        config.watch_namespaces.iter().cloned().map(Some).collect()
+        // Once each: two streams holding one object would each report its deletion.
+        let namespaces: BTreeSet<&String> = config.watch_namespaces.iter().collect();
+        namespaces.into_iter().cloned().map(Some).collect()
     };
-    let own = Some(config.instance_namespace.clone());
     for scope in &scopes {
-        caches.ingresses.push(reflect(api(&client, scope), &changed_tx, &mut tasks));
-        caches.services.push(reflect(api(&client, scope), &changed_tx, &mut tasks));
-        caches.endpoint_slices.push(reflect(api(&client, scope), &changed_tx, &mut tasks));
-        caches.secrets.push(reflect(api(&client, scope), &changed_tx, &mut tasks));
+        watches.start(api(&watches.client, scope), |o| Observed::object(KubeObject::Ingress(o)));
+        watches.start(api(&watches.client, scope), |o| Observed::object(KubeObject::Service(o)));
+        watches.start(api(&watches.client, scope), |o| Observed::object(KubeObject::EndpointSlice(o)));
+        watches.start(api(&watches.client, scope), |o| Observed::object(KubeObject::Secret(o)));
     }
-    caches.ingress_classes.push(reflect(Api::all(client.clone()), &changed_tx, &mut tasks));
-    caches.config_maps.push(reflect(api(&client, &own), &changed_tx, &mut tasks));
+    watches.start(Api::all(watches.client.clone()), |o| Observed::object(KubeObject::IngressClass(o)));
+    let own = Some(config.instance_namespace.clone());
+    watches.start(api(&watches.client, &own), |o| Observed::object(KubeObject::ConfigMap(o)));
     let resource = wasm_plugin_resource();
-    let plugins = Api::namespaced_with(client.clone(), &config.instance_namespace, &resource);
-    caches.wasm_plugins.push(reflect_dynamic(plugins, resource, &changed_tx, &mut tasks));
+    let plugins = Api::namespaced_with(watches.client.clone(), &config.instance_namespace, &resource);
+    watches.start(plugins, wasm_plugin);
 
-    caches.wait_until_ready().await;
-    changed.borrow_and_update();
-    let mut builder = Builder::default();
-    let (tx, snapshots) = watch::channel(Arc::new(builder.build(&caches)));
+    let Watches { events: (_, mut events), mut tasks, .. } = watches;
+    let mut builder = Builder::new(tasks.len());
+    let mut first = SourceSnapshot::default();
+    while !builder.synced() {
+        match events.recv().await {
+            Some(event) => builder.apply(&mut first.resources, event),
+            // Every watch task ended (they never do on their own): nothing more will come.
+            None => break,
+        }
+    }
+    builder.publish(&mut first);
+    let (tx, snapshots) = watch::channel(Arc::new(first));
     let debounce = config.debounce;
     tasks.push(tokio::spawn(async move {
-        while changed.changed().await.is_ok() {
+        while let Some(event) = events.recv().await {
             // Let a burst of events (a `kubectl apply -f dir`) settle into one snapshot.
             tokio::time::sleep(debounce).await;
-            changed.borrow_and_update();
-            let snapshot = builder.build(&caches);
-            if tx.send(Arc::new(snapshot)).is_err() {
+            let mut batch = vec![event];
+            while let Ok(event) = events.try_recv() {
+                batch.push(event);
+            }
+            if tx.is_closed() {
                 return;
             }
+            tx.send_if_modified(|current| {
+                // Copied first only while a reader still holds the snapshot.
+                let snapshot = Arc::make_mut(current);
+                for event in batch {
+                    builder.apply(&mut snapshot.resources, event);
+                }
+                let publish = builder.pending();
+                if publish {
+                    builder.publish(snapshot);
+                }
+                publish
+            });
         }
     }));
     ClusterSource { snapshots, tasks }
+}
+
+/// The watch tasks being started, each feeding the one event channel.
+struct Watches {
+    client: Client,
+    events: (mpsc::UnboundedSender<StreamEvent>, mpsc::UnboundedReceiver<StreamEvent>),
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Watches {
+    /// Watches `api` in the background; its events, converted by `convert`, become stream number
+    /// `tasks.len()` of the builder.
+    fn start<K>(&mut self, api: Api<K>, convert: fn(K) -> Observed)
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
+        let stream = self.tasks.len();
+        let events = self.events.0.clone();
+        let kind = type_name::<K>();
+        self.tasks.push(tokio::spawn(async move {
+            let watch = watcher(api, watcher::Config::default()).default_backoff();
+            let mut watch = std::pin::pin!(watch);
+            while let Some(event) = watch.next().await {
+                let change = match event {
+                    Ok(watcher::Event::Apply(object)) => Change::Apply(convert(object)),
+                    Ok(watcher::Event::Delete(object)) => Change::Delete(convert(object).reference()),
+                    Ok(watcher::Event::Init) => Change::Init,
+                    Ok(watcher::Event::InitApply(object)) => Change::InitApply(convert(object)),
+                    Ok(watcher::Event::InitDone) => Change::InitDone,
+                    // The watcher re-lists after errors (410 Gone included) with backoff.
+                    Err(e) => {
+                        tracing::warn!(kind, "watch error: {e}");
+                        continue;
+                    }
+                };
+                if events.send(StreamEvent { stream, change }).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
 }
 
 fn api<K>(client: &Client, scope: &Option<String>) -> Api<K>
@@ -133,72 +183,29 @@ where
     }
 }
 
-/// Runs a reflector for `api` in the background; every event bumps `changed`.
-fn reflect<K>(api: Api<K>, changed: &watch::Sender<u64>, tasks: &mut Vec<JoinHandle<()>>) -> Store<K>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
-{
-    let (store, writer) = reflector::store();
-    tasks.push(drive(api, writer, changed.clone(), type_name::<K>()));
-    store
-}
-
 /// The last path segment of a type name (`Ingress`), for logs.
 fn type_name<K>() -> &'static str {
     let full = std::any::type_name::<K>();
     full.rsplit("::").next().unwrap_or(full)
 }
 
-fn reflect_dynamic(
-    api: Api<DynamicObject>,
-    resource: ApiResource,
-    changed: &watch::Sender<u64>,
-    tasks: &mut Vec<JoinHandle<()>>,
-) -> Store<DynamicObject> {
-    let writer = Writer::new(resource);
-    let store = writer.as_reader();
-    tasks.push(drive(api, writer, changed.clone(), "WasmPlugin"));
-    store
-}
-
-fn drive<K>(api: Api<K>, writer: Writer<K>, changed: watch::Sender<u64>, kind: &'static str) -> JoinHandle<()>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone + Send + Sync,
-{
-    tokio::spawn(async move {
-        let stream = watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => changed.send_modify(|n| *n += 1),
-                // The watcher re-lists after errors (410 Gone included) with backoff.
-                Err(e) => tracing::warn!(kind, "watch error: {e}"),
-            }
-        }
-    })
-}
-
-impl Caches {
-    async fn wait_until_ready(&self) {
-        ready(&self.ingresses).await;
-        ready(&self.ingress_classes).await;
-        ready(&self.services).await;
-        ready(&self.endpoint_slices).await;
-        ready(&self.secrets).await;
-        ready(&self.config_maps).await;
-        ready(&self.wasm_plugins).await;
+/// A dynamic WasmPlugin as the typed object the translator reads.
+fn wasm_plugin(dynamic: DynamicObject) -> Observed {
+    let reference = ObjectRef::new(
+        "WasmPlugin",
+        dynamic.metadata.namespace.as_deref().unwrap_or(""),
+        dynamic.metadata.name.as_deref().unwrap_or(""),
+    );
+    let mut value = match serde_json::to_value(dynamic) {
+        Ok(value) => value,
+        Err(e) => return Observed::Undecodable(reference, e.to_string()),
+    };
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), oxigress_objects::wasm_plugin::API_VERSION.into());
+        map.insert("kind".into(), "WasmPlugin".into());
     }
-}
-
-async fn ready<K>(stores: &[Store<K>])
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Eq + Hash + Clone,
-{
-    for store in stores {
-        // Err = the writer is gone (the task was aborted): nothing left to wait for.
-        let _ = store.wait_until_ready().await;
+    match serde_json::from_value(value) {
+        Ok(plugin) => Observed::object(KubeObject::WasmPlugin(plugin)),
+        Err(e) => Observed::Undecodable(reference, format!("cannot decode: {e}")),
     }
 }

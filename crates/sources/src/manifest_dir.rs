@@ -2,12 +2,17 @@
 //! version of everything. A file that does not parse keeps all the objects it had; a document that is
 //! invalid keeps the previous version of that object; every other object is unaffected.
 //!
-//! Re-reading is incremental: only files whose text changed are parsed again, and
-//! [`ManifestDir::apply`] touches only the objects those files define or defined, so a change to one
-//! file among thousands costs about that file, not the directory.
+//! Re-reading is incremental: a file whose metadata (inode, length, modification and change times) is
+//! what it was at the last read, and settled then, is not read at all ([`ManifestDir::read`]); only
+//! files whose text changed are parsed again; and [`ManifestDir::apply`] touches only the objects those
+//! files define or defined, so a change to one file among thousands costs about that file, not the
+//! directory. [`ManifestDir::read_all`] compares the text of every file (the periodic resync, SIGHUP).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use oxigress_objects::{load_documents, Diagnostic, KubeObject, LoadedDocument, ObjectRef, Resources};
 
@@ -18,6 +23,9 @@ use crate::SourceSnapshot;
 struct FileState {
     /// The text last read (to skip re-parsing unchanged files).
     text: String,
+    /// The file's metadata when `text` was read, if it had settled then (see [`Stamp`]); `None`: read
+    /// the file again next time.
+    stamp: Option<Stamp>,
     /// Objects this file currently provides (including kept last-good versions), in file order.
     objects: Vec<(ObjectRef, KubeObject)>,
     /// Diagnostics of the last read.
@@ -36,6 +44,63 @@ pub struct ManifestDir {
     /// Why the directory could not be listed at the last read.
     listing: Option<Diagnostic>,
     revision: u64,
+    /// How long after its last change a file's metadata is trusted to reveal the next change.
+    settle: Duration,
+    /// Files read so far (tests check that unchanged files are not).
+    files_read: u64,
+}
+
+/// What a write to a file changes without fail, so an unchanged stamp means unchanged text: the inode
+/// (a file replaced by rename, as ConfigMap volumes and atomic writers do), the length, and the
+/// modification and change times (nanoseconds). The times tick coarsely (a kernel timer tick, a second
+/// on some file systems), so two writes within one tick and of one length could share a stamp: a stamp
+/// is only trusted when the file had not changed for [`SETTLE`] before it was taken (git's "racily
+/// clean" rule); a recently written file is read and compared again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    device: u64,
+    inode: u64,
+    length: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+/// See [`Stamp`]: longer than the coarsest timestamp granularity of common file systems (1 s; 2 s for
+/// FAT's modification time).
+const SETTLE: Duration = Duration::from_secs(3);
+
+impl Stamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        Self {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+            length: metadata.len(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+
+    /// Whether the file's last change was at least `settle` before `now`.
+    fn settled(&self, now: SystemTime, settle: Duration) -> bool {
+        let Some(limit) = now.checked_sub(settle).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()) else {
+            return false;
+        };
+        let before = |(seconds, nanos): (i64, i64)| {
+            let (Ok(seconds), Ok(nanos)) = (u64::try_from(seconds), u32::try_from(nanos)) else { return true };
+            Duration::new(seconds, nanos) <= limit
+        };
+        before(self.modified) && before(self.changed)
+    }
+}
+
+/// How [`read_file`] decides whether to read a file.
+#[derive(Debug, Clone, Copy)]
+struct ReadMode {
+    /// Read and compare the text even when the stamp is unchanged.
+    all: bool,
+    /// When the read started.
+    now: SystemTime,
+    settle: Duration,
 }
 
 impl ManifestDir {
@@ -48,7 +113,14 @@ impl ManifestDir {
             dirty: BTreeSet::new(),
             listing: None,
             revision: 0,
+            settle: SETTLE,
+            files_read: 0,
         }
+    }
+
+    /// How many files were read so far (a file whose metadata shows no change is not read).
+    pub fn files_read(&self) -> u64 {
+        self.files_read
     }
 
     /// The directory.
@@ -59,7 +131,7 @@ impl ManifestDir {
     /// Re-reads the directory (every `*.yaml`, `*.yml`, `*.json`, recursively, in path order) and returns
     /// the resulting snapshot, built from scratch.
     pub fn reload(&mut self) -> SourceSnapshot {
-        self.read();
+        self.read_all();
         self.dirty.clear();
         let mut resources = Resources::default();
         for reference in self.owners.keys() {
@@ -72,8 +144,20 @@ impl ManifestDir {
     }
 
     /// Re-reads the directory; returns whether anything changed (then [`ManifestDir::apply`] brings a
-    /// snapshot up to date). Unchanged files are compared, not parsed.
+    /// snapshot up to date). Files whose metadata did not change are not read (see [`Stamp`]); files
+    /// read with unchanged text are compared, not parsed.
     pub fn read(&mut self) -> bool {
+        self.read_with(false)
+    }
+
+    /// [`ManifestDir::read`], but every file is read and its text compared, whatever its metadata says
+    /// (for file systems whose metadata cannot be trusted, e.g. network mounts).
+    pub fn read_all(&mut self) -> bool {
+        self.read_with(true)
+    }
+
+    fn read_with(&mut self, all: bool) -> bool {
+        let mode = ReadMode { all, now: SystemTime::now(), settle: self.settle };
         let paths = match manifest_files(&self.root) {
             Ok(paths) => paths,
             Err(e) => {
@@ -89,7 +173,7 @@ impl ManifestDir {
         let mut files = BTreeMap::new();
         for path in paths {
             let previous = self.files.remove(&path);
-            let (state, before) = read_file(&path, self.display(&path), previous);
+            let (state, before) = read_file(&path, self.display(&path), previous, mode, &mut self.files_read);
             // A new text with the same objects and diagnostics (a file created empty, then written; an
             // edit of a comment) changes nothing.
             if let Some((objects, _)) = before.filter(|(o, d)| *o != state.objects || *d != state.diagnostics) {
@@ -198,19 +282,39 @@ impl ManifestDir {
 type Before = (Vec<(ObjectRef, KubeObject)>, Vec<Diagnostic>);
 
 /// Reads one file, keeping last-good objects from `previous` where the new content is bad. When the
-/// file was read in full (new, other text, or a read error), also returns what it had before.
-fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileState, Option<Before>) {
+/// file was parsed (new, other text, or a read error), also returns what it had before. A file whose
+/// settled stamp is unchanged is not read, unless `mode.all`; `files_read` counts the files read.
+fn read_file(
+    path: &Path,
+    file: String,
+    previous: Option<FileState>,
+    mode: ReadMode,
+    files_read: &mut u64,
+) -> (FileState, Option<Before>) {
     let previous = previous.unwrap_or_default();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let read = std::fs::File::open(path).and_then(|mut opened| {
+        let stamp = Stamp::of(&opened.metadata()?);
+        if !mode.all && previous.stamp == Some(stamp) {
+            return Ok(None);
+        }
+        *files_read += 1;
+        let mut text = String::new();
+        opened.read_to_string(&mut text)?;
+        Ok(Some((text, stamp.settled(mode.now, mode.settle).then_some(stamp))))
+    });
+    let (text, stamp) = match read {
+        Ok(Some(read)) => read,
+        Ok(None) => return (previous, None),
         Err(e) => {
             let diagnostic = Diagnostic::error("ReadError", None, e.to_string()).in_file(file);
             let before = Some((previous.objects.clone(), previous.diagnostics.clone()));
-            return (FileState { diagnostics: vec![diagnostic], ..previous }, before);
+            // No text and no stamp: the file is read and parsed again once it can be read.
+            let state = FileState { text: String::new(), stamp: None, diagnostics: vec![diagnostic], ..previous };
+            return (state, before);
         }
     };
     if text == previous.text && !previous.text.is_empty() {
-        return (previous, None);
+        return (FileState { stamp, ..previous }, None);
     }
     let documents = match load_documents(&text) {
         Ok(documents) => documents,
@@ -218,7 +322,7 @@ fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileSta
             let kept = if previous.objects.is_empty() { String::new() } else { "; keeping its last good objects".into() };
             let diagnostic = Diagnostic::error("ParseError", None, format!("{e}{kept}")).in_file(file);
             // Keep the previous text too, so fixing the file back to it is noticed as a change.
-            let state = FileState { text, objects: previous.objects.clone(), diagnostics: vec![diagnostic] };
+            let state = FileState { text, stamp, objects: previous.objects.clone(), diagnostics: vec![diagnostic] };
             return (state, Some((previous.objects, previous.diagnostics)));
         }
     };
@@ -255,7 +359,7 @@ fn read_file(path: &Path, file: String, previous: Option<FileState>) -> (FileSta
             );
         }
     }
-    (FileState { text, objects, diagnostics }, Some((previous.objects, previous.diagnostics)))
+    (FileState { text, stamp, objects, diagnostics }, Some((previous.objects, previous.diagnostics)))
 }
 /// Every manifest file under `root`, sorted; hidden files and directories (editor swap files,
 /// Kubernetes ConfigMap `..data` links) are skipped.

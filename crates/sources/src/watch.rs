@@ -2,8 +2,10 @@
 //! short quiet period (10 ms; 50 ms while changes keep coming, so a stream of writes becomes a few
 //! re-reads), then the directory is re-read and, when a file changed, the published
 //! [`SourceSnapshot`] is updated in place (only the objects of the changed files; the snapshot is copied
-//! first only while a reader still holds it). A slow periodic re-read covers file systems whose events get
-//! lost.
+//! first only while a reader still holds it). Re-reads after file events skip files whose metadata shows
+//! no change ([`ManifestDir::read`]); a slow periodic re-read, which compares the text of every file
+//! ([`ManifestDir::read_all`]), covers file systems whose events get lost or whose metadata misleads, and
+//! so does [`DirWatch::reload`] (SIGHUP).
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -29,7 +31,7 @@ const BUSY_QUIET: Duration = Duration::from_millis(50);
 const BUSY_WINDOW: Duration = Duration::from_millis(50);
 /// Longest a burst of events can delay a re-read.
 const MAX_DELAY: Duration = Duration::from_millis(500);
-/// Re-read even without events this often.
+/// Re-read even without events this often, comparing the text of every file.
 const RESYNC: Duration = Duration::from_secs(30);
 
 /// Why the directory cannot be watched.
@@ -46,15 +48,24 @@ pub enum WatchError {
 /// A running directory watch; dropping it stops the watch.
 pub struct DirWatch {
     _watcher: RecommendedWatcher,
-    events: mpsc::Sender<()>,
+    events: mpsc::Sender<Reread>,
+}
+
+/// Why the directory is re-read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reread {
+    /// A file event: files whose metadata did not change are skipped.
+    Changed,
+    /// Asked for ([`DirWatch::reload`]): every file's text is compared.
+    All,
 }
 
 impl DirWatch {
-    /// Re-reads the directory now, as if a file had changed (`SIGHUP`); a new snapshot is published only
-    /// when something changed.
+    /// Re-reads the directory now, comparing the text of every file (`SIGHUP`); a new snapshot is
+    /// published only when something changed.
     pub fn reload(&self) {
         // A closed channel only means the watch is shutting down.
-        let _ = self.events.send(());
+        let _ = self.events.send(Reread::All);
     }
 }
 
@@ -68,12 +79,12 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<(watch::Receiver<Arc<SourceS
     let mut manifests = ManifestDir::new(&dir);
     let first = manifests.reload();
     let (tx, rx) = watch::channel(Arc::new(first));
-    let (events_tx, events_rx) = mpsc::channel::<()>();
+    let (events_tx, events_rx) = mpsc::channel::<Reread>();
     let events = events_tx.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
             // A closed channel only means the watch is shutting down.
-            let _ = events_tx.send(());
+            let _ = events_tx.send(Reread::Changed);
         }
     })
     .map_err(|e| WatchError::Notify(dir.clone(), e))?;
@@ -95,29 +106,42 @@ fn quiet_period(last_read: Option<Instant>, now: Instant) -> Duration {
     }
 }
 
-fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<()>, tx: watch::Sender<Arc<SourceSnapshot>>) {
+fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<Reread>, tx: watch::Sender<Arc<SourceSnapshot>>) {
     let mut last_read: Option<Instant> = None;
     loop {
-        match events.recv_timeout(RESYNC) {
-            Ok(()) => {
+        let reread = match events.recv_timeout(RESYNC) {
+            Ok(first) => {
                 // Coalesce a burst (editors write, rename and chmod in quick succession).
+                let mut reread = first;
                 let now = Instant::now();
                 let quiet = quiet_period(last_read, now);
                 let deadline = now + MAX_DELAY;
                 loop {
                     let wait = quiet.min(deadline.saturating_duration_since(Instant::now()));
                     match events.recv_timeout(wait) {
-                        Ok(()) if Instant::now() < deadline => continue,
+                        Ok(next) => {
+                            if next == Reread::All {
+                                reread = Reread::All;
+                            }
+                            if Instant::now() >= deadline {
+                                break;
+                            }
+                        }
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                        _ => break,
+                        Err(mpsc::RecvTimeoutError::Timeout) => break,
                     }
                 }
                 last_read = Some(Instant::now());
+                reread
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => Reread::All,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        }
-        if manifests.read() {
+        };
+        let changed = match reread {
+            Reread::Changed => manifests.read(),
+            Reread::All => manifests.read_all(),
+        };
+        if changed {
             if tx.is_closed() {
                 return;
             }

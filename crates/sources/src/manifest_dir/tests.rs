@@ -178,3 +178,71 @@ fn the_change_log_answers_only_as_far_back_as_it_reaches() {
     assert_eq!(log.since(7), None, "entries of revision 8 were dropped");
     assert_eq!(log.since(8), Some(BTreeSet::new()));
 }
+
+#[test]
+fn files_whose_settled_metadata_is_unchanged_are_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), SERVICE_A).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), SERVICE_B).unwrap();
+    let mut manifests = ManifestDir::new(dir.path());
+    // why: the files were just written; with the real settle time they would be read every time
+    // (tested below). Zero trusts the stamps at once.
+    manifests.settle = Duration::ZERO;
+    let mut snapshot = manifests.reload();
+    assert_eq!(manifests.files_read(), 2);
+    assert!(!manifests.read());
+    assert_eq!(manifests.files_read(), 2, "neither file is read again");
+
+    // Replaced by rename (as ConfigMap volumes and atomic writers do): another inode.
+    let temporary = dir.path().join(".a.yaml.tmp");
+    std::fs::write(&temporary, SERVICE_A.replace("port: 80", "port: 90")).unwrap();
+    std::fs::rename(&temporary, dir.path().join("a.yaml")).unwrap();
+    assert!(manifests.read());
+    assert_eq!(manifests.files_read(), 3, "only the replaced file is read");
+    manifests.apply(&mut snapshot);
+    let port = snapshot.resources.services[&oxigress_objects::ObjectKey::new("ns", "a")].spec.as_ref().unwrap().ports
+        .as_ref()
+        .unwrap()[0]
+        .port;
+    assert_eq!(port, 90);
+
+    // Rewritten in place with another length.
+    std::fs::write(dir.path().join("b.yaml"), format!("{SERVICE_B}# longer\n")).unwrap();
+    assert!(!manifests.read(), "a comment changes nothing");
+    assert_eq!(manifests.files_read(), 4);
+
+    assert!(!manifests.read_all());
+    assert_eq!(manifests.files_read(), 6, "read_all reads every file");
+}
+
+#[test]
+fn files_changed_within_the_settle_time_are_read_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), SERVICE_A).unwrap();
+    let mut manifests = ManifestDir::new(dir.path());
+    manifests.reload();
+    assert!(!manifests.read());
+    assert!(!manifests.read());
+    // A write within the same timestamp tick and of the same length would leave the stamp as it was;
+    // a just-written file is therefore compared by its text.
+    assert_eq!(manifests.files_read(), 3);
+}
+
+#[test]
+fn an_unreadable_file_is_read_again_once_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.yaml");
+    std::fs::write(&file, SERVICE_A).unwrap();
+    let mut manifests = ManifestDir::new(dir.path());
+    manifests.settle = Duration::ZERO;
+    manifests.reload();
+    // Not UTF-8: reading fails (also as root, unlike a permission change); the objects stay.
+    std::fs::write(&file, b"\xff\xfe").unwrap();
+    let snapshot = manifests.reload();
+    assert_eq!(names(&snapshot), ["ns/a"]);
+    assert_eq!(snapshot.diagnostics[0].code, "ReadError");
+    std::fs::write(&file, SERVICE_A).unwrap();
+    let snapshot = manifests.reload();
+    assert_eq!(names(&snapshot), ["ns/a"]);
+    assert!(snapshot.diagnostics.is_empty(), "{:?}", snapshot.diagnostics);
+}
