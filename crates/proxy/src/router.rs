@@ -99,6 +99,15 @@ pub struct Router {
 }
 
 impl Router {
+    /// An empty router with room for `hosts` virtual hosts (no rehashing while a large snapshot is added).
+    pub fn with_capacity(hosts: usize) -> Self {
+        Self {
+            exact: HostMap::with_capacity_and_hasher(hosts, Default::default()),
+            hosts: Vec::with_capacity(hosts),
+            ..Self::default()
+        }
+    }
+
     /// Adds a virtual host with its compiled routes.
     pub fn add_host(&mut self, vhost: &VirtualHost, routes: Arc<[Arc<CompiledRoute>]>) {
         let index = self.hosts.len();

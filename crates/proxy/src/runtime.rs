@@ -106,7 +106,7 @@ impl Runtime {
         };
         problems.extend_from_slice(&plugin_problems);
         let mut route_metrics = HashMap::new();
-        let mut router = Router::default();
+        let mut router = Router::with_capacity(snapshot.virtual_hosts.len());
         let mut compiled_routes = Vec::with_capacity(snapshot.virtual_hosts.len());
         // The previous snapshot's hosts, walked alongside (both are sorted by host).
         let mut old_hosts = reusable.map(|p| &p.snapshot.virtual_hosts[..]).unwrap_or_default().iter().enumerate().peekable();
