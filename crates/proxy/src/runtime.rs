@@ -77,13 +77,17 @@ impl Runtime {
         let mut problems = Vec::new();
         // Clusters compiled anew (routes using one of them are compiled anew too).
         let mut recompiled: FastSet<&str> = FastSet::default();
+        // The previous snapshot's clusters, walked alongside (both are sorted by id).
+        let mut old_irs = previous.into_iter().flat_map(|p| p.snapshot.clusters.iter()).peekable();
         let compiled: FastMap<String, Arc<ClusterRuntime>> = snapshot
             .clusters
             .iter()
             .map(|(id, c)| {
                 let old = previous.and_then(|p| p.clusters.get(id));
+                while old_irs.next_if(|(o, _)| *o < id).is_some() {}
+                let old_ir = old_irs.next_if(|(o, _)| *o == id).map(|(_, ir)| ir);
                 // `Arc` equality: the pointer first (translation shares unchanged clusters), then the value.
-                let unchanged = || previous.and_then(|p| p.snapshot.clusters.get(id)).is_some_and(|o| o == c);
+                let unchanged = || old_ir.is_some_and(|o| o == c);
                 if let Some(old) = old.filter(|_| c.upstream.tls.is_none() && unchanged()) {
                     return (id.clone(), old.clone());
                 }

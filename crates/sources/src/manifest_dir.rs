@@ -170,24 +170,32 @@ impl ManifestDir {
             }
         };
         let mut changed = self.listing.take().is_some();
-        let mut files = BTreeMap::new();
+        // Both in path order: walked side by side (no lookups; path comparisons are costly).
+        let mut old = std::mem::take(&mut self.files).into_iter().peekable();
+        let mut gone = Vec::new();
+        let mut files = Vec::with_capacity(paths.len());
         for path in paths {
-            let previous = self.files.remove(&path);
-            let (state, before) = read_file(&path, self.display(&path), previous, mode, &mut self.files_read);
+            while let Some(entry) = old.next_if(|(p, _)| *p < path) {
+                gone.push(entry);
+            }
+            let previous = old.next_if(|(p, _)| *p == path).map(|(_, state)| state);
+            let root = &self.root;
+            let name = || display(root, &path);
+            let (state, before) = read_file(&path, name, previous, mode, &mut self.files_read);
             // A new text with the same objects and diagnostics (a file created empty, then written; an
             // edit of a comment) changes nothing.
             if let Some((objects, _)) = before.filter(|(o, d)| *o != state.objects || *d != state.diagnostics) {
                 changed = true;
                 self.note_objects(&path, objects.into_iter().map(|(r, _)| r).collect(), &state.objects);
             }
-            files.insert(path, state);
+            files.push((path, state));
         }
         // Files that are gone.
-        for (path, state) in std::mem::take(&mut self.files) {
+        for (path, state) in gone.into_iter().chain(old) {
             changed |= !state.objects.is_empty() || !state.diagnostics.is_empty();
             self.note_objects(&path, state.objects.into_iter().map(|(r, _)| r).collect(), &[]);
         }
-        self.files = files;
+        self.files = files.into_iter().collect();
         changed
     }
 
@@ -274,8 +282,13 @@ impl ManifestDir {
     }
 
     fn display(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+        display(&self.root, path)
     }
+}
+
+/// How diagnostics name `path`: relative to `root`.
+fn display(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
 /// The objects and diagnostics a file had before it was read again.
@@ -286,7 +299,7 @@ type Before = (Vec<(ObjectRef, KubeObject)>, Vec<Diagnostic>);
 /// settled stamp is unchanged is not read, unless `mode.all`; `files_read` counts the files read.
 fn read_file(
     path: &Path,
-    file: String,
+    file: impl FnOnce() -> String,
     previous: Option<FileState>,
     mode: ReadMode,
     files_read: &mut u64,
@@ -302,9 +315,15 @@ fn read_file(
         opened.read_to_string(&mut text)?;
         Ok(Some((text, stamp.settled(mode.now, mode.settle).then_some(stamp))))
     });
-    let (text, stamp) = match read {
-        Ok(Some(read)) => read,
+    let read = match read {
         Ok(None) => return (previous, None),
+        Ok(Some(read)) => Ok(read),
+        Err(e) => Err(e),
+    };
+    // Named only for diagnostics, so only once the file is read.
+    let file = file();
+    let (text, stamp) = match read {
+        Ok(read) => read,
         Err(e) => {
             let diagnostic = Diagnostic::error("ReadError", None, e.to_string()).in_file(file);
             let before = Some((previous.objects.clone(), previous.diagnostics.clone()));
@@ -361,28 +380,41 @@ fn read_file(
     }
     (FileState { text, stamp, objects, diagnostics }, Some((previous.objects, previous.diagnostics)))
 }
-/// Every manifest file under `root`, sorted; hidden files and directories (editor swap files,
+/// Every manifest file under `root`, in path order; hidden files and directories (editor swap files,
 /// Kubernetes ConfigMap `..data` links) are skipped.
+///
+/// why per directory: path order compares component by component, so listing each directory's entries
+/// sorted by name and descending into subdirectories in place gives path order while comparing names
+/// only (comparing whole paths costs about a microsecond each, thousands per listing).
 fn manifest_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            if hidden {
-                continue;
-            }
-            if path.is_dir() {
-                pending.push(path);
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
-                out.push(path);
-            }
+    list_dir(root, &mut out)?;
+    Ok(out)
+}
+
+fn list_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        // A symbolic link counts as what it points to.
+        let is_dir = if kind.is_symlink() { entry.path().is_dir() } else { kind.is_dir() };
+        entries.push((name, is_dir));
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (name, is_dir) in entries {
+        let path = dir.join(&name);
+        if is_dir {
+            list_dir(&path, out)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+            out.push(path);
         }
     }
-    out.sort();
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

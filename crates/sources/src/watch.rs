@@ -82,7 +82,7 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<(watch::Receiver<Arc<SourceS
     let (events_tx, events_rx) = mpsc::channel::<Reread>();
     let events = events_tx.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| calls_for_reread(&e)) {
             // A closed channel only means the watch is shutting down.
             let _ = events_tx.send(Reread::Changed);
         }
@@ -96,6 +96,20 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<(watch::Receiver<Arc<SourceS
         return Err(WatchError::NotADirectory(dir, format!("cannot start the watch thread: {e}")));
     }
     Ok((rx, DirWatch { _watcher: watcher, events }))
+}
+
+/// Whether a file event may mean changed manifests.
+///
+/// why: notify reports opens and reads too (`Access`); the re-read itself opens and reads every file, so
+/// counting those would make every re-read trigger the next one, forever. A file closed after writing
+/// still counts.
+fn calls_for_reread(event: &notify::Event) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 /// How long to wait for quiet after an event, given when the directory was last re-read for events.
@@ -154,6 +168,19 @@ fn reload_loop(mut manifests: ManifestDir, events: mpsc::Receiver<Reread>, tx: w
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opening_and_reading_files_does_not_call_for_a_reread() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RenameMode};
+        let event = |kind| notify::Event::new(kind);
+        assert!(!calls_for_reread(&event(EventKind::Access(AccessKind::Open(AccessMode::Any)))));
+        assert!(!calls_for_reread(&event(EventKind::Access(AccessKind::Close(AccessMode::Read)))));
+        assert!(calls_for_reread(&event(EventKind::Create(CreateKind::File))));
+        assert!(calls_for_reread(&event(EventKind::Modify(ModifyKind::Name(RenameMode::To)))));
+        assert!(calls_for_reread(&event(EventKind::Access(AccessKind::Close(AccessMode::Write)))));
+        assert!(calls_for_reread(&event(EventKind::Remove(notify::event::RemoveKind::File))));
+        assert!(calls_for_reread(&event(EventKind::Any)));
+    }
 
     #[test]
     fn the_quiet_period_is_short_unless_changes_keep_coming() {

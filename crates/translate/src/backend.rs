@@ -1,6 +1,6 @@
 //! Services and their endpoints → [`oxigress_ir::Cluster`]s. EndpointSlices of one Service (label
 //! `kubernetes.io/service-name`) are merged, and so are `Endpoints` objects; only ready endpoints count.
-//! Resolving a backend is part of an Ingress' plan; [`ClusterTable`] collects the clusters of every plan.
+//! Resolving a backend is part of an Ingress' plan; a [`ClusterSlot`] replays the plans registering one cluster.
 
 use std::borrow::Cow;
 

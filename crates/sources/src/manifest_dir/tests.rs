@@ -246,3 +246,22 @@ fn an_unreadable_file_is_read_again_once_readable() {
     assert_eq!(names(&snapshot), ["ns/a"]);
     assert!(snapshot.diagnostics.is_empty(), "{:?}", snapshot.diagnostics);
 }
+
+#[test]
+fn files_are_listed_in_path_order_across_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    // Byte order of the whole path would put `a.b.yaml` before `a/…` ('.' < '/'); path order does not.
+    for sub in ["a", "a/c", "b-", "b", ".hidden"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    for file in ["a.yaml", "a.b.yaml", "a/z.yml", "a/c/x.json", "a/c.yaml", "b-/k.yaml", "b/k.yaml", "B.yaml", ".x.yaml", ".hidden/y.yaml", "n.txt"] {
+        std::fs::write(dir.path().join(file), "").unwrap();
+    }
+    let listed = manifest_files(dir.path()).unwrap();
+    let mut expected: Vec<PathBuf> = ["a.yaml", "a.b.yaml", "a/z.yml", "a/c/x.json", "a/c.yaml", "b-/k.yaml", "b/k.yaml", "B.yaml"]
+        .iter()
+        .map(|f| dir.path().join(f))
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+}
