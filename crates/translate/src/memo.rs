@@ -191,7 +191,7 @@ impl TranslateMemo {
                 Slot::Host(host) => {
                     let mut routes = HostRoutes::default();
                     for (key, plan, _) in self.writers_in_order(slot) {
-                        plan::replay_host(plan, host, &mut routes, emitted.entry(key.clone()).or_default());
+                        with_emitted(&mut emitted, key, |e| plan::replay_host(plan, host, &mut routes, e));
                     }
                     let finished = routes.finish(host).map(|mut vhost| {
                         wasm_plugin::attach(plugins, std::slice::from_mut(&mut vhost), instance_namespace);
@@ -222,7 +222,7 @@ impl TranslateMemo {
                 Slot::Cluster(id) => {
                     let mut cluster = ClusterSlot::default();
                     for (key, plan, _) in self.writers_in_order(slot) {
-                        plan::replay_cluster(plan, id, &mut cluster, emitted.entry(key.clone()).or_default());
+                        with_emitted(&mut emitted, key, |e| plan::replay_cluster(plan, id, &mut cluster, e));
                     }
                     match cluster.finish() {
                         Some(c) if self.registered.get(id).is_some_and(|old| **old == c) => {}
@@ -241,11 +241,10 @@ impl TranslateMemo {
         if tls_dirty {
             let mut tls = TlsTable::default();
             for (key, plan, _) in self.writers_in_order(&Slot::Tls) {
-                plan::replay_tls(plan, &mut tls, emitted.entry(key.clone()).or_default());
+                with_emitted(&mut emitted, key, |e| plan::replay_tls(plan, &mut tls, e));
             }
             (self.certificates, self.tls_hosts) = tls.finish();
         }
-        emitted.retain(|_, e| !e.is_empty());
         self.emitted = emitted;
         // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
         for id in used_changed {
@@ -257,6 +256,26 @@ impl TranslateMemo {
                 None => {
                     self.clusters.remove(&id);
                 }
+            }
+        }
+    }
+}
+
+/// Runs `replay` on what `key`'s plan emitted so far, keeping an entry only while it holds something
+/// (most plans never emit anything).
+fn with_emitted(emitted: &mut FastMap<ObjectKey, Emitted>, key: &ObjectKey, replay: impl FnOnce(&mut Emitted)) {
+    match emitted.get_mut(key) {
+        Some(entry) => {
+            replay(entry);
+            if entry.is_empty() {
+                emitted.remove(key);
+            }
+        }
+        None => {
+            let mut entry = Emitted::new();
+            replay(&mut entry);
+            if !entry.is_empty() {
+                emitted.insert(key.clone(), entry);
             }
         }
     }
