@@ -23,6 +23,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use oxigress_ir::{Certificate, CertificateId, Cluster, ClusterId, PluginInstance, RouteAction, Snapshot, TlsHost, VirtualHost};
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{ObjectKey, ObjectRef, Resources};
@@ -168,17 +170,14 @@ impl TranslateMemo {
     }
 
     /// The plans writing `slot`, in translation order.
-    fn writers_in_order(&self, slot: &Slot) -> Vec<(&ObjectKey, &IngressPlan, &OrderKey)> {
-        let mut writers: Vec<_> = self
-            .writers
-            .get(slot)
-            .into_iter()
-            .flatten()
-            .filter_map(|key| self.plans.get_key_value(key))
-            .map(|(key, planned)| (key, &planned.plan, &planned.order))
-            .collect();
-        writers.sort_unstable_by(|a, b| a.2.cmp(b.2));
-        writers
+    fn writers_in_order(&self, slot: &Slot) -> SmallVec<[(&ObjectKey, &IngressPlan); 1]> {
+        let keys = self.writers.get(slot).map_or(&[][..], Vec::as_slice);
+        let mut writers: SmallVec<[(&ObjectKey, &Planned); 1]> =
+            keys.iter().filter_map(|key| self.plans.get_key_value(key)).collect();
+        if writers.len() > 1 {
+            writers.sort_unstable_by(|a, b| a.1.order.cmp(&b.1.order));
+        }
+        writers.into_iter().map(|(key, planned)| (key, &planned.plan)).collect()
     }
 
     /// Replays every dirty slot from the plans writing it.
@@ -190,7 +189,7 @@ impl TranslateMemo {
             match slot {
                 Slot::Host(host) => {
                     let mut routes = HostRoutes::default();
-                    for (key, plan, _) in self.writers_in_order(slot) {
+                    for (key, plan) in self.writers_in_order(slot) {
                         with_emitted(&mut emitted, key, |e| plan::replay_host(plan, host, &mut routes, e));
                     }
                     let finished = routes.finish(host).map(|mut vhost| {
@@ -221,7 +220,7 @@ impl TranslateMemo {
                 }
                 Slot::Cluster(id) => {
                     let mut cluster = ClusterSlot::default();
-                    for (key, plan, _) in self.writers_in_order(slot) {
+                    for (key, plan) in self.writers_in_order(slot) {
                         with_emitted(&mut emitted, key, |e| plan::replay_cluster(plan, id, &mut cluster, e));
                     }
                     match cluster.finish() {
@@ -240,7 +239,7 @@ impl TranslateMemo {
         }
         if tls_dirty {
             let mut tls = TlsTable::default();
-            for (key, plan, _) in self.writers_in_order(&Slot::Tls) {
+            for (key, plan) in self.writers_in_order(&Slot::Tls) {
                 with_emitted(&mut emitted, key, |e| plan::replay_tls(plan, &mut tls, e));
             }
             (self.certificates, self.tls_hosts) = tls.finish();
