@@ -57,6 +57,14 @@ pub struct Route {
     pub policy: RoutePolicy,
 }
 
+impl Route {
+    /// Every cluster the route may send to: its action's, and the cluster its mirror copies go to.
+    pub fn clusters(&self) -> impl Iterator<Item = &ClusterId> {
+        let RouteAction::Forward(forward) = &self.action;
+        forward.clusters().chain(self.policy.mirror.as_ref().and_then(|m| m.cluster()))
+    }
+}
+
 /// How a request path is matched (never the query string).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value")]

@@ -1,6 +1,6 @@
 //! [`Runtime`]: everything the request path needs, compiled from one IR snapshot. Immutable once built;
 //! a new snapshot builds a new runtime, reusing from the previous one every compiled cluster and route
-//! whose IR is unchanged (the host index and route lists are always rebuilt).
+//! whose IR is unchanged, and the whole route list of an unchanged host (the host index is always rebuilt).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,9 +39,9 @@ pub struct Runtime {
     /// Clusters by id (the next snapshot takes their endpoints' passive health over).
     pub clusters: FastMap<String, Arc<ClusterRuntime>>,
     /// Per virtual host of `snapshot`, per route: its compiled form, `None` when it could not be
-    /// compiled cleanly (the next runtime compiles it again, so its problem is reported again); and
-    /// whether every route of the host compiled cleanly (then the next runtime may take the host whole).
-    compiled: Vec<(HostCompiled, bool)>,
+    /// compiled cleanly (the next runtime compiles it again, so its problem is reported again; a host
+    /// whose routes all compiled cleanly may be taken whole).
+    compiled: Vec<HostCompiled>,
     /// The plugins, built once per plugin configuration, and their decision counters.
     plugins: Arc<CompiledPlugins>,
     plugin_counters: Arc<[PluginCounters]>,
@@ -123,16 +123,13 @@ impl Runtime {
             });
             let uses_recompiled = || {
                 !recompiled.is_empty()
-                    && vhost.routes.iter().any(|route| {
-                        let RouteAction::Forward(forward) = &route.action;
-                        forward.clusters().chain(route.policy.mirror.as_ref().and_then(|m| m.cluster())).any(|c| recompiled.contains(c.as_str()))
-                    })
+                    && vhost.routes.iter().flat_map(|route| route.clusters()).any(|c| recompiled.contains(c.as_str()))
             };
             // The whole host unchanged (translation shares unchanged hosts: usually the same pointer).
-            if let Some((_, (old_compiled, true), old_routes)) = old_host.filter(|(old, _, _)| *old == vhost) {
-                if !uses_recompiled() {
+            if let Some((_, old_compiled, old_routes)) = old_host.filter(|(old, _, _)| *old == vhost) {
+                if old_compiled.iter().all(Option::is_some) && !uses_recompiled() {
                     router.add_host(vhost, old_routes.clone());
-                    compiled_routes.push((old_compiled.clone(), true));
+                    compiled_routes.push(old_compiled.clone());
                     continue;
                 }
             }
@@ -140,11 +137,9 @@ impl Runtime {
             let mut host_compiled = Vec::with_capacity(vhost.routes.len());
             for (index, route) in vhost.routes.iter().enumerate() {
                 let RouteAction::Forward(forward) = &route.action;
-                let kept = old_host.and_then(|(old, (old_compiled, _), _)| {
+                let kept = old_host.and_then(|(old, old_compiled, _)| {
                     let same = old.routes.get(index) == Some(route)
-                        && forward.clusters().chain(route.policy.mirror.as_ref().and_then(|m| m.cluster())).all(|c| {
-                            clusters.contains_key(c.as_str()) && !recompiled.contains(c.as_str())
-                        });
+                        && route.clusters().all(|c| clusters.contains_key(c.as_str()) && !recompiled.contains(c.as_str()));
                     if same { old_compiled.get(index).cloned().flatten() } else { None }
                 });
                 if let Some(kept) = kept {
@@ -193,11 +188,9 @@ impl Runtime {
                     }
                 }
             }
-            let clean = host_compiled.iter().all(Option::is_some);
             router.add_host(vhost, routes.into());
-            compiled_routes.push((host_compiled.into(), clean));
+            compiled_routes.push(host_compiled.into());
         }
-
         let tls = TlsRuntime::compile(&snapshot, &mut problems);
         let settings = Arc::new(SettingsRuntime::compile(&snapshot.settings));
         drop(recompiled);

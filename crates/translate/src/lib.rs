@@ -35,7 +35,6 @@ pub use options::InstanceOptions;
 use std::collections::BTreeSet;
 
 use oxigress_ir::Snapshot;
-use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{Diagnostic, ObjectKey, ObjectRef, Resources};
 use serde::Serialize;
 
@@ -68,26 +67,4 @@ pub fn ingresses_with_invalid_annotations(diagnostics: &[Diagnostic]) -> BTreeSe
         .filter(|d| d.code == annotations::INVALID_ANNOTATION)
         .filter_map(|d| d.object.as_ref().filter(|o| o.kind == "Ingress").map(ObjectRef::key))
         .collect()
-}
-
-/// The Ingresses this instance serves, oldest first (Higress `SortIngressByCreationTime`: creation time,
-/// ties broken by `name.namespace`; objects without a timestamp count as oldest).
-pub fn selected_ingresses<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<&'r Ingress> {
-    selected_ingress_entries(resources, options).into_iter().map(|(_, i)| i).collect()
-}
-
-/// [`selected_ingresses`] with their keys.
-fn selected_ingress_entries<'r>(resources: &'r Resources, options: &InstanceOptions) -> Vec<(&'r ObjectKey, &'r Ingress)> {
-    let mut selected: Vec<(&ObjectKey, &Ingress)> =
-        resources.ingresses.iter().filter(|(_, i)| select::selects_ingress(i, resources, options)).collect();
-    // Stable: equal keys keep map order. The tie is the text `name.namespace`, compared without building it.
-    selected.sort_by(|(_, a), (_, b)| {
-        let created = |i: &Ingress| i.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
-        let tie = |i: &'r Ingress| {
-            let name = i.metadata.name.as_deref().unwrap_or("").bytes();
-            name.chain(std::iter::once(b'.')).chain(i.metadata.namespace.as_deref().unwrap_or("").bytes())
-        };
-        created(a).cmp(&created(b)).then_with(|| tie(a).cmp(tie(b)))
-    });
-    selected
 }

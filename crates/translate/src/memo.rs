@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use oxigress_ir::{Certificate, CertificateId, Cluster, ClusterId, PluginInstance, RouteAction, Snapshot, TlsHost, VirtualHost};
+use oxigress_ir::{Certificate, CertificateId, Cluster, ClusterId, PluginInstance, Route, Snapshot, TlsHost, VirtualHost};
 use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{ObjectKey, ObjectRef, Resources};
 
@@ -292,9 +292,7 @@ fn unlist<K: std::hash::Hash + Eq>(lists: &mut FastMap<K, Vec<ObjectKey>>, item:
 
 /// Every cluster reference of a host's routes (one per use).
 fn used_clusters(vhost: &VirtualHost) -> impl Iterator<Item = &ClusterId> {
-    vhost.routes.iter().flat_map(|r| match &r.action {
-        RouteAction::Forward(f) => f.clusters().chain(r.policy.mirror.as_ref().and_then(|m| m.cluster())),
-    })
+    vhost.routes.iter().flat_map(Route::clusters)
 }
 
 /// [`crate::translate_after`], reusing from `memo` the plan of every Ingress whose inputs did not change
