@@ -266,7 +266,7 @@ impl TransportConnector {
                         // test_reusable_stream: we assume server would never actively send data
                         // first on an idle stream.
                         #[cfg(unix)]
-                        if peer.matches_fd(stream.id())
+                        if connected_to(peer, &stream)
                             && test_reusable_stream(&mut stream, &self.unexpected_data_conn_count)
                         {
                             Some(stream)
@@ -477,6 +477,24 @@ use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
+/// oxigress patch: whether a pooled `stream` is connected to `peer`, from the address its socket digest
+/// recorded when it was connected, instead of asking the kernel (`getpeername`) on every reuse as
+/// `Peer::matches_fd` does: one system call fewer per proxied request on a kept-alive upstream connection.
+/// A broken idle connection is still caught by `test_reusable_stream`. Streams without a recorded
+/// address (and Unix sockets) keep pingora's fd check.
+#[cfg(unix)]
+fn connected_to<P: Peer>(peer: &P, stream: &Stream) -> bool {
+    use crate::protocols::l4::socket::SocketAddr;
+    let recorded = stream.get_socket_digest();
+    match (peer.address(), recorded.as_deref().and_then(|d| d.peer_addr())) {
+        (SocketAddr::Inet(want), Some(SocketAddr::Inet(got))) => {
+            // as `check_fd_match`: 0.0.0.0 may be mapped to another address by the system, not compared
+            want.ip() == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) || want == got
+        }
+        _ => peer.matches_fd(stream.id()),
+    }
+}
+
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {
     let mut buf = [0; 1];
     // tokio::task::unconstrained because now_or_never may yield None when the future is ready

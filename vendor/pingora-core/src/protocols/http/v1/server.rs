@@ -349,7 +349,10 @@ impl HttpSession {
                         // while header_refs doesn't as it is still empty
                         let _num_headers = populate_headers(base, &mut header_refs, req.headers);
 
-                        let mut request_header = Box::new(RequestHeader::build(
+                        // oxigress patch: header names are not kept in their original case (no second
+                        // map to fill, clone and keep in step with every header change); as Envoy, the
+                        // upstream gets them lower-case (common names title-cased).
+                        let mut request_header = Box::new(RequestHeader::build_no_case(
                             req.method.unwrap_or(""),
                             // we path httparse to allow unsafe bytes in the str
                             req.path.unwrap_or("").as_bytes(),
