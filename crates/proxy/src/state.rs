@@ -43,8 +43,7 @@ impl ProxyState {
             tracing::error!(instance = %self.instance, "cannot compile: {problem}");
         }
         self.runtime.store(Arc::new(runtime));
-        let routes = snapshot.virtual_hosts.iter().flat_map(|v| &v.routes).map(|r| r.name.as_str());
-        self.metrics.retain(routes, snapshot.plugins.iter().map(|p| p.id.as_str()));
+        self.metrics.retain(&snapshot);
         self.problems.store(Arc::new(problems.clone()));
         self.metrics.snapshots_applied.inc();
         self.ready.store(true, Ordering::Release);
@@ -118,6 +117,20 @@ mod tests {
         Arc::new(Snapshot { virtual_hosts, clusters: [("c".to_string(), Arc::new(cluster))].into(), ..Snapshot::default() })
     }
 
+    /// A snapshot with one virtual host per `(host, route names)`, sorted by host as translation sorts them.
+    fn hosts(hosts: &[(&str, &[&str])]) -> Arc<Snapshot> {
+        let mut base = (*snapshot(&[])).clone();
+        base.virtual_hosts = hosts
+            .iter()
+            .map(|(host, routes)| {
+                let mut vhost = (*snapshot(routes).virtual_hosts[0]).clone();
+                vhost.host = (*host).to_string();
+                Arc::new(vhost)
+            })
+            .collect();
+        Arc::new(base)
+    }
+
     fn exposition(registry: &Registry) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
@@ -151,5 +164,34 @@ mod tests {
         let text = exposition(&registry);
         assert!(text.contains(r#"oxigress_requests_total{route="ns/gone",code="2xx"}"#), "{text}");
         assert!(!text.contains(r#"route="keep""#) && !text.contains(r#"route="new""#), "{text}");
+    }
+
+    #[test]
+    fn a_route_name_on_several_hosts_keeps_its_series_until_its_last_host_goes() {
+        let mut registry = Registry::default();
+        let state = ProxyState::new("t", ProxyMetrics::register(&mut registry));
+        let first = hosts(&[("a.example", &["ns/shared"]), ("b.example", &["ns/shared", "ns/other"])]);
+        state.apply(first.clone());
+        assert!(exposition(&registry).contains(r#"route="ns/shared""#));
+
+        // b.example changes (a new Arc), a.example is the very same host: only b's routes are counted again.
+        let mut second = (*first).clone();
+        second.virtual_hosts[1] = hosts(&[("b.example", &["ns/other"])]).virtual_hosts[0].clone();
+        state.apply(Arc::new(second.clone()));
+        let text = exposition(&registry);
+        assert!(text.contains(r#"route="ns/shared""#), "still on a.example: {text}");
+        assert!(text.contains(r#"route="ns/other""#), "{text}");
+
+        // The last host with the name goes: so do its series.
+        let third = hosts(&[("b.example", &["ns/other"])]);
+        state.apply(third);
+        let text = exposition(&registry);
+        assert!(!text.contains("ns/shared"), "{text}");
+        assert!(text.contains(r#"route="ns/other""#), "{text}");
+
+        // Applying equal snapshots (new Arcs, same content) keeps every series.
+        state.apply(hosts(&[("b.example", &["ns/other"])]));
+        state.apply(hosts(&[("b.example", &["ns/other"])]));
+        assert!(exposition(&registry).contains(r#"route="ns/other""#));
     }
 }

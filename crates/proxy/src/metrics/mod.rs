@@ -1,7 +1,9 @@
 //! Data-plane metrics. Per-route counters are looked up once when a snapshot is compiled, so the request
 //! path only increments atomics (no label allocation, no map lookup, no lock). When a snapshot is applied,
 //! the series of routes and plugins it no longer has are removed ([`ProxyMetrics::retain`]), so replacing
-//! routes does not grow memory (or `/metrics`) without bound.
+//! routes does not grow memory (or `/metrics`) without bound. Only the virtual hosts that changed since the
+//! previous snapshot are looked at (an unchanged host is the same `Arc`), so a change to one Ingress among
+//! thousands costs in proportion to that change.
 
 mod ai;
 mod histogram;
@@ -9,8 +11,10 @@ mod histogram;
 pub use ai::{AiMetrics, LazyAiMetrics};
 pub use histogram::LatencyHistogram;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use oxigress_ir::{Snapshot, VirtualHost};
 
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -69,10 +73,14 @@ pub struct ProxyMetrics {
 /// What [`ProxyMetrics`] has created series for.
 #[derive(Default)]
 struct Labelled {
-    routes: HashSet<String>,
+    /// The snapshot `routes` and `plugins` describe (the last one retained).
+    basis: Arc<Snapshot>,
+    /// Per route name: how many routes of `basis` have it (one Ingress rule's name is on every host it
+    /// lists).
+    routes: HashMap<String, usize>,
     plugins: HashSet<String>,
     /// Routes removed by the previous apply (removed once more at the next).
-    retired: HashSet<String>,
+    retired: Vec<String>,
 }
 
 impl ProxyMetrics {
@@ -93,28 +101,51 @@ impl ProxyMetrics {
         Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions, ai, labelled: Arc::default() }
     }
 
-    /// Removes the series of every route and plugin not in `routes` / `plugins` (the names of the snapshot
-    /// just applied), and remembers these as the live ones. Called once per applied snapshot, never on the
-    /// request path. A request still running on the previous snapshot counts into its detached counters;
-    /// the series an LLM route creates on its first LLM request could be re-created by such a request
-    /// after the swap, so the routes that went away are removed once more at the next apply.
-    pub fn retain<'a>(&self, routes: impl IntoIterator<Item = &'a str>, plugins: impl IntoIterator<Item = &'a str>) {
-        let routes: HashSet<String> = routes.into_iter().map(str::to_string).collect();
-        let plugins: HashSet<String> = plugins.into_iter().map(str::to_string).collect();
+    /// Removes the series of every route and plugin `snapshot` (the one just applied) no longer has, and
+    /// remembers it as the live one. Called once per applied snapshot, never on the request path; only the
+    /// virtual hosts that differ from the previously retained snapshot are looked at. A request still
+    /// running on the previous snapshot counts into its detached counters; the series an LLM route creates
+    /// on its first LLM request could be re-created by such a request after the swap, so the routes that
+    /// went away are removed once more at the next apply.
+    pub fn retain(&self, snapshot: &Arc<Snapshot>) {
         let mut labelled = self.labelled.lock();
-        let gone: HashSet<String> = labelled.routes.difference(&routes).cloned().collect();
-        for route in gone.iter().chain(labelled.retired.difference(&routes)) {
+        let Labelled { basis, routes, plugins, retired } = &mut *labelled;
+        // Names that lost a route: gone if no route has them once every change is counted.
+        let mut lost: Vec<&str> = Vec::new();
+        each_changed_host(&basis.virtual_hosts, &snapshot.virtual_hosts, |host, added| {
+            for route in &host.routes {
+                if added {
+                    *routes.entry(route.name.clone()).or_default() += 1;
+                } else if let Some(count) = routes.get_mut(&route.name) {
+                    *count = count.saturating_sub(1);
+                    lost.push(&route.name);
+                }
+            }
+        });
+        let mut gone = Vec::new();
+        for name in lost {
+            if routes.get(name) == Some(&0) {
+                routes.remove(name);
+                gone.push(name.to_string());
+            }
+        }
+        for route in gone.iter().chain(retired.iter().filter(|r| !routes.contains_key(*r))) {
             for code in CLASSES {
                 self.requests.remove(&RequestLabels { route: route.clone(), code });
             }
             self.ai.remove_route(route);
         }
-        for gone in labelled.plugins.difference(&plugins) {
-            for decision in ["continue", "respond"] {
-                self.plugin_decisions.remove(&PluginLabels { plugin: gone.clone(), decision });
+        if basis.plugins != snapshot.plugins {
+            let live: HashSet<String> = snapshot.plugins.iter().map(|p| p.id.clone()).collect();
+            for gone in plugins.difference(&live) {
+                for decision in ["continue", "respond"] {
+                    self.plugin_decisions.remove(&PluginLabels { plugin: gone.clone(), decision });
+                }
             }
+            *plugins = live;
         }
-        *labelled = Labelled { routes, plugins, retired: gone };
+        *retired = gone;
+        *basis = snapshot.clone();
     }
 
     /// The decision counters of one plugin.
@@ -145,5 +176,41 @@ impl RouteMetrics {
     pub fn record(&self, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.by_class[class].inc();
+    }
+}
+
+/// Calls `f(host, added)` for every virtual host of `old` that is not in `new` (`added` false) and every
+/// host of `new` not in `old` (`added` true). Both lists are sorted by host name; a host that is the same
+/// `Arc` in both is skipped without comparing, a host whose name is in both but whose value changed is
+/// reported as removed and added. Were the lists not sorted, every host would still be reported or
+/// skipped exactly once, so counts kept from these calls stay right.
+fn each_changed_host<'a>(old: &'a [Arc<VirtualHost>], new: &'a [Arc<VirtualHost>], mut f: impl FnMut(&'a VirtualHost, bool)) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (old.get(i), new.get(j)) {
+            (Some(o), Some(n)) if Arc::ptr_eq(o, n) => (i, j) = (i + 1, j + 1),
+            (Some(o), Some(n)) if o.host < n.host => {
+                f(o, false);
+                i += 1;
+            }
+            (Some(o), Some(n)) if o.host > n.host => {
+                f(n, true);
+                j += 1;
+            }
+            (Some(o), Some(n)) => {
+                f(o, false);
+                f(n, true);
+                (i, j) = (i + 1, j + 1);
+            }
+            (Some(o), None) => {
+                f(o, false);
+                i += 1;
+            }
+            (None, Some(n)) => {
+                f(n, true);
+                j += 1;
+            }
+            (None, None) => break,
+        }
     }
 }
