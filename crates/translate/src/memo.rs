@@ -21,6 +21,7 @@
 //! No global state: each memo belongs to its caller (one per controller).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -60,10 +61,34 @@ impl OrderKey {
     }
 }
 
-/// A selected Ingress' plan and its place in translation order.
+/// Where a plan is kept in [`TranslateMemo::plans`]; the per-object and per-slot lists hold these rather
+/// than Ingress keys.
+type PlanId = usize;
+
+/// A selected Ingress' plan, its place in translation order and what it read.
 struct Planned {
     plan: IngressPlan,
+    /// Its place in translation order (with the Ingress' key).
     order: OrderKey,
+    /// The hashes of the objects the plan read ([`TranslateMemo::readers`]).
+    reads: Vec<u64>,
+}
+
+/// The slots one translation replays.
+#[derive(Default)]
+struct Dirty {
+    /// Every slot some plan writes (a translation from scratch): then no slot is recorded.
+    all: bool,
+    /// The slots to replay, unless `all`.
+    slots: FastSet<Slot>,
+}
+
+impl Dirty {
+    fn mark(&mut self, slot: &Slot) {
+        if !self.all && !self.slots.contains(slot) {
+            self.slots.insert(slot.clone());
+        }
+    }
 }
 
 /// What one translation leaves for the next; start with `TranslateMemo::default()`.
@@ -71,16 +96,28 @@ struct Planned {
 pub struct TranslateMemo {
     /// The options the plans were made for.
     options: Option<InstanceOptions>,
-    /// The plan of every selected Ingress.
-    plans: FastMap<ObjectKey, Planned>,
-    /// The selected Ingresses in translation order.
-    order: BTreeSet<OrderKey>,
-    /// For every object some plan read, the Ingresses whose plans read it (usually one).
-    readers: FastMap<Dep, Vec<ObjectKey>>,
-    /// For every slot, the Ingresses whose plans write it (usually one).
-    writers: FastMap<Slot, Vec<ObjectKey>>,
-    /// What replaying each plan's steps emitted.
-    emitted: FastMap<ObjectKey, Emitted>,
+    /// Where the plan of every selected Ingress is.
+    ids: FastMap<ObjectKey, PlanId>,
+    /// The plans; a removed plan leaves a hole (`None`, listed in `free` once out of `order`).
+    plans: Vec<Option<Planned>>,
+    /// Holes in `plans` to reuse.
+    free: Vec<PlanId>,
+    /// The plans in translation order.
+    order: Vec<PlanId>,
+    /// Plans removed from `plans` but still in `order` (taken out once per translation).
+    unordered: Vec<PlanId>,
+    /// Plans added to `plans` but not yet to `order`.
+    to_order: Vec<PlanId>,
+    /// Hashes the objects plans read ([`Dep`]) for `readers`.
+    read_hasher: foldhash::fast::RandomState,
+    /// For the hash of every object some plan read, the plans that read it (usually one). Keyed by hash
+    /// so that no key is copied per read; two objects with one hash only make a plan stale that did not
+    /// need to be, which is harmless.
+    readers: FastMap<u64, SmallVec<[PlanId; 1]>>,
+    /// For every slot, the plans that write it (usually one).
+    writers: FastMap<Slot, SmallVec<[PlanId; 1]>>,
+    /// What replaying each plan's steps emitted, for plans that emitted something.
+    emitted: FastMap<PlanId, Emitted>,
     /// The finished virtual hosts, plugins attached.
     hosts: BTreeMap<String, Arc<VirtualHost>>,
     /// Every cluster some plan registered, with its upstream policy.
@@ -99,41 +136,84 @@ pub struct TranslateMemo {
 impl TranslateMemo {
     /// How many Ingress plans the memo holds.
     pub fn len(&self) -> usize {
-        self.plans.len()
+        self.ids.len()
     }
 
     /// Whether the memo holds no plan.
     pub fn is_empty(&self) -> bool {
-        self.plans.is_empty()
+        self.ids.is_empty()
+    }
+
+    /// The plan kept at `id`.
+    fn planned(&self, id: PlanId) -> Option<&Planned> {
+        self.plans.get(id).and_then(Option::as_ref)
     }
 
     /// Forgets the plan of `key`; the slots it wrote become dirty.
-    fn remove(&mut self, key: &ObjectKey, dirty: &mut FastSet<Slot>) {
-        let Some(planned) = self.plans.remove(key) else { return };
-        self.order.remove(&planned.order);
-        for dep in &planned.plan.reads {
-            unlist(&mut self.readers, dep, key);
+    fn remove(&mut self, key: &ObjectKey, dirty: &mut Dirty) {
+        let Some(id) = self.ids.remove(key) else { return };
+        let Some(planned) = self.plans.get_mut(id).and_then(Option::take) else { return };
+        self.unordered.push(id);
+        for read in &planned.reads {
+            unlist(&mut self.readers, read, id);
         }
-        for slot in &planned.plan.slots {
-            unlist(&mut self.writers, slot, key);
-            dirty.insert(slot.clone());
+        for slot in planned.plan.slots {
+            unlist(&mut self.writers, &slot, id);
+            if !dirty.all {
+                dirty.slots.insert(slot);
+            }
         }
-        self.emitted.remove(key);
+        self.emitted.remove(&id);
     }
 
     /// Keeps `plan` for `key`; the slots it writes become dirty.
-    fn insert(&mut self, key: &ObjectKey, ingress: &Ingress, plan: IngressPlan, dirty: &mut FastSet<Slot>) {
+    fn insert(&mut self, key: &ObjectKey, ingress: &Ingress, mut plan: IngressPlan, dirty: &mut Dirty) {
         self.remove(key, dirty);
-        for dep in &plan.reads {
-            self.readers.entry(dep.clone()).or_default().push(key.clone());
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.plans.push(None);
+                self.plans.len() - 1
+            }
+        };
+        let reads: Vec<u64> = std::mem::take(&mut plan.reads).iter().map(|dep| self.read_hasher.hash_one(dep)).collect();
+        for read in &reads {
+            self.readers.entry(*read).or_default().push(id);
         }
         for slot in &plan.slots {
-            self.writers.entry(slot.clone()).or_default().push(key.clone());
-            dirty.insert(slot.clone());
+            match self.writers.get_mut(slot) {
+                Some(writers) => writers.push(id),
+                None => {
+                    self.writers.insert(slot.clone(), smallvec::smallvec![id]);
+                }
+            }
+            dirty.mark(slot);
         }
-        let order = OrderKey::of(key, ingress);
-        self.order.insert(order.clone());
-        self.plans.insert(key.clone(), Planned { plan, order });
+        self.ids.insert(key.clone(), id);
+        self.plans[id] = Some(Planned { plan, order: OrderKey::of(key, ingress), reads });
+        self.to_order.push(id);
+    }
+
+    /// Brings `order` up to date with the plans removed and added since the last call.
+    fn reorder(&mut self) {
+        /// Up to this many added plans are inserted one by one; more, and the order is sorted again.
+        const INSERTS: usize = 64;
+        if !self.unordered.is_empty() {
+            let gone: FastSet<PlanId> = self.unordered.iter().copied().collect();
+            self.order.retain(|id| !gone.contains(id));
+            self.free.append(&mut self.unordered);
+        }
+        let plans = &self.plans;
+        let order_of = |id: &PlanId| plans.get(*id).and_then(Option::as_ref).map(|p| &p.order);
+        if self.to_order.len() > INSERTS {
+            self.order.append(&mut self.to_order);
+            self.order.sort_unstable_by(|a, b| order_of(a).cmp(&order_of(b)));
+        } else {
+            for id in self.to_order.drain(..) {
+                let at = self.order.partition_point(|other| order_of(other) < order_of(&id));
+                self.order.insert(at, id);
+            }
+        }
     }
 
     /// The Ingresses whose plans `changed` objects make stale, and whether selection may have changed
@@ -164,33 +244,26 @@ impl TranslateMemo {
             }
         }
         for dep in &deps {
-            stale.extend(self.readers.get(dep).into_iter().flatten().cloned());
+            let readers = self.readers.get(&self.read_hasher.hash_one(dep)).into_iter().flatten();
+            stale.extend(readers.filter_map(|id| self.planned(*id)).map(|p| p.order.key.clone()));
         }
         (stale, classes_changed)
     }
 
-    /// The plans writing `slot`, in translation order.
-    fn writers_in_order(&self, slot: &Slot) -> SmallVec<[(&ObjectKey, &IngressPlan); 1]> {
-        let keys = self.writers.get(slot).map_or(&[][..], Vec::as_slice);
-        let mut writers: SmallVec<[(&ObjectKey, &Planned); 1]> =
-            keys.iter().filter_map(|key| self.plans.get_key_value(key)).collect();
-        if writers.len() > 1 {
-            writers.sort_unstable_by(|a, b| a.1.order.cmp(&b.1.order));
-        }
-        writers.into_iter().map(|(key, planned)| (key, &planned.plan)).collect()
-    }
-
     /// Replays every dirty slot from the plans writing it.
-    fn replay(&mut self, dirty: &FastSet<Slot>, plugins: &[PluginInstance], instance_namespace: &str) {
+    fn replay(&mut self, dirty: Dirty, plugins: &[PluginInstance], instance_namespace: &str) {
         let mut emitted = std::mem::take(&mut self.emitted);
-        let mut used_changed: BTreeSet<ClusterId> = BTreeSet::new();
+        let mut used_changed: Vec<ClusterId> = Vec::new();
         let mut tls_dirty = false;
-        for slot in dirty {
+        // Sorted, so that `hosts` and `clusters` are updated in key order.
+        let mut slots: Vec<&Slot> = if dirty.all { self.writers.keys().collect() } else { dirty.slots.iter().collect() };
+        slots.sort_unstable();
+        for slot in slots {
             match slot {
                 Slot::Host(host) => {
                     let mut routes = HostRoutes::default();
-                    for (key, plan) in self.writers_in_order(slot) {
-                        with_emitted(&mut emitted, key, |e| plan::replay_host(plan, host, &mut routes, e));
+                    for (id, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        with_emitted(&mut emitted, id, |e| plan::replay_host(plan, host, &mut routes, e));
                     }
                     let finished = routes.finish(host).map(|mut vhost| {
                         wasm_plugin::attach(plugins, std::slice::from_mut(&mut vhost), instance_namespace);
@@ -207,11 +280,16 @@ impl TranslateMemo {
                                 self.cluster_users.remove(cluster);
                             }
                         }
-                        used_changed.insert(cluster.clone());
+                        used_changed.push(cluster.clone());
                     }
                     for cluster in finished.iter().flat_map(used_clusters) {
-                        *self.cluster_users.entry(cluster.clone()).or_default() += 1;
-                        used_changed.insert(cluster.clone());
+                        match self.cluster_users.get_mut(cluster) {
+                            Some(users) => *users += 1,
+                            None => {
+                                self.cluster_users.insert(cluster.clone(), 1);
+                            }
+                        }
+                        used_changed.push(cluster.clone());
                     }
                     match finished {
                         Some(vhost) => self.hosts.insert(host.clone(), Arc::new(vhost)),
@@ -220,8 +298,8 @@ impl TranslateMemo {
                 }
                 Slot::Cluster(id) => {
                     let mut cluster = ClusterSlot::default();
-                    for (key, plan) in self.writers_in_order(slot) {
-                        with_emitted(&mut emitted, key, |e| plan::replay_cluster(plan, id, &mut cluster, e));
+                    for (plan_id, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        with_emitted(&mut emitted, plan_id, |e| plan::replay_cluster(plan, id, &mut cluster, e));
                     }
                     match cluster.finish() {
                         Some(c) if self.registered.get(id).is_some_and(|old| **old == c) => {}
@@ -232,19 +310,21 @@ impl TranslateMemo {
                             self.registered.remove(id);
                         }
                     }
-                    used_changed.insert(id.clone());
+                    used_changed.push(id.clone());
                 }
                 Slot::Tls => tls_dirty = true,
             }
         }
         if tls_dirty {
             let mut tls = TlsTable::default();
-            for (key, plan) in self.writers_in_order(&Slot::Tls) {
-                with_emitted(&mut emitted, key, |e| plan::replay_tls(plan, &mut tls, e));
+            for (id, plan) in writers_in_order(&self.writers, &self.plans, &Slot::Tls) {
+                with_emitted(&mut emitted, id, |e| plan::replay_tls(plan, &mut tls, e));
             }
             (self.certificates, self.tls_hosts) = tls.finish();
         }
         self.emitted = emitted;
+        used_changed.sort_unstable();
+        used_changed.dedup();
         // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
         for id in used_changed {
             match self.registered.get(&id).filter(|_| self.cluster_users.contains_key(&id)) {
@@ -260,30 +340,45 @@ impl TranslateMemo {
     }
 }
 
+/// The plans writing `slot`, in translation order.
+fn writers_in_order<'m>(
+    writers: &'m FastMap<Slot, SmallVec<[PlanId; 1]>>,
+    plans: &'m [Option<Planned>],
+    slot: &Slot,
+) -> SmallVec<[(PlanId, &'m IngressPlan); 1]> {
+    let ids = writers.get(slot).map_or(&[][..], SmallVec::as_slice);
+    let mut found: SmallVec<[(PlanId, &Planned); 1]> =
+        ids.iter().filter_map(|id| plans.get(*id).and_then(Option::as_ref).map(|p| (*id, p))).collect();
+    if found.len() > 1 {
+        found.sort_unstable_by(|a, b| a.1.order.cmp(&b.1.order));
+    }
+    found.into_iter().map(|(id, planned)| (id, &planned.plan)).collect()
+}
+
 /// Runs `replay` on what `key`'s plan emitted so far, keeping an entry only while it holds something
 /// (most plans never emit anything).
-fn with_emitted(emitted: &mut FastMap<ObjectKey, Emitted>, key: &ObjectKey, replay: impl FnOnce(&mut Emitted)) {
-    match emitted.get_mut(key) {
+fn with_emitted(emitted: &mut FastMap<PlanId, Emitted>, id: PlanId, replay: impl FnOnce(&mut Emitted)) {
+    match emitted.get_mut(&id) {
         Some(entry) => {
             replay(entry);
             if entry.is_empty() {
-                emitted.remove(key);
+                emitted.remove(&id);
             }
         }
         None => {
             let mut entry = Emitted::new();
             replay(&mut entry);
             if !entry.is_empty() {
-                emitted.insert(key.clone(), entry);
+                emitted.insert(id, entry);
             }
         }
     }
 }
 
-/// Removes `key` from the list of `item` (and the list when it is empty).
-fn unlist<K: std::hash::Hash + Eq>(lists: &mut FastMap<K, Vec<ObjectKey>>, item: &K, key: &ObjectKey) {
+/// Removes plan `id` from the list of `item` (and the list when it is empty).
+fn unlist<K: std::hash::Hash + Eq>(lists: &mut FastMap<K, SmallVec<[PlanId; 1]>>, item: &K, id: PlanId) {
     if let Some(list) = lists.get_mut(item) {
-        list.retain(|k| k != key);
+        list.retain(|other| *other != id);
         if list.is_empty() {
             lists.remove(item);
         }
@@ -311,14 +406,16 @@ pub fn translate_with_memo(
 ) -> Translation {
     let inputs = Inputs::new(resources, options);
     let known = changed.filter(|_| memo.options.as_ref() == Some(options));
+    let mut dirty = Dirty::default();
     let (stale, reselect) = match known {
         Some(changed) => memo.stale(changed, &inputs),
         None => {
             *memo = TranslateMemo { options: Some(options.clone()), ..TranslateMemo::default() };
+            // From scratch: every slot is replayed, none needs to be listed.
+            dirty.all = true;
             (FastSet::default(), true)
         }
     };
-    let mut dirty = FastSet::default();
     for key in &stale {
         memo.remove(key, &mut dirty);
     }
@@ -327,32 +424,37 @@ pub fn translate_with_memo(
         let now: Vec<(&ObjectKey, &Ingress)> =
             resources.ingresses.iter().filter(|(_, i)| select::selects_ingress(i, resources, options)).collect();
         let keep: FastSet<&ObjectKey> = now.iter().map(|(k, _)| *k).collect();
-        let gone: Vec<ObjectKey> = memo.plans.keys().filter(|k| !keep.contains(k)).cloned().collect();
+        let gone: Vec<ObjectKey> = memo.ids.keys().filter(|k| !keep.contains(k)).cloned().collect();
         for key in &gone {
             memo.remove(key, &mut dirty);
         }
-        now.into_iter().filter(|(k, _)| !memo.plans.contains_key(*k)).collect()
+        now.into_iter().filter(|(k, _)| !memo.ids.contains_key(*k)).collect()
     } else {
         let selected = |(_, ingress): &(&ObjectKey, &Ingress)| select::selects_ingress(ingress, resources, options);
         stale.iter().filter_map(|key| resources.ingresses.get_key_value(key)).filter(selected).collect()
     };
+    memo.ids.reserve(to_plan.len());
+    memo.plans.reserve(to_plan.len().saturating_sub(memo.free.len()));
     for (key, ingress) in to_plan {
         let plan = ingress::plan_ingress(ingress, &inputs);
         memo.insert(key, ingress, plan, &mut dirty);
     }
+    memo.reorder();
     let mut global_diagnostics = Vec::new();
     let plugins = wasm_plugin::plugins(resources, options, previous, &mut global_diagnostics);
     let settings = gateway_config::settings(resources, options, previous, &mut global_diagnostics);
     if memo.plugins.as_ref() != Some(&plugins) {
         // Plugins are attached to every route: every host again.
-        dirty.extend(memo.writers.keys().filter(|s| matches!(s, Slot::Host(_))).cloned());
+        if !dirty.all {
+            dirty.slots.extend(memo.writers.keys().filter(|s| matches!(s, Slot::Host(_))).cloned());
+        }
         memo.plugins = Some(plugins.clone());
     }
-    memo.replay(&dirty, &plugins, &options.instance_namespace);
+    memo.replay(dirty, &plugins, &options.instance_namespace);
     let mut diagnostics = Vec::new();
-    for order in &memo.order {
-        let Some(planned) = memo.plans.get(&order.key) else { continue };
-        let emitted = memo.emitted.get(&order.key);
+    for id in &memo.order {
+        let Some(planned) = memo.planned(*id) else { continue };
+        let emitted = memo.emitted.get(id);
         if planned.plan.has_diagnostics() || emitted.is_some() {
             plan::diagnostics_of(&planned.plan, emitted, &mut diagnostics);
         }
