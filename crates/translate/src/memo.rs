@@ -7,16 +7,21 @@
 //!    clusters with their endpoints, routes built. A plan is a function of the Ingress, the instance
 //!    options and the objects its reader read ([`Dep`]); the memo knows, per object read, which plans read
 //!    it, so only the plans of changed Ingresses and of Ingresses reading a changed object are made again.
-//! 2. **slots** ([`Slot`]): one host's routes, one cluster, the TLS table. A slot depends only on the
-//!    plans that write it, in translation order; only the slots written by a plan made again (its old or
-//!    its new version) are replayed. Finished hosts and clusters are kept as `Arc`s and shared with the
-//!    previous snapshot, so the proxy can tell unchanged ones by pointer.
+//! 2. **slots** ([`Slot`]): one host's routes, one cluster, one certificate, one SNI host's binding. A
+//!    slot depends only on the plans that write it, in translation order; only the slots written by a
+//!    plan made again (its old or its new version) are replayed. Finished hosts and clusters are kept as
+//!    `Arc`s and shared with the previous snapshot, so the proxy can tell unchanged ones by pointer.
 //! 3. **global steps**: plugins and gateway settings (cheap, redone every time; when the plugins change,
 //!    every host is replayed to attach them), diagnostics merged in translation order.
 //!
 //! Without a list of changed objects (or with other options) the memo starts over; a full translation is
 //! the same code with every slot dirty, so both give exactly [`crate::translate_after`]'s result whenever
 //! the list is complete.
+//!
+//! The bookkeeping is kept cheap per Ingress, since a full translation does it for every one (10,000
+//! Ingresses: `examples/full_translate.rs`): plans live in a slab and the per-object and per-slot lists
+//! hold their ids, objects read are keyed by hash, the translation order is a sorted list of ids, and a
+//! translation from scratch lists no dirty slot (all are).
 //!
 //! No global state: each memo belongs to its caller (one per controller).
 
@@ -34,7 +39,7 @@ use crate::backend::ClusterSlot;
 use crate::inputs::{Dep, Inputs};
 use crate::plan::{self, Emitted, IngressPlan, Slot};
 use crate::routes::HostRoutes;
-use crate::tls::TlsTable;
+use crate::tls::{CertificateSlot, TlsHostSlot};
 use crate::{annotations, gateway_config, ingress, select, wasm_plugin, FastMap, FastSet, InstanceOptions, Translation};
 
 /// Where an Ingress goes in translation order: bases before canaries (canaries merge into the routes of
@@ -126,9 +131,14 @@ pub struct TranslateMemo {
     cluster_users: FastMap<ClusterId, usize>,
     /// The registered clusters some route uses (what the snapshot holds).
     clusters: BTreeMap<ClusterId, Arc<Cluster>>,
-    /// The finished TLS table.
+    /// Every certificate some plan registered, and whether some plan presents it to upstreams.
+    registered_certificates: FastMap<CertificateId, (Certificate, bool)>,
+    /// The finished SNI bindings.
+    tls_hosts: BTreeMap<String, TlsHost>,
+    /// How many SNI bindings in `tls_hosts` use each certificate.
+    certificate_users: FastMap<CertificateId, usize>,
+    /// The registered certificates some binding or upstream uses (what the snapshot holds).
     certificates: BTreeMap<CertificateId, Certificate>,
-    tls_hosts: Vec<TlsHost>,
     /// The plugins `hosts` were attached with.
     plugins: Option<Vec<PluginInstance>>,
 }
@@ -254,7 +264,7 @@ impl TranslateMemo {
     fn replay(&mut self, dirty: Dirty, plugins: &[PluginInstance], instance_namespace: &str) {
         let mut emitted = std::mem::take(&mut self.emitted);
         let mut used_changed: Vec<ClusterId> = Vec::new();
-        let mut tls_dirty = false;
+        let mut certificates_changed: Vec<CertificateId> = Vec::new();
         // Sorted, so that `hosts` and `clusters` are updated in key order.
         let mut slots: Vec<&Slot> = if dirty.all { self.writers.keys().collect() } else { dirty.slots.iter().collect() };
         slots.sort_unstable();
@@ -312,17 +322,65 @@ impl TranslateMemo {
                     }
                     used_changed.push(id.clone());
                 }
-                Slot::Tls => tls_dirty = true,
+                Slot::Certificate(id) => {
+                    let mut certificate = CertificateSlot::default();
+                    for (_, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        plan::replay_certificate(plan, id, &mut certificate);
+                    }
+                    match certificate.finish() {
+                        Some(c) => self.registered_certificates.insert(id.clone(), c),
+                        None => self.registered_certificates.remove(id),
+                    };
+                    certificates_changed.push(id.clone());
+                }
+                Slot::TlsHost(host) => {
+                    let mut binding = TlsHostSlot::default();
+                    for (id, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        with_emitted(&mut emitted, id, |e| plan::replay_tls_host(plan, host, &mut binding, e));
+                    }
+                    let finished = binding.finish();
+                    let old = self.tls_hosts.get(host);
+                    if old == finished.as_ref() {
+                        continue;
+                    }
+                    if let Some(old) = old {
+                        if let Some(users) = self.certificate_users.get_mut(&old.certificate) {
+                            *users -= 1;
+                            if *users == 0 {
+                                self.certificate_users.remove(&old.certificate);
+                            }
+                        }
+                        certificates_changed.push(old.certificate.clone());
+                    }
+                    match finished {
+                        Some(tls_host) => {
+                            *self.certificate_users.entry(tls_host.certificate.clone()).or_default() += 1;
+                            certificates_changed.push(tls_host.certificate.clone());
+                            self.tls_hosts.insert(host.clone(), tls_host);
+                        }
+                        None => {
+                            self.tls_hosts.remove(host);
+                        }
+                    }
+                }
             }
-        }
-        if tls_dirty {
-            let mut tls = TlsTable::default();
-            for (id, plan) in writers_in_order(&self.writers, &self.plans, &Slot::Tls) {
-                with_emitted(&mut emitted, id, |e| plan::replay_tls(plan, &mut tls, e));
-            }
-            (self.certificates, self.tls_hosts) = tls.finish();
         }
         self.emitted = emitted;
+        certificates_changed.sort_unstable();
+        certificates_changed.dedup();
+        // why: a certificate whose every host went to an older Ingress (DuplicatedTls) serves nothing.
+        for id in certificates_changed {
+            let used = |upstream: &bool| *upstream || self.certificate_users.contains_key(&id);
+            match self.registered_certificates.get(&id).filter(|(_, upstream)| used(upstream)) {
+                Some((certificate, _)) if self.certificates.get(&id) == Some(certificate) => {}
+                Some((certificate, _)) => {
+                    self.certificates.insert(id, certificate.clone());
+                }
+                None => {
+                    self.certificates.remove(&id);
+                }
+            }
+        }
         used_changed.sort_unstable();
         used_changed.dedup();
         // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
@@ -465,7 +523,7 @@ pub fn translate_with_memo(
         virtual_hosts: memo.hosts.values().cloned().collect(),
         clusters: memo.clusters.clone(),
         certificates: memo.certificates.clone(),
-        tls_hosts: memo.tls_hosts.clone(),
+        tls_hosts: memo.tls_hosts.values().cloned().collect(),
         plugins,
         settings,
     };
