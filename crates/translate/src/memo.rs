@@ -26,7 +26,6 @@
 //! No global state: each memo belongs to its caller (one per controller).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -36,7 +35,7 @@ use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{ObjectKey, ObjectRef, Resources};
 
 use crate::backend::ClusterSlot;
-use crate::inputs::{Dep, Inputs};
+use crate::inputs::{Dep, Inputs, ReadHasher};
 use crate::plan::{self, Emitted, IngressPlan, Slot};
 use crate::routes::HostRoutes;
 use crate::tls::{CertificateSlot, TlsHostSlot};
@@ -113,11 +112,9 @@ pub struct TranslateMemo {
     unordered: Vec<PlanId>,
     /// Plans added to `plans` but not yet to `order`.
     to_order: Vec<PlanId>,
-    /// Hashes the objects plans read ([`Dep`]) for `readers`.
-    read_hasher: foldhash::fast::RandomState,
-    /// For the hash of every object some plan read, the plans that read it (usually one). Keyed by hash
-    /// so that no key is copied per read; two objects with one hash only make a plan stale that did not
-    /// need to be, which is harmless.
+    /// Hashes the objects plans read ([`Dep::hash`]); kept when the memo starts over.
+    read_hasher: ReadHasher,
+    /// For the hash of every object some plan read ([`Dep::hash`]), the plans that read it (usually one).
     readers: FastMap<u64, SmallVec<[PlanId; 1]>>,
     /// For every slot, the plans that write it (usually one).
     writers: FastMap<Slot, SmallVec<[PlanId; 1]>>,
@@ -186,7 +183,7 @@ impl TranslateMemo {
                 self.plans.len() - 1
             }
         };
-        let reads: Vec<u64> = std::mem::take(&mut plan.reads).iter().map(|dep| self.read_hasher.hash_one(dep)).collect();
+        let reads = std::mem::take(&mut plan.reads);
         for read in &reads {
             self.readers.entry(*read).or_default().push(id);
         }
@@ -239,22 +236,23 @@ impl TranslateMemo {
                     stale.insert(key);
                 }
                 "IngressClass" => classes_changed = true,
-                "Service" => deps.push(Dep::Service(key)),
-                "Endpoints" => deps.push(Dep::Endpoints(key)),
-                "Secret" => deps.push(Dep::Secret(key)),
+                "Service" => deps.push((Dep::Service, key)),
+                "Endpoints" => deps.push((Dep::Endpoints, key)),
+                "Secret" => deps.push((Dep::Secret, key)),
                 "EndpointSlice" => {
                     // Its Service group now, and (through the slice itself) the group it was read in.
                     if let Some(service) = inputs.slice_service(&key) {
-                        deps.push(Dep::Slices(service));
+                        deps.push((Dep::Slices, service));
                     }
-                    deps.push(Dep::Slice(key));
+                    deps.push((Dep::Slice, key));
                 }
                 // Plugins and the gateway ConfigMap are global steps, done every time.
                 _ => {}
             }
         }
-        for dep in &deps {
-            let readers = self.readers.get(&self.read_hasher.hash_one(dep)).into_iter().flatten();
+        for (dep, key) in &deps {
+            let read = dep.hash(&self.read_hasher, &key.namespace, &key.name);
+            let readers = self.readers.get(&read).into_iter().flatten();
             stale.extend(readers.filter_map(|id| self.planned(*id)).map(|p| p.order.key.clone()));
         }
         (stale, classes_changed)
@@ -462,13 +460,14 @@ pub fn translate_with_memo(
     previous: Option<&Snapshot>,
     changed: Option<&BTreeSet<ObjectRef>>,
 ) -> Translation {
-    let inputs = Inputs::new(resources, options);
+    let inputs = Inputs::new(resources, options, memo.read_hasher.clone());
     let known = changed.filter(|_| memo.options.as_ref() == Some(options));
     let mut dirty = Dirty::default();
     let (stale, reselect) = match known {
         Some(changed) => memo.stale(changed, &inputs),
         None => {
-            *memo = TranslateMemo { options: Some(options.clone()), ..TranslateMemo::default() };
+            let read_hasher = std::mem::take(&mut memo.read_hasher);
+            *memo = TranslateMemo { options: Some(options.clone()), read_hasher, ..TranslateMemo::default() };
             // From scratch: every slot is replayed, none needs to be listed.
             dirty.all = true;
             (FastSet::default(), true)

@@ -19,7 +19,7 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 
 use crate::annotations::Canary;
 use crate::backend::ClusterSlot;
-use crate::inputs::{Dep, Inputs, Reader};
+use crate::inputs::{Inputs, Reader};
 use crate::routes::{HostRoutes, PendingRoute, RouteClass};
 use crate::tls::{CertificateSlot, TlsHostSlot};
 
@@ -96,8 +96,8 @@ pub(crate) struct IngressPlan {
     diagnostics: Vec<Diagnostic>,
     /// Effects, each with the number of `diagnostics` emitted before it.
     steps: Vec<(usize, Step)>,
-    /// The objects read while planning, each once.
-    pub reads: Vec<Dep>,
+    /// The objects read while planning, by hash ([`crate::inputs::Dep::hash`]), each once.
+    pub reads: Vec<u64>,
     /// The slots the steps write, each once.
     pub slots: Vec<Slot>,
 }
@@ -153,7 +153,12 @@ impl<'i, 'a> PlanBuilder<'i, 'a> {
             owner: self.owner,
             diagnostics: self.diagnostics,
             steps: self.steps,
-            reads: self.reader.reads.into_iter().collect(),
+            reads: {
+                let mut reads = self.reader.reads;
+                reads.sort_unstable();
+                reads.dedup();
+                reads
+            },
             slots: slots.into_iter().collect(),
         }
     }
