@@ -88,6 +88,7 @@ struct Dirty {
 }
 
 impl Dirty {
+    /// Lists `slot` (copied only when it is not listed yet, and not at all when every slot is dirty).
     fn mark(&mut self, slot: &Slot) {
         if !self.all && !self.slots.contains(slot) {
             self.slots.insert(slot.clone());
