@@ -262,7 +262,9 @@ impl TranslateMemo {
     /// Replays every dirty slot from the plans writing it.
     fn replay(&mut self, dirty: Dirty, plugins: &[PluginInstance], instance_namespace: &str) {
         let mut emitted = std::mem::take(&mut self.emitted);
+        // The clusters whose registration or use changed (not listed when every slot is dirty).
         let mut used_changed: Vec<ClusterId> = Vec::new();
+        let all = dirty.all;
         let mut certificates_changed: Vec<CertificateId> = Vec::new();
         // Sorted, so that `hosts` and `clusters` are updated in key order.
         let mut slots: Vec<&Slot> = if dirty.all { self.writers.keys().collect() } else { dirty.slots.iter().collect() };
@@ -289,7 +291,9 @@ impl TranslateMemo {
                                 self.cluster_users.remove(cluster);
                             }
                         }
-                        used_changed.push(cluster.clone());
+                        if !all {
+                            used_changed.push(cluster.clone());
+                        }
                     }
                     for cluster in finished.iter().flat_map(used_clusters) {
                         match self.cluster_users.get_mut(cluster) {
@@ -298,7 +302,9 @@ impl TranslateMemo {
                                 self.cluster_users.insert(cluster.clone(), 1);
                             }
                         }
-                        used_changed.push(cluster.clone());
+                        if !all {
+                            used_changed.push(cluster.clone());
+                        }
                     }
                     match finished {
                         Some(vhost) => self.hosts.insert(host.clone(), Arc::new(vhost)),
@@ -319,7 +325,9 @@ impl TranslateMemo {
                             self.registered.remove(id);
                         }
                     }
-                    used_changed.push(id.clone());
+                    if !all {
+                        used_changed.push(id.clone());
+                    }
                 }
                 Slot::Certificate(id) => {
                     let mut certificate = CertificateSlot::default();
@@ -380,17 +388,22 @@ impl TranslateMemo {
                 }
             }
         }
-        used_changed.sort_unstable();
-        used_changed.dedup();
         // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
-        for id in used_changed {
-            match self.registered.get(&id).filter(|_| self.cluster_users.contains_key(&id)) {
-                Some(cluster) if self.clusters.get(&id).is_some_and(|c| Arc::ptr_eq(c, cluster)) => {}
-                Some(cluster) => {
-                    self.clusters.insert(id, cluster.clone());
-                }
-                None => {
-                    self.clusters.remove(&id);
+        if all {
+            let used = self.registered.iter().filter(|(id, _)| self.cluster_users.contains_key(*id));
+            self.clusters = used.map(|(id, cluster)| (id.clone(), cluster.clone())).collect();
+        } else {
+            used_changed.sort_unstable();
+            used_changed.dedup();
+            for id in used_changed {
+                match self.registered.get(&id).filter(|_| self.cluster_users.contains_key(&id)) {
+                    Some(cluster) if self.clusters.get(&id).is_some_and(|c| Arc::ptr_eq(c, cluster)) => {}
+                    Some(cluster) => {
+                        self.clusters.insert(id, cluster.clone());
+                    }
+                    None => {
+                        self.clusters.remove(&id);
+                    }
                 }
             }
         }
