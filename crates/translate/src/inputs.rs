@@ -1,11 +1,12 @@
 //! What one Ingress' translation reads besides the Ingress itself: Services, their EndpointSlices and
 //! Endpoints, Secrets. [`Inputs`] indexes them once per translation; a [`Reader`] is the only way an
-//! Ingress' translation reaches them, and records every key it asked for ([`Dep`]), so the memo
+//! Ingress' translation reaches them, and records (by hash) every key it asked for ([`Dep`]), so the memo
 //! ([`crate::TranslateMemo`]) knows which cached per-Ingress results a changed object makes stale.
 
 use std::borrow::Cow;
 use std::cell::{Cell, OnceCell};
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
 
 use oxigress_ir::Endpoint;
 use oxigress_objects::k8s_openapi::api::core::v1::{Secret, Service, ServicePort};
@@ -17,19 +18,31 @@ use crate::options::InstanceOptions;
 /// The label that ties an EndpointSlice to its Service.
 const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
-/// One object (or group of objects) an Ingress' translation read.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What kind of object (or group of objects) `namespace/name` an Ingress' translation read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Dep {
     /// The Service `namespace/name` (absent counts too).
-    Service(ObjectKey),
+    Service,
     /// The `Endpoints` object `namespace/name`.
-    Endpoints(ObjectKey),
+    Endpoints,
     /// Which EndpointSlices are labelled for Service `namespace/name`.
-    Slices(ObjectKey),
+    Slices,
     /// The EndpointSlice `namespace/name` (read as one of its Service's).
-    Slice(ObjectKey),
+    Slice,
     /// The Secret `namespace/name`.
-    Secret(ObjectKey),
+    Secret,
+}
+
+/// Hashes what was read ([`Dep::hash`]); one per memo, so that its hashes stay comparable.
+pub(crate) type ReadHasher = foldhash::fast::RandomState;
+
+impl Dep {
+    /// The hash a read of `namespace/name` of this kind is recorded (and looked up) under: reads are
+    /// recorded by hash, without copying keys; two objects with one hash only make the memo plan an
+    /// Ingress again that did not need it, which is harmless.
+    pub fn hash(self, hasher: &ReadHasher, namespace: &str, name: &str) -> u64 {
+        hasher.hash_one((self, namespace, name))
+    }
 }
 
 /// The objects of one translation, with the EndpointSlices indexed by Service.
@@ -41,14 +54,16 @@ pub(crate) struct Inputs<'a> {
     slices: OnceCell<SliceIndex<'a>>,
     /// Services whose slices were looked up so far.
     lookups: Cell<usize>,
+    /// Hashes the reads [`Reader`]s record.
+    read_hasher: ReadHasher,
 }
 
 type SliceIndex<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a ObjectKey, &'a EndpointSlice)>>>;
 
 impl<'a> Inputs<'a> {
     /// The inputs of one translation.
-    pub fn new(resources: &'a Resources, options: &'a InstanceOptions) -> Self {
-        Self { resources, options, slices: OnceCell::new(), lookups: Cell::new(0) }
+    pub fn new(resources: &'a Resources, options: &'a InstanceOptions, read_hasher: ReadHasher) -> Self {
+        Self { resources, options, slices: OnceCell::new(), lookups: Cell::new(0), read_hasher }
     }
 
     /// The Service an EndpointSlice `key` is labelled for now, if it exists.
@@ -99,14 +114,18 @@ impl<'a> Inputs<'a> {
 /// Looks objects up for one Ingress' translation and records what it read.
 pub(crate) struct Reader<'i, 'a> {
     inputs: &'i Inputs<'a>,
-    /// Everything read so far.
-    pub reads: BTreeSet<Dep>,
+    /// Everything read so far, by hash ([`Dep::hash`]; repeats included).
+    pub reads: Vec<u64>,
 }
 
 impl<'i, 'a> Reader<'i, 'a> {
     /// A reader that has read nothing yet.
     pub fn new(inputs: &'i Inputs<'a>) -> Self {
-        Self { inputs, reads: BTreeSet::new() }
+        Self { inputs, reads: Vec::new() }
+    }
+
+    fn read(&mut self, dep: Dep, namespace: &str, name: &str) {
+        self.reads.push(dep.hash(&self.inputs.read_hasher, namespace, name));
     }
 
     /// This instance.
@@ -116,25 +135,25 @@ impl<'i, 'a> Reader<'i, 'a> {
 
     /// The Service `namespace/name`, if it exists in a watched namespace.
     pub fn service(&mut self, namespace: &str, name: &str) -> Option<&'a Service> {
-        self.reads.insert(Dep::Service(ObjectKey::new(namespace, name)));
+        self.read(Dep::Service, namespace, name);
         self.inputs.service(namespace, name)
     }
 
     /// The Secret `namespace/name`, if it exists in a watched namespace.
     pub fn secret(&mut self, namespace: &str, name: &str) -> Option<&'a Secret> {
-        self.reads.insert(Dep::Secret(ObjectKey::new(namespace, name)));
+        self.read(Dep::Secret, namespace, name);
         self.inputs.secret(namespace, name)
     }
 
     /// The ready endpoints of `namespace/service` at `port`, from its EndpointSlices and `Endpoints`,
     /// sorted and deduplicated.
     pub fn endpoints(&mut self, namespace: &str, service: &str, port: &ServicePort) -> Vec<Endpoint> {
-        self.reads.insert(Dep::Slices(ObjectKey::new(namespace, service)));
-        self.reads.insert(Dep::Endpoints(ObjectKey::new(namespace, service)));
+        self.read(Dep::Slices, namespace, service);
+        self.read(Dep::Endpoints, namespace, service);
         let port_name = port.name.as_deref().unwrap_or("");
         let mut out = BTreeSet::new();
         for (key, slice) in self.inputs.slices_of(namespace, service).iter() {
-            self.reads.insert(Dep::Slice((*key).clone()));
+            self.read(Dep::Slice, &key.namespace, &key.name);
             let Some(slice_port) = slice
                 .ports
                 .iter()

@@ -7,16 +7,21 @@
 //!    clusters with their endpoints, routes built. A plan is a function of the Ingress, the instance
 //!    options and the objects its reader read ([`Dep`]); the memo knows, per object read, which plans read
 //!    it, so only the plans of changed Ingresses and of Ingresses reading a changed object are made again.
-//! 2. **slots** ([`Slot`]): one host's routes, one cluster, the TLS table. A slot depends only on the
-//!    plans that write it, in translation order; only the slots written by a plan made again (its old or
-//!    its new version) are replayed. Finished hosts and clusters are kept as `Arc`s and shared with the
-//!    previous snapshot, so the proxy can tell unchanged ones by pointer.
+//! 2. **slots** ([`Slot`]): one host's routes, one cluster, one certificate, one SNI host's binding. A
+//!    slot depends only on the plans that write it, in translation order; only the slots written by a
+//!    plan made again (its old or its new version) are replayed. Finished hosts and clusters are kept as
+//!    `Arc`s and shared with the previous snapshot, so the proxy can tell unchanged ones by pointer.
 //! 3. **global steps**: plugins and gateway settings (cheap, redone every time; when the plugins change,
 //!    every host is replayed to attach them), diagnostics merged in translation order.
 //!
 //! Without a list of changed objects (or with other options) the memo starts over; a full translation is
 //! the same code with every slot dirty, so both give exactly [`crate::translate_after`]'s result whenever
 //! the list is complete.
+//!
+//! The bookkeeping is kept cheap per Ingress, since a full translation does it for every one (10,000
+//! Ingresses: `examples/full_translate.rs`): plans live in a slab and the per-object and per-slot lists
+//! hold their ids, objects read are keyed by hash, the translation order is a sorted list of ids, and a
+//! translation from scratch lists no dirty slot (all are).
 //!
 //! No global state: each memo belongs to its caller (one per controller).
 
@@ -30,10 +35,10 @@ use oxigress_objects::k8s_openapi::api::networking::v1::Ingress;
 use oxigress_objects::{ObjectKey, ObjectRef, Resources};
 
 use crate::backend::ClusterSlot;
-use crate::inputs::{Dep, Inputs};
+use crate::inputs::{Dep, Inputs, ReadHasher};
 use crate::plan::{self, Emitted, IngressPlan, Slot};
 use crate::routes::HostRoutes;
-use crate::tls::TlsTable;
+use crate::tls::{CertificateSlot, TlsHostSlot};
 use crate::{annotations, gateway_config, ingress, select, wasm_plugin, FastMap, FastSet, InstanceOptions, Translation};
 
 /// Where an Ingress goes in translation order: bases before canaries (canaries merge into the routes of
@@ -60,10 +65,35 @@ impl OrderKey {
     }
 }
 
-/// A selected Ingress' plan and its place in translation order.
+/// Where a plan is kept in [`TranslateMemo::plans`]; the per-object and per-slot lists hold these rather
+/// than Ingress keys.
+type PlanId = usize;
+
+/// A selected Ingress' plan, its place in translation order and what it read.
 struct Planned {
     plan: IngressPlan,
+    /// Its place in translation order (with the Ingress' key).
     order: OrderKey,
+    /// The hashes of the objects the plan read ([`TranslateMemo::readers`]).
+    reads: Vec<u64>,
+}
+
+/// The slots one translation replays.
+#[derive(Default)]
+struct Dirty {
+    /// Every slot some plan writes (a translation from scratch): then no slot is recorded.
+    all: bool,
+    /// The slots to replay, unless `all`.
+    slots: FastSet<Slot>,
+}
+
+impl Dirty {
+    /// Lists `slot` (copied only when it is not listed yet, and not at all when every slot is dirty).
+    fn mark(&mut self, slot: &Slot) {
+        if !self.all && !self.slots.contains(slot) {
+            self.slots.insert(slot.clone());
+        }
+    }
 }
 
 /// What one translation leaves for the next; start with `TranslateMemo::default()`.
@@ -71,16 +101,26 @@ struct Planned {
 pub struct TranslateMemo {
     /// The options the plans were made for.
     options: Option<InstanceOptions>,
-    /// The plan of every selected Ingress.
-    plans: FastMap<ObjectKey, Planned>,
-    /// The selected Ingresses in translation order.
-    order: BTreeSet<OrderKey>,
-    /// For every object some plan read, the Ingresses whose plans read it (usually one).
-    readers: FastMap<Dep, Vec<ObjectKey>>,
-    /// For every slot, the Ingresses whose plans write it (usually one).
-    writers: FastMap<Slot, Vec<ObjectKey>>,
-    /// What replaying each plan's steps emitted.
-    emitted: FastMap<ObjectKey, Emitted>,
+    /// Where the plan of every selected Ingress is.
+    ids: FastMap<ObjectKey, PlanId>,
+    /// The plans; a removed plan leaves a hole (`None`, listed in `free` once out of `order`).
+    plans: Vec<Option<Planned>>,
+    /// Holes in `plans` to reuse.
+    free: Vec<PlanId>,
+    /// The plans in translation order.
+    order: Vec<PlanId>,
+    /// Plans removed from `plans` but still in `order` (taken out once per translation).
+    unordered: Vec<PlanId>,
+    /// Plans added to `plans` but not yet to `order`.
+    to_order: Vec<PlanId>,
+    /// Hashes the objects plans read ([`Dep::hash`]); kept when the memo starts over.
+    read_hasher: ReadHasher,
+    /// For the hash of every object some plan read ([`Dep::hash`]), the plans that read it (usually one).
+    readers: FastMap<u64, SmallVec<[PlanId; 1]>>,
+    /// For every slot, the plans that write it (usually one).
+    writers: FastMap<Slot, SmallVec<[PlanId; 1]>>,
+    /// What replaying each plan's steps emitted, for plans that emitted something.
+    emitted: FastMap<PlanId, Emitted>,
     /// The finished virtual hosts, plugins attached.
     hosts: BTreeMap<String, Arc<VirtualHost>>,
     /// Every cluster some plan registered, with its upstream policy.
@@ -89,9 +129,14 @@ pub struct TranslateMemo {
     cluster_users: FastMap<ClusterId, usize>,
     /// The registered clusters some route uses (what the snapshot holds).
     clusters: BTreeMap<ClusterId, Arc<Cluster>>,
-    /// The finished TLS table.
+    /// Every certificate some plan registered, and whether some plan presents it to upstreams.
+    registered_certificates: FastMap<CertificateId, (Certificate, bool)>,
+    /// The finished SNI bindings.
+    tls_hosts: BTreeMap<String, TlsHost>,
+    /// How many SNI bindings in `tls_hosts` use each certificate.
+    certificate_users: FastMap<CertificateId, usize>,
+    /// The registered certificates some binding or upstream uses (what the snapshot holds).
     certificates: BTreeMap<CertificateId, Certificate>,
-    tls_hosts: Vec<TlsHost>,
     /// The plugins `hosts` were attached with.
     plugins: Option<Vec<PluginInstance>>,
 }
@@ -99,41 +144,84 @@ pub struct TranslateMemo {
 impl TranslateMemo {
     /// How many Ingress plans the memo holds.
     pub fn len(&self) -> usize {
-        self.plans.len()
+        self.ids.len()
     }
 
     /// Whether the memo holds no plan.
     pub fn is_empty(&self) -> bool {
-        self.plans.is_empty()
+        self.ids.is_empty()
+    }
+
+    /// The plan kept at `id`.
+    fn planned(&self, id: PlanId) -> Option<&Planned> {
+        self.plans.get(id).and_then(Option::as_ref)
     }
 
     /// Forgets the plan of `key`; the slots it wrote become dirty.
-    fn remove(&mut self, key: &ObjectKey, dirty: &mut FastSet<Slot>) {
-        let Some(planned) = self.plans.remove(key) else { return };
-        self.order.remove(&planned.order);
-        for dep in &planned.plan.reads {
-            unlist(&mut self.readers, dep, key);
+    fn remove(&mut self, key: &ObjectKey, dirty: &mut Dirty) {
+        let Some(id) = self.ids.remove(key) else { return };
+        let Some(planned) = self.plans.get_mut(id).and_then(Option::take) else { return };
+        self.unordered.push(id);
+        for read in &planned.reads {
+            unlist(&mut self.readers, read, id);
         }
-        for slot in &planned.plan.slots {
-            unlist(&mut self.writers, slot, key);
-            dirty.insert(slot.clone());
+        for slot in planned.plan.slots {
+            unlist(&mut self.writers, &slot, id);
+            if !dirty.all {
+                dirty.slots.insert(slot);
+            }
         }
-        self.emitted.remove(key);
+        self.emitted.remove(&id);
     }
 
     /// Keeps `plan` for `key`; the slots it writes become dirty.
-    fn insert(&mut self, key: &ObjectKey, ingress: &Ingress, plan: IngressPlan, dirty: &mut FastSet<Slot>) {
+    fn insert(&mut self, key: &ObjectKey, ingress: &Ingress, mut plan: IngressPlan, dirty: &mut Dirty) {
         self.remove(key, dirty);
-        for dep in &plan.reads {
-            self.readers.entry(dep.clone()).or_default().push(key.clone());
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.plans.push(None);
+                self.plans.len() - 1
+            }
+        };
+        let reads = std::mem::take(&mut plan.reads);
+        for read in &reads {
+            self.readers.entry(*read).or_default().push(id);
         }
         for slot in &plan.slots {
-            self.writers.entry(slot.clone()).or_default().push(key.clone());
-            dirty.insert(slot.clone());
+            match self.writers.get_mut(slot) {
+                Some(writers) => writers.push(id),
+                None => {
+                    self.writers.insert(slot.clone(), smallvec::smallvec![id]);
+                }
+            }
+            dirty.mark(slot);
         }
-        let order = OrderKey::of(key, ingress);
-        self.order.insert(order.clone());
-        self.plans.insert(key.clone(), Planned { plan, order });
+        self.ids.insert(key.clone(), id);
+        self.plans[id] = Some(Planned { plan, order: OrderKey::of(key, ingress), reads });
+        self.to_order.push(id);
+    }
+
+    /// Brings `order` up to date with the plans removed and added since the last call.
+    fn reorder(&mut self) {
+        /// Up to this many added plans are inserted one by one; more, and the order is sorted again.
+        const INSERTS: usize = 64;
+        if !self.unordered.is_empty() {
+            let gone: FastSet<PlanId> = self.unordered.iter().copied().collect();
+            self.order.retain(|id| !gone.contains(id));
+            self.free.append(&mut self.unordered);
+        }
+        let plans = &self.plans;
+        let order_of = |id: &PlanId| plans.get(*id).and_then(Option::as_ref).map(|p| &p.order);
+        if self.to_order.len() > INSERTS {
+            self.order.append(&mut self.to_order);
+            self.order.sort_unstable_by(|a, b| order_of(a).cmp(&order_of(b)));
+        } else {
+            for id in self.to_order.drain(..) {
+                let at = self.order.partition_point(|other| order_of(other) < order_of(&id));
+                self.order.insert(at, id);
+            }
+        }
     }
 
     /// The Ingresses whose plans `changed` objects make stale, and whether selection may have changed
@@ -149,48 +237,44 @@ impl TranslateMemo {
                     stale.insert(key);
                 }
                 "IngressClass" => classes_changed = true,
-                "Service" => deps.push(Dep::Service(key)),
-                "Endpoints" => deps.push(Dep::Endpoints(key)),
-                "Secret" => deps.push(Dep::Secret(key)),
+                "Service" => deps.push((Dep::Service, key)),
+                "Endpoints" => deps.push((Dep::Endpoints, key)),
+                "Secret" => deps.push((Dep::Secret, key)),
                 "EndpointSlice" => {
                     // Its Service group now, and (through the slice itself) the group it was read in.
                     if let Some(service) = inputs.slice_service(&key) {
-                        deps.push(Dep::Slices(service));
+                        deps.push((Dep::Slices, service));
                     }
-                    deps.push(Dep::Slice(key));
+                    deps.push((Dep::Slice, key));
                 }
                 // Plugins and the gateway ConfigMap are global steps, done every time.
                 _ => {}
             }
         }
-        for dep in &deps {
-            stale.extend(self.readers.get(dep).into_iter().flatten().cloned());
+        for (dep, key) in &deps {
+            let read = dep.hash(&self.read_hasher, &key.namespace, &key.name);
+            let readers = self.readers.get(&read).into_iter().flatten();
+            stale.extend(readers.filter_map(|id| self.planned(*id)).map(|p| p.order.key.clone()));
         }
         (stale, classes_changed)
     }
 
-    /// The plans writing `slot`, in translation order.
-    fn writers_in_order(&self, slot: &Slot) -> SmallVec<[(&ObjectKey, &IngressPlan); 1]> {
-        let keys = self.writers.get(slot).map_or(&[][..], Vec::as_slice);
-        let mut writers: SmallVec<[(&ObjectKey, &Planned); 1]> =
-            keys.iter().filter_map(|key| self.plans.get_key_value(key)).collect();
-        if writers.len() > 1 {
-            writers.sort_unstable_by(|a, b| a.1.order.cmp(&b.1.order));
-        }
-        writers.into_iter().map(|(key, planned)| (key, &planned.plan)).collect()
-    }
-
     /// Replays every dirty slot from the plans writing it.
-    fn replay(&mut self, dirty: &FastSet<Slot>, plugins: &[PluginInstance], instance_namespace: &str) {
+    fn replay(&mut self, dirty: Dirty, plugins: &[PluginInstance], instance_namespace: &str) {
         let mut emitted = std::mem::take(&mut self.emitted);
-        let mut used_changed: BTreeSet<ClusterId> = BTreeSet::new();
-        let mut tls_dirty = false;
-        for slot in dirty {
+        // The clusters whose registration or use changed (not listed when every slot is dirty).
+        let mut used_changed: Vec<ClusterId> = Vec::new();
+        let all = dirty.all;
+        let mut certificates_changed: Vec<CertificateId> = Vec::new();
+        // Sorted, so that `hosts` and `clusters` are updated in key order.
+        let mut slots: Vec<&Slot> = if dirty.all { self.writers.keys().collect() } else { dirty.slots.iter().collect() };
+        slots.sort_unstable();
+        for slot in slots {
             match slot {
                 Slot::Host(host) => {
                     let mut routes = HostRoutes::default();
-                    for (key, plan) in self.writers_in_order(slot) {
-                        with_emitted(&mut emitted, key, |e| plan::replay_host(plan, host, &mut routes, e));
+                    for (id, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        with_emitted(&mut emitted, id, |e| plan::replay_host(plan, host, &mut routes, e));
                     }
                     let finished = routes.finish(host).map(|mut vhost| {
                         wasm_plugin::attach(plugins, std::slice::from_mut(&mut vhost), instance_namespace);
@@ -207,11 +291,20 @@ impl TranslateMemo {
                                 self.cluster_users.remove(cluster);
                             }
                         }
-                        used_changed.insert(cluster.clone());
+                        if !all {
+                            used_changed.push(cluster.clone());
+                        }
                     }
                     for cluster in finished.iter().flat_map(used_clusters) {
-                        *self.cluster_users.entry(cluster.clone()).or_default() += 1;
-                        used_changed.insert(cluster.clone());
+                        match self.cluster_users.get_mut(cluster) {
+                            Some(users) => *users += 1,
+                            None => {
+                                self.cluster_users.insert(cluster.clone(), 1);
+                            }
+                        }
+                        if !all {
+                            used_changed.push(cluster.clone());
+                        }
                     }
                     match finished {
                         Some(vhost) => self.hosts.insert(host.clone(), Arc::new(vhost)),
@@ -220,8 +313,8 @@ impl TranslateMemo {
                 }
                 Slot::Cluster(id) => {
                     let mut cluster = ClusterSlot::default();
-                    for (key, plan) in self.writers_in_order(slot) {
-                        with_emitted(&mut emitted, key, |e| plan::replay_cluster(plan, id, &mut cluster, e));
+                    for (plan_id, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        with_emitted(&mut emitted, plan_id, |e| plan::replay_cluster(plan, id, &mut cluster, e));
                     }
                     match cluster.finish() {
                         Some(c) if self.registered.get(id).is_some_and(|old| **old == c) => {}
@@ -232,58 +325,130 @@ impl TranslateMemo {
                             self.registered.remove(id);
                         }
                     }
-                    used_changed.insert(id.clone());
+                    if !all {
+                        used_changed.push(id.clone());
+                    }
                 }
-                Slot::Tls => tls_dirty = true,
+                Slot::Certificate(id) => {
+                    let mut certificate = CertificateSlot::default();
+                    for (_, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        plan::replay_certificate(plan, id, &mut certificate);
+                    }
+                    match certificate.finish() {
+                        Some(c) => self.registered_certificates.insert(id.clone(), c),
+                        None => self.registered_certificates.remove(id),
+                    };
+                    certificates_changed.push(id.clone());
+                }
+                Slot::TlsHost(host) => {
+                    let mut binding = TlsHostSlot::default();
+                    for (id, plan) in writers_in_order(&self.writers, &self.plans, slot) {
+                        with_emitted(&mut emitted, id, |e| plan::replay_tls_host(plan, host, &mut binding, e));
+                    }
+                    let finished = binding.finish();
+                    let old = self.tls_hosts.get(host);
+                    if old == finished.as_ref() {
+                        continue;
+                    }
+                    if let Some(old) = old {
+                        if let Some(users) = self.certificate_users.get_mut(&old.certificate) {
+                            *users -= 1;
+                            if *users == 0 {
+                                self.certificate_users.remove(&old.certificate);
+                            }
+                        }
+                        certificates_changed.push(old.certificate.clone());
+                    }
+                    match finished {
+                        Some(tls_host) => {
+                            *self.certificate_users.entry(tls_host.certificate.clone()).or_default() += 1;
+                            certificates_changed.push(tls_host.certificate.clone());
+                            self.tls_hosts.insert(host.clone(), tls_host);
+                        }
+                        None => {
+                            self.tls_hosts.remove(host);
+                        }
+                    }
+                }
             }
-        }
-        if tls_dirty {
-            let mut tls = TlsTable::default();
-            for (key, plan) in self.writers_in_order(&Slot::Tls) {
-                with_emitted(&mut emitted, key, |e| plan::replay_tls(plan, &mut tls, e));
-            }
-            (self.certificates, self.tls_hosts) = tls.finish();
         }
         self.emitted = emitted;
-        // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
-        for id in used_changed {
-            match self.registered.get(&id).filter(|_| self.cluster_users.contains_key(&id)) {
-                Some(cluster) if self.clusters.get(&id).is_some_and(|c| Arc::ptr_eq(c, cluster)) => {}
-                Some(cluster) => {
-                    self.clusters.insert(id, cluster.clone());
+        certificates_changed.sort_unstable();
+        certificates_changed.dedup();
+        // why: a certificate whose every host went to an older Ingress (DuplicatedTls) serves nothing.
+        for id in certificates_changed {
+            let used = |upstream: &bool| *upstream || self.certificate_users.contains_key(&id);
+            match self.registered_certificates.get(&id).filter(|(_, upstream)| used(upstream)) {
+                Some((certificate, _)) if self.certificates.get(&id) == Some(certificate) => {}
+                Some((certificate, _)) => {
+                    self.certificates.insert(id, certificate.clone());
                 }
                 None => {
-                    self.clusters.remove(&id);
+                    self.certificates.remove(&id);
+                }
+            }
+        }
+        // why: a route dropped after its backend was resolved (a duplicate) leaves its cluster unused.
+        if all {
+            let used = self.registered.iter().filter(|(id, _)| self.cluster_users.contains_key(*id));
+            self.clusters = used.map(|(id, cluster)| (id.clone(), cluster.clone())).collect();
+        } else {
+            used_changed.sort_unstable();
+            used_changed.dedup();
+            for id in used_changed {
+                match self.registered.get(&id).filter(|_| self.cluster_users.contains_key(&id)) {
+                    Some(cluster) if self.clusters.get(&id).is_some_and(|c| Arc::ptr_eq(c, cluster)) => {}
+                    Some(cluster) => {
+                        self.clusters.insert(id, cluster.clone());
+                    }
+                    None => {
+                        self.clusters.remove(&id);
+                    }
                 }
             }
         }
     }
 }
 
+/// The plans writing `slot`, in translation order.
+fn writers_in_order<'m>(
+    writers: &'m FastMap<Slot, SmallVec<[PlanId; 1]>>,
+    plans: &'m [Option<Planned>],
+    slot: &Slot,
+) -> SmallVec<[(PlanId, &'m IngressPlan); 1]> {
+    let ids = writers.get(slot).map_or(&[][..], SmallVec::as_slice);
+    let mut found: SmallVec<[(PlanId, &Planned); 1]> =
+        ids.iter().filter_map(|id| plans.get(*id).and_then(Option::as_ref).map(|p| (*id, p))).collect();
+    if found.len() > 1 {
+        found.sort_unstable_by(|a, b| a.1.order.cmp(&b.1.order));
+    }
+    found.into_iter().map(|(id, planned)| (id, &planned.plan)).collect()
+}
+
 /// Runs `replay` on what `key`'s plan emitted so far, keeping an entry only while it holds something
 /// (most plans never emit anything).
-fn with_emitted(emitted: &mut FastMap<ObjectKey, Emitted>, key: &ObjectKey, replay: impl FnOnce(&mut Emitted)) {
-    match emitted.get_mut(key) {
+fn with_emitted(emitted: &mut FastMap<PlanId, Emitted>, id: PlanId, replay: impl FnOnce(&mut Emitted)) {
+    match emitted.get_mut(&id) {
         Some(entry) => {
             replay(entry);
             if entry.is_empty() {
-                emitted.remove(key);
+                emitted.remove(&id);
             }
         }
         None => {
             let mut entry = Emitted::new();
             replay(&mut entry);
             if !entry.is_empty() {
-                emitted.insert(key.clone(), entry);
+                emitted.insert(id, entry);
             }
         }
     }
 }
 
-/// Removes `key` from the list of `item` (and the list when it is empty).
-fn unlist<K: std::hash::Hash + Eq>(lists: &mut FastMap<K, Vec<ObjectKey>>, item: &K, key: &ObjectKey) {
+/// Removes plan `id` from the list of `item` (and the list when it is empty).
+fn unlist<K: std::hash::Hash + Eq>(lists: &mut FastMap<K, SmallVec<[PlanId; 1]>>, item: &K, id: PlanId) {
     if let Some(list) = lists.get_mut(item) {
-        list.retain(|k| k != key);
+        list.retain(|other| *other != id);
         if list.is_empty() {
             lists.remove(item);
         }
@@ -309,16 +474,19 @@ pub fn translate_with_memo(
     previous: Option<&Snapshot>,
     changed: Option<&BTreeSet<ObjectRef>>,
 ) -> Translation {
-    let inputs = Inputs::new(resources, options);
+    let inputs = Inputs::new(resources, options, memo.read_hasher.clone());
     let known = changed.filter(|_| memo.options.as_ref() == Some(options));
+    let mut dirty = Dirty::default();
     let (stale, reselect) = match known {
         Some(changed) => memo.stale(changed, &inputs),
         None => {
-            *memo = TranslateMemo { options: Some(options.clone()), ..TranslateMemo::default() };
+            let read_hasher = std::mem::take(&mut memo.read_hasher);
+            *memo = TranslateMemo { options: Some(options.clone()), read_hasher, ..TranslateMemo::default() };
+            // From scratch: every slot is replayed, none needs to be listed.
+            dirty.all = true;
             (FastSet::default(), true)
         }
     };
-    let mut dirty = FastSet::default();
     for key in &stale {
         memo.remove(key, &mut dirty);
     }
@@ -327,32 +495,37 @@ pub fn translate_with_memo(
         let now: Vec<(&ObjectKey, &Ingress)> =
             resources.ingresses.iter().filter(|(_, i)| select::selects_ingress(i, resources, options)).collect();
         let keep: FastSet<&ObjectKey> = now.iter().map(|(k, _)| *k).collect();
-        let gone: Vec<ObjectKey> = memo.plans.keys().filter(|k| !keep.contains(k)).cloned().collect();
+        let gone: Vec<ObjectKey> = memo.ids.keys().filter(|k| !keep.contains(k)).cloned().collect();
         for key in &gone {
             memo.remove(key, &mut dirty);
         }
-        now.into_iter().filter(|(k, _)| !memo.plans.contains_key(*k)).collect()
+        now.into_iter().filter(|(k, _)| !memo.ids.contains_key(*k)).collect()
     } else {
         let selected = |(_, ingress): &(&ObjectKey, &Ingress)| select::selects_ingress(ingress, resources, options);
         stale.iter().filter_map(|key| resources.ingresses.get_key_value(key)).filter(selected).collect()
     };
+    memo.ids.reserve(to_plan.len());
+    memo.plans.reserve(to_plan.len().saturating_sub(memo.free.len()));
     for (key, ingress) in to_plan {
         let plan = ingress::plan_ingress(ingress, &inputs);
         memo.insert(key, ingress, plan, &mut dirty);
     }
+    memo.reorder();
     let mut global_diagnostics = Vec::new();
     let plugins = wasm_plugin::plugins(resources, options, previous, &mut global_diagnostics);
     let settings = gateway_config::settings(resources, options, previous, &mut global_diagnostics);
     if memo.plugins.as_ref() != Some(&plugins) {
         // Plugins are attached to every route: every host again.
-        dirty.extend(memo.writers.keys().filter(|s| matches!(s, Slot::Host(_))).cloned());
+        if !dirty.all {
+            dirty.slots.extend(memo.writers.keys().filter(|s| matches!(s, Slot::Host(_))).cloned());
+        }
         memo.plugins = Some(plugins.clone());
     }
-    memo.replay(&dirty, &plugins, &options.instance_namespace);
+    memo.replay(dirty, &plugins, &options.instance_namespace);
     let mut diagnostics = Vec::new();
-    for order in &memo.order {
-        let Some(planned) = memo.plans.get(&order.key) else { continue };
-        let emitted = memo.emitted.get(&order.key);
+    for id in &memo.order {
+        let Some(planned) = memo.planned(*id) else { continue };
+        let emitted = memo.emitted.get(id);
         if planned.plan.has_diagnostics() || emitted.is_some() {
             plan::diagnostics_of(&planned.plan, emitted, &mut diagnostics);
         }
@@ -363,7 +536,7 @@ pub fn translate_with_memo(
         virtual_hosts: memo.hosts.values().cloned().collect(),
         clusters: memo.clusters.clone(),
         certificates: memo.certificates.clone(),
-        tls_hosts: memo.tls_hosts.clone(),
+        tls_hosts: memo.tls_hosts.values().cloned().collect(),
         plugins,
         settings,
     };

@@ -6,10 +6,10 @@
 //!   [`Step`]s, each marked with how many of the plan's own diagnostics came before it;
 //! - the **replay** applies those steps, in Ingress order, to the tables Ingresses share. Every table is
 //!   split into [`Slot`]s that steps write independently — one host's routes (first route per conflict
-//!   key, canary merging, default backends), one cluster (first registration, first upstream policy), the
-//!   TLS table (first certificate per SNI host) — so a slot is replayed on its own from the plans that
-//!   write it ([`replay_host`], [`replay_cluster`], [`replay_tls`]), and a slot no changed plan writes is
-//!   not replayed at all. The diagnostics a replay emits are kept per plan, step and part ([`Emitted`])
+//!   key, canary merging, default backends), one cluster (first registration, first upstream policy), one
+//!   certificate (first registration, whether upstreams use it), one SNI host (first binding) — so a slot
+//!   is replayed on its own from the plans that write it ([`replay_host`], [`replay_cluster`],
+//!   [`replay_certificate`], [`replay_tls_host`]), and a slot no changed plan writes is not replayed at all. The diagnostics a replay emits are kept per plan, step and part ([`Emitted`])
 //!   and merged with the plan's own ones in the order a single pass emits them ([`diagnostics_of`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,9 +19,9 @@ use oxigress_objects::{Diagnostic, ObjectRef};
 
 use crate::annotations::Canary;
 use crate::backend::ClusterSlot;
-use crate::inputs::{Dep, Inputs, Reader};
+use crate::inputs::{Inputs, Reader};
 use crate::routes::{HostRoutes, PendingRoute, RouteClass};
-use crate::tls::TlsTable;
+use crate::tls::{CertificateSlot, TlsHostSlot};
 
 /// A part of the shared tables that steps write independently of every other part.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,8 +30,10 @@ pub(crate) enum Slot {
     Host(String),
     /// One cluster.
     Cluster(ClusterId),
-    /// Certificates and SNI bindings.
-    Tls,
+    /// One certificate (by id), registered from a Secret.
+    Certificate(CertificateId),
+    /// One SNI host's binding.
+    TlsHost(String),
 }
 
 /// The diagnostics a plan's steps emitted when replayed, by (step index, part of the step): a default
@@ -94,8 +96,8 @@ pub(crate) struct IngressPlan {
     diagnostics: Vec<Diagnostic>,
     /// Effects, each with the number of `diagnostics` emitted before it.
     steps: Vec<(usize, Step)>,
-    /// The objects read while planning, each once.
-    pub reads: Vec<Dep>,
+    /// The objects read while planning, by hash ([`crate::inputs::Dep::hash`]), each once.
+    pub reads: Vec<u64>,
     /// The slots the steps write, each once.
     pub slots: Vec<Slot>,
 }
@@ -115,7 +117,9 @@ impl Step {
             Step::Route { host, .. } | Step::Canary { host, .. } => vec![Slot::Host(host.clone())],
             Step::DefaultBackend { hosts, .. } => hosts.iter().map(|(host, _)| Slot::Host(host.clone())).collect(),
             Step::Upstream { clusters, .. } => clusters.iter().map(|id| Slot::Cluster(id.clone())).collect(),
-            Step::Certificate(_) | Step::UpstreamCertificate(_) | Step::Bind(_) => vec![Slot::Tls],
+            Step::Certificate(certificate) => vec![Slot::Certificate(certificate.id.clone())],
+            Step::UpstreamCertificate(id) => vec![Slot::Certificate(id.clone())],
+            Step::Bind(tls_host) => vec![Slot::TlsHost(tls_host.host.clone())],
         }
     }
 }
@@ -149,7 +153,12 @@ impl<'i, 'a> PlanBuilder<'i, 'a> {
             owner: self.owner,
             diagnostics: self.diagnostics,
             steps: self.steps,
-            reads: self.reader.reads.into_iter().collect(),
+            reads: {
+                let mut reads = self.reader.reads;
+                reads.sort_unstable();
+                reads.dedup();
+                reads
+            },
             slots: slots.into_iter().collect(),
         }
     }
@@ -210,14 +219,24 @@ pub(crate) fn replay_cluster<'p>(plan: &'p IngressPlan, id: &str, cluster: &mut 
     }
 }
 
-/// Applies the TLS steps of `plan` (plans in translation order).
-pub(crate) fn replay_tls(plan: &IngressPlan, tls: &mut TlsTable, emitted: &mut Emitted) {
-    for (index, (_, step)) in plan.steps.iter().enumerate() {
+/// Applies the steps of `plan` that register or use certificate `id` (plans in translation order).
+pub(crate) fn replay_certificate<'p>(plan: &'p IngressPlan, id: &str, slot: &mut CertificateSlot<'p>) {
+    for (_, step) in &plan.steps {
         match step {
-            Step::Certificate(certificate) => tls.insert_certificate(certificate),
-            Step::UpstreamCertificate(id) => tls.add_upstream(id),
-            Step::Bind(tls_host) => emit(emitted, (index, 0), |d| tls.bind(tls_host, &plan.owner, d)),
+            Step::Certificate(certificate) if certificate.id == id => slot.register(certificate),
+            Step::UpstreamCertificate(upstream) if upstream == id => slot.add_upstream(),
             _ => {}
+        }
+    }
+}
+
+/// Applies the steps of `plan` that bind SNI host `host` (plans in translation order).
+pub(crate) fn replay_tls_host<'p>(plan: &'p IngressPlan, host: &str, slot: &mut TlsHostSlot<'p>, emitted: &mut Emitted) {
+    for (index, (_, step)) in plan.steps.iter().enumerate() {
+        if let Step::Bind(tls_host) = step {
+            if tls_host.host == host {
+                emit(emitted, (index, 0), |d| slot.bind(tls_host, &plan.owner, d));
+            }
         }
     }
 }

@@ -3,10 +3,12 @@
 //! why: Higress attaches a TLS entry to a host only when the entry's host string equals one of the
 //! Ingress' rule hosts (no wildcard expansion); an entry without hosts stands for `*`.
 //!
-//! Reading Secrets is part of an Ingress' plan ([`add_ingress`], [`upstream_secret`]); [`TlsTable`]
-//! collects the certificates and bindings of every plan.
+//! Reading Secrets is part of an Ingress' plan ([`add_ingress`], [`upstream_secret`]); a
+//! [`CertificateSlot`] replays the plans registering one certificate, a [`TlsHostSlot`] the plans
+//! binding one SNI host. Which certificates the snapshot holds (those some bound host or upstream uses)
+//! is decided by the memo from the finished slots.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use oxigress_ir::{Certificate, CertificateId, TlsHost};
 use oxigress_objects::k8s_openapi::api::core::v1::Secret;
@@ -131,56 +133,62 @@ pub(crate) fn upstream_secret(
     (id, ca)
 }
 
-/// Certificates and SNI bindings collected from all selected Ingresses' plans.
+/// One certificate as the plans registering it leave it: the first registration, and whether some plan
+/// presents it to upstreams (`proxy-ssl-secret`).
 #[derive(Default)]
-pub struct TlsTable {
-    /// Certificates by `ns/name`.
-    certificates: BTreeMap<CertificateId, Certificate>,
-    hosts: BTreeMap<String, (TlsHost, ObjectRef)>,
-    /// Client certificates presented to upstreams (`proxy-ssl-secret`), kept even without a host.
-    upstream: BTreeSet<CertificateId>,
+pub struct CertificateSlot<'p> {
+    certificate: Option<&'p Certificate>,
+    upstream: bool,
 }
 
-impl TlsTable {
-    /// Adds a certificate (the same Secret always gives the same certificate: the first is kept).
-    pub fn insert_certificate(&mut self, certificate: &Certificate) {
-        if !self.certificates.contains_key(&certificate.id) {
-            self.certificates.insert(certificate.id.clone(), certificate.clone());
-        }
+impl<'p> CertificateSlot<'p> {
+    /// Takes `certificate` unless one was registered already (the same Secret always gives the same
+    /// certificate: the first is kept).
+    pub fn register(&mut self, certificate: &'p Certificate) {
+        self.certificate.get_or_insert(certificate);
     }
 
-    /// Marks a certificate as presented to upstreams.
-    pub fn add_upstream(&mut self, id: &CertificateId) {
-        if !self.upstream.contains(id) {
-            self.upstream.insert(id.clone());
-        }
+    /// Marks the certificate as presented to upstreams.
+    pub fn add_upstream(&mut self) {
+        self.upstream = true;
     }
 
+    /// The certificate, if some plan registered it, and whether it is presented to upstreams (kept even
+    /// without an SNI host then).
+    pub fn finish(self) -> Option<(Certificate, bool)> {
+        self.certificate.map(|c| (c.clone(), self.upstream))
+    }
+}
+
+/// One SNI host's binding as the plans binding it leave it: the first Ingress' binding wins.
+#[derive(Default)]
+pub struct TlsHostSlot<'p> {
+    bound: Option<(&'p TlsHost, &'p ObjectRef)>,
+}
+
+impl<'p> TlsHostSlot<'p> {
     /// Binds `tls_host` unless an earlier Ingress bound its host (`DuplicatedTls` when the certificate differs).
-    pub fn bind(&mut self, tls_host: &TlsHost, owner: &ObjectRef, diagnostics: &mut Vec<Diagnostic>) {
-        let host = &tls_host.host;
-        let certificate = &tls_host.certificate;
-        if let Some((existing, first)) = self.hosts.get(host) {
-            if &existing.certificate != certificate {
-                diagnostics.push(Diagnostic::warning(
-                    "DuplicatedTls",
-                    Some(owner.clone()),
-                    format!("host {host} already has certificate {} from {first}; {certificate} ignored", existing.certificate),
-                ));
-            }
+    pub fn bind(&mut self, tls_host: &'p TlsHost, owner: &'p ObjectRef, diagnostics: &mut Vec<Diagnostic>) {
+        let Some((existing, first)) = self.bound else {
+            self.bound = Some((tls_host, owner));
             return;
+        };
+        let certificate = &tls_host.certificate;
+        if &existing.certificate != certificate {
+            diagnostics.push(Diagnostic::warning(
+                "DuplicatedTls",
+                Some(owner.clone()),
+                format!(
+                    "host {} already has certificate {} from {first}; {certificate} ignored",
+                    tls_host.host, existing.certificate
+                ),
+            ));
         }
-        self.hosts.insert(host.clone(), (tls_host.clone(), owner.clone()));
     }
 
-    /// The certificates some host uses, and the SNI bindings, sorted by host.
-    pub fn finish(self) -> (BTreeMap<CertificateId, Certificate>, Vec<TlsHost>) {
-        let hosts: Vec<TlsHost> = self.hosts.into_values().map(|(h, _)| h).collect();
-        let mut certificates = self.certificates;
-        // why: a certificate whose every host went to an older Ingress (DuplicatedTls) serves nothing.
-        let upstream = self.upstream;
-        certificates.retain(|id, _| upstream.contains(id) || hosts.iter().any(|h| &h.certificate == id));
-        (certificates, hosts)
+    /// The binding, if some plan bound the host.
+    pub fn finish(self) -> Option<TlsHost> {
+        self.bound.map(|(h, _)| h.clone())
     }
 }
 
