@@ -9,8 +9,9 @@
 //!   key, canary merging, default backends), one cluster (first registration, first upstream policy), one
 //!   certificate (first registration, whether upstreams use it), one SNI host (first binding) — so a slot
 //!   is replayed on its own from the plans that write it ([`replay_host`], [`replay_cluster`],
-//!   [`replay_certificate`], [`replay_tls_host`]), and a slot no changed plan writes is not replayed at all. The diagnostics a replay emits are kept per plan, step and part ([`Emitted`])
-//!   and merged with the plan's own ones in the order a single pass emits them ([`diagnostics_of`]).
+//!   [`replay_certificate`], [`replay_tls_host`]), and a slot no changed plan writes is not replayed at
+//!   all. The diagnostics a replay emits are kept per plan, step and part ([`Emitted`]) and merged with
+//!   the plan's own ones in the order a single pass emits them ([`diagnostics_of`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
