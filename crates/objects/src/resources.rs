@@ -1,7 +1,7 @@
 //! [`Resources`]: the bundle of typed objects one source currently holds, keyed by `namespace/name`.
 //! The input of selection and translation; sources rebuild it, translation only reads it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -29,6 +29,19 @@ pub struct Resources {
     pub config_maps: BTreeMap<ObjectKey, ConfigMap>,
     /// WasmPlugins.
     pub wasm_plugins: BTreeMap<ObjectKey, WasmPlugin>,
+    /// The names of the EndpointSlices labelled for each Service (`namespace/service`), kept in step with
+    /// `endpoint_slices` by [`Resources::insert`] and [`Resources::remove`] (add and remove objects only
+    /// through them), so a Service's slices are found without scanning every slice.
+    slices_by_service: BTreeMap<ObjectKey, BTreeSet<String>>,
+}
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// The Service `slice` (in namespace `namespace`) is labelled for.
+fn labelled_service(namespace: &str, slice: &EndpointSlice) -> Option<ObjectKey> {
+    let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
+    Some(ObjectKey::new(namespace, service.as_str()))
 }
 
 impl Resources {
@@ -39,7 +52,16 @@ impl Resources {
             KubeObject::Ingress(o) => self.ingresses.insert(key, o).map(KubeObject::Ingress),
             KubeObject::IngressClass(o) => self.ingress_classes.insert(key, o).map(KubeObject::IngressClass),
             KubeObject::Service(o) => self.services.insert(key, o).map(KubeObject::Service),
-            KubeObject::EndpointSlice(o) => self.endpoint_slices.insert(key, o).map(KubeObject::EndpointSlice),
+            KubeObject::EndpointSlice(o) => {
+                if let Some(service) = labelled_service(&key.namespace, &o) {
+                    self.slices_by_service.entry(service).or_default().insert(key.name.clone());
+                }
+                let previous = self.endpoint_slices.insert(key.clone(), o);
+                if let Some(old) = &previous {
+                    self.unindex_slice(&key, old);
+                }
+                previous.map(KubeObject::EndpointSlice)
+            }
             KubeObject::Endpoints(o) => self.endpoints.insert(key, o).map(KubeObject::Endpoints),
             KubeObject::Secret(o) => self.secrets.insert(key, o).map(KubeObject::Secret),
             KubeObject::ConfigMap(o) => self.config_maps.insert(key, o).map(KubeObject::ConfigMap),
@@ -54,12 +76,48 @@ impl Resources {
             "Ingress" => self.ingresses.remove(&key).is_some(),
             "IngressClass" => self.ingress_classes.remove(&key).is_some(),
             "Service" => self.services.remove(&key).is_some(),
-            "EndpointSlice" => self.endpoint_slices.remove(&key).is_some(),
+            "EndpointSlice" => match self.endpoint_slices.remove(&key) {
+                Some(old) => {
+                    self.unindex_slice(&key, &old);
+                    true
+                }
+                None => false,
+            },
             "Endpoints" => self.endpoints.remove(&key).is_some(),
             "Secret" => self.secrets.remove(&key).is_some(),
             "ConfigMap" => self.config_maps.remove(&key).is_some(),
             "WasmPlugin" => self.wasm_plugins.remove(&key).is_some(),
             _ => false,
+        }
+    }
+
+    /// The EndpointSlices labelled for Service `namespace/service`, by name.
+    pub fn slices_of<'a>(
+        &'a self,
+        namespace: &str,
+        service: &str,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a EndpointSlice)> + 'a {
+        let names = self.slices_by_service.get(&ObjectKey::new(namespace, service));
+        let namespace = namespace.to_string();
+        names
+            .into_iter()
+            .flatten()
+            .filter_map(move |name| self.endpoint_slices.get_key_value(&ObjectKey::new(namespace.as_str(), name.as_str())))
+    }
+
+    /// Takes the EndpointSlice `key` (whose object was `old`) out of its Service's list, unless the
+    /// slice now there is labelled for the same Service.
+    fn unindex_slice(&mut self, key: &ObjectKey, old: &EndpointSlice) {
+        let Some(service) = labelled_service(&key.namespace, old) else { return };
+        let current = self.endpoint_slices.get(key).and_then(|now| labelled_service(&key.namespace, now));
+        if current.as_ref() == Some(&service) {
+            return;
+        }
+        if let Some(names) = self.slices_by_service.get_mut(&service) {
+            names.remove(&key.name);
+            if names.is_empty() {
+                self.slices_by_service.remove(&service);
+            }
         }
     }
 
@@ -70,5 +128,53 @@ impl Resources {
             resources.insert(object);
         }
         resources
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{load_documents, LoadedDocument};
+
+    fn slice(name: &str, service: Option<&str>) -> KubeObject {
+        let labels = service.map_or(String::new(), |s| format!(", labels: {{kubernetes.io/service-name: {s}}}"));
+        let text = format!(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: {name}, namespace: ns{labels}}}\naddressType: IPv4\nendpoints: []\n"
+        );
+        match load_documents(&text).unwrap().pop().unwrap() {
+            LoadedDocument::Object(object) => object,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn names(resources: &Resources, service: &str) -> Vec<String> {
+        resources.slices_of("ns", service).map(|(key, _)| key.name.clone()).collect()
+    }
+
+    #[test]
+    fn slices_are_found_by_their_service_label_through_every_change() {
+        let mut resources = Resources::default();
+        resources.insert(slice("b-1", Some("b")));
+        resources.insert(slice("a-2", Some("a")));
+        resources.insert(slice("a-1", Some("a")));
+        resources.insert(slice("free", None));
+        assert_eq!(names(&resources, "a"), ["a-1", "a-2"]);
+        assert_eq!(names(&resources, "b"), ["b-1"]);
+
+        // Relabelled: it moves to the other Service; the same label again changes nothing.
+        resources.insert(slice("a-2", Some("b")));
+        resources.insert(slice("b-1", Some("b")));
+        assert_eq!(names(&resources, "a"), ["a-1"]);
+        assert_eq!(names(&resources, "b"), ["a-2", "b-1"]);
+
+        // Label dropped, then removed.
+        resources.insert(slice("a-1", None));
+        assert!(names(&resources, "a").is_empty());
+        assert!(resources.remove(&ObjectRef::new("EndpointSlice", "ns", "b-1")));
+        assert_eq!(names(&resources, "b"), ["a-2"]);
+        assert!(resources.remove(&ObjectRef::new("EndpointSlice", "ns", "a-2")));
+        assert!(names(&resources, "b").is_empty());
+        assert_eq!(resources, Resources::from_objects([slice("a-1", None), slice("free", None)]));
     }
 }

@@ -1,22 +1,17 @@
 //! What one Ingress' translation reads besides the Ingress itself: Services, their EndpointSlices and
-//! Endpoints, Secrets. [`Inputs`] indexes them once per translation; a [`Reader`] is the only way an
+//! Endpoints, Secrets (a Service's EndpointSlices from the bundle's index). A [`Reader`] is the only way an
 //! Ingress' translation reaches them, and records (by hash) every key it asked for ([`Dep`]), so the memo
 //! ([`crate::TranslateMemo`]) knows which cached per-Ingress results a changed object makes stale.
 
-use std::borrow::Cow;
-use std::cell::{Cell, OnceCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 
 use oxigress_ir::Endpoint;
 use oxigress_objects::k8s_openapi::api::core::v1::{Secret, Service, ServicePort};
 use oxigress_objects::k8s_openapi::api::discovery::v1::EndpointSlice;
-use oxigress_objects::{ObjectKey, Resources};
+use oxigress_objects::{ObjectKey, Resources, SERVICE_NAME_LABEL};
 
 use crate::options::InstanceOptions;
-
-/// The label that ties an EndpointSlice to its Service.
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// What kind of object (or group of objects) `namespace/name` an Ingress' translation read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,25 +40,18 @@ impl Dep {
     }
 }
 
-/// The objects of one translation, with the EndpointSlices indexed by Service.
+/// The objects of one translation.
 pub(crate) struct Inputs<'a> {
     resources: &'a Resources,
     options: &'a InstanceOptions,
-    /// EndpointSlices by namespace and service, in key order (built once more than a few Services were
-    /// looked up: an incremental translation plans a few Ingresses and scans instead).
-    slices: OnceCell<SliceIndex<'a>>,
-    /// Services whose slices were looked up so far.
-    lookups: Cell<usize>,
     /// Hashes the reads [`Reader`]s record.
     read_hasher: ReadHasher,
 }
 
-type SliceIndex<'a> = BTreeMap<&'a str, BTreeMap<&'a str, Vec<(&'a ObjectKey, &'a EndpointSlice)>>>;
-
 impl<'a> Inputs<'a> {
     /// The inputs of one translation.
     pub fn new(resources: &'a Resources, options: &'a InstanceOptions, read_hasher: ReadHasher) -> Self {
-        Self { resources, options, slices: OnceCell::new(), lookups: Cell::new(0), read_hasher }
+        Self { resources, options, read_hasher }
     }
 
     /// The Service an EndpointSlice `key` is labelled for now, if it exists.
@@ -87,28 +75,11 @@ impl<'a> Inputs<'a> {
         self.resources.secrets.get(&ObjectKey::new(namespace, name))
     }
 
-    fn slices_of(&self, namespace: &str, service: &str) -> Cow<'_, [(&'a ObjectKey, &'a EndpointSlice)]> {
-        /// Lookups answered by scanning before the index is built.
-        const SCANS: usize = 8;
-        self.lookups.set(self.lookups.get() + 1);
-        if self.slices.get().is_none() && self.lookups.get() <= SCANS {
-            let labelled = |s: &EndpointSlice| s.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL)).is_some_and(|v| v == service);
-            let found = self.resources.endpoint_slices.iter().filter(|(k, s)| k.namespace == namespace && labelled(s));
-            return Cow::Owned(found.collect());
-        }
-        let index = self.slices.get_or_init(|| {
-            let mut slices: SliceIndex<'a> = BTreeMap::new();
-            for (key, slice) in &self.resources.endpoint_slices {
-                let labels = slice.metadata.labels.as_ref();
-                if let Some(service) = labels.and_then(|l| l.get(SERVICE_NAME_LABEL)) {
-                    let services = slices.entry(key.namespace.as_str()).or_default();
-                    services.entry(service.as_str()).or_default().push((key, slice));
-                }
-            }
-            slices
-        });
-        Cow::Borrowed(index.get(namespace).and_then(|s| s.get(service)).map(Vec::as_slice).unwrap_or_default())
+    /// The EndpointSlices labelled for Service `namespace/service` (the bundle keeps them indexed).
+    fn slices_of(&self, namespace: &str, service: &str) -> impl Iterator<Item = (&'a ObjectKey, &'a EndpointSlice)> + 'a {
+        self.resources.slices_of(namespace, service)
     }
+
 }
 
 /// Looks objects up for one Ingress' translation and records what it read.
@@ -152,7 +123,7 @@ impl<'i, 'a> Reader<'i, 'a> {
         self.read(Dep::Endpoints, namespace, service);
         let port_name = port.name.as_deref().unwrap_or("");
         let mut out = BTreeSet::new();
-        for (key, slice) in self.inputs.slices_of(namespace, service).iter() {
+        for (key, slice) in self.inputs.slices_of(namespace, service) {
             self.read(Dep::Slice, &key.namespace, &key.name);
             let Some(slice_port) = slice
                 .ports
