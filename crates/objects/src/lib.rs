@@ -16,7 +16,7 @@ pub mod wasm_plugin;
 pub use diagnostic::{Diagnostic, Severity};
 pub use load::{load_documents, LoadError, LoadedDocument};
 pub use object::{KubeObject, ObjectKey, ObjectRef};
-pub use resources::{Resources, SERVICE_NAME_LABEL};
+pub use resources::Resources;
 pub use wasm_plugin::WasmPlugin;
 
 /// Re-exported Kubernetes API types, so downstream crates use exactly the versions this crate parses.

@@ -36,7 +36,7 @@ pub struct Resources {
 }
 
 /// The label that ties an EndpointSlice to its Service.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// The Service `slice` (in namespace `namespace`) is labelled for.
 fn labelled_service(namespace: &str, slice: &EndpointSlice) -> Option<ObjectKey> {
@@ -89,6 +89,11 @@ impl Resources {
             "WasmPlugin" => self.wasm_plugins.remove(&key).is_some(),
             _ => false,
         }
+    }
+
+    /// The Service the EndpointSlice `key` is labelled for now, if the slice exists and has the label.
+    pub fn slice_service(&self, key: &ObjectKey) -> Option<ObjectKey> {
+        labelled_service(&key.namespace, self.endpoint_slices.get(key)?)
     }
 
     /// The EndpointSlices labelled for Service `namespace/service`, by name.

@@ -315,11 +315,7 @@ fn read_file(
         opened.read_to_string(&mut text)?;
         Ok(Some((text, stamp.settled(mode.now, mode.settle).then_some(stamp))))
     });
-    let read = match read {
-        Ok(None) => return (previous, None),
-        Ok(Some(read)) => Ok(read),
-        Err(e) => Err(e),
-    };
+    let Some(read) = read.transpose() else { return (previous, None) };
     // Named only for diagnostics, so only once the file is read.
     let file = file();
     let (text, stamp) = match read {

@@ -9,7 +9,7 @@ use std::hash::BuildHasher;
 use oxigress_ir::Endpoint;
 use oxigress_objects::k8s_openapi::api::core::v1::{Secret, Service, ServicePort};
 use oxigress_objects::k8s_openapi::api::discovery::v1::EndpointSlice;
-use oxigress_objects::{ObjectKey, Resources, SERVICE_NAME_LABEL};
+use oxigress_objects::{ObjectKey, Resources};
 
 use crate::options::InstanceOptions;
 
@@ -56,9 +56,7 @@ impl<'a> Inputs<'a> {
 
     /// The Service an EndpointSlice `key` is labelled for now, if it exists.
     pub fn slice_service(&self, key: &ObjectKey) -> Option<ObjectKey> {
-        let slice = self.resources.endpoint_slices.get(key)?;
-        let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
-        Some(ObjectKey::new(key.namespace.clone(), service.clone()))
+        self.resources.slice_service(key)
     }
 
     fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {

@@ -165,11 +165,9 @@ impl TranslateMemo {
         for read in &planned.reads {
             unlist(&mut self.readers, read, id);
         }
-        for slot in planned.plan.slots {
-            unlist(&mut self.writers, &slot, id);
-            if !dirty.all {
-                dirty.slots.insert(slot);
-            }
+        for slot in &planned.plan.slots {
+            unlist(&mut self.writers, slot, id);
+            dirty.mark(slot);
         }
         self.emitted.remove(&id);
     }
@@ -285,23 +283,13 @@ impl TranslateMemo {
                         continue;
                     }
                     for cluster in old.iter().flat_map(|o| used_clusters(o)) {
-                        if let Some(users) = self.cluster_users.get_mut(cluster) {
-                            *users -= 1;
-                            if *users == 0 {
-                                self.cluster_users.remove(cluster);
-                            }
-                        }
+                        count_down(&mut self.cluster_users, cluster);
                         if !all {
                             used_changed.push(cluster.clone());
                         }
                     }
                     for cluster in finished.iter().flat_map(used_clusters) {
-                        match self.cluster_users.get_mut(cluster) {
-                            Some(users) => *users += 1,
-                            None => {
-                                self.cluster_users.insert(cluster.clone(), 1);
-                            }
-                        }
+                        count_up(&mut self.cluster_users, cluster);
                         if !all {
                             used_changed.push(cluster.clone());
                         }
@@ -351,17 +339,12 @@ impl TranslateMemo {
                         continue;
                     }
                     if let Some(old) = old {
-                        if let Some(users) = self.certificate_users.get_mut(&old.certificate) {
-                            *users -= 1;
-                            if *users == 0 {
-                                self.certificate_users.remove(&old.certificate);
-                            }
-                        }
+                        count_down(&mut self.certificate_users, &old.certificate);
                         certificates_changed.push(old.certificate.clone());
                     }
                     match finished {
                         Some(tls_host) => {
-                            *self.certificate_users.entry(tls_host.certificate.clone()).or_default() += 1;
+                            count_up(&mut self.certificate_users, &tls_host.certificate);
                             certificates_changed.push(tls_host.certificate.clone());
                             self.tls_hosts.insert(host.clone(), tls_host);
                         }
@@ -441,6 +424,26 @@ fn with_emitted(emitted: &mut FastMap<PlanId, Emitted>, id: PlanId, replay: impl
             if !entry.is_empty() {
                 emitted.insert(id, entry);
             }
+        }
+    }
+}
+
+/// Counts one more user of `id` (the id copied only for its first user).
+fn count_up(users: &mut FastMap<String, usize>, id: &str) {
+    match users.get_mut(id) {
+        Some(count) => *count += 1,
+        None => {
+            users.insert(id.to_string(), 1);
+        }
+    }
+}
+
+/// Counts one user of `id` fewer, forgetting `id` at none.
+fn count_down(users: &mut FastMap<String, usize>, id: &str) {
+    if let Some(count) = users.get_mut(id) {
+        *count -= 1;
+        if *count == 0 {
+            users.remove(id);
         }
     }
 }
