@@ -1,5 +1,5 @@
 //! [`watch_cluster`]: the API server as a source. One kube-rs watcher per kind and watched namespace
-//! feeds its events into one channel; the `Builder` applies them to the published [`SourceSnapshot`]
+//! feeds its events into one bounded queue; the `Builder` applies them to the published [`SourceSnapshot`]
 //! in place (only the objects the events name; the snapshot is copied first only while a reader still
 //! holds it) and records them in its change log. That is exactly the type the manifest directory
 //! publishes, so the controller loop, selection and (incremental) translation are shared with
@@ -69,7 +69,7 @@ pub fn wasm_plugin_resource() -> ApiResource {
 /// first snapshot published. Bound the wait with a timeout: an API server that never answers (or
 /// RBAC that forbids a list) keeps it waiting, with the watcher's errors in the log.
 pub async fn watch_cluster(client: Client, config: ClusterSourceConfig) -> ClusterSource {
-    let mut watches = Watches { client, events: mpsc::unbounded_channel(), tasks: Vec::new() };
+    let mut watches = Watches { client, events: mpsc::channel(EVENT_QUEUE), tasks: Vec::new() };
     let scopes: Vec<Option<String>> = if config.watch_namespaces.is_empty() {
         vec![None]
     } else {
@@ -131,10 +131,14 @@ pub async fn watch_cluster(client: Client, config: ClusterSourceConfig) -> Clust
     ClusterSource { snapshots, tasks }
 }
 
+/// Events queued between the watches and the task applying them: a watch whose events are not taken
+/// waits (and so does its API server stream) instead of the queue growing without bound.
+const EVENT_QUEUE: usize = 1024;
+
 /// The watch tasks being started, each feeding the one event channel.
 struct Watches {
     client: Client,
-    events: (mpsc::UnboundedSender<StreamEvent>, mpsc::UnboundedReceiver<StreamEvent>),
+    events: (mpsc::Sender<StreamEvent>, mpsc::Receiver<StreamEvent>),
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -164,7 +168,7 @@ impl Watches {
                         continue;
                     }
                 };
-                if events.send(StreamEvent { stream, change }).is_err() {
+                if events.send(StreamEvent { stream, change }).await.is_err() {
                     return;
                 }
             }

@@ -115,3 +115,23 @@ async fn an_invalid_version_is_a_diagnostic_and_the_last_good_one_stays() {
     assert_eq!(second.diagnostics[0].object, Some(ObjectRef::new("Ingress", "apps", "a")));
     assert_eq!(second.changes.since(first.revision), Some(BTreeSet::new()), "the resources did not change");
 }
+
+#[tokio::test]
+async fn more_events_than_the_queue_holds_all_arrive() {
+    // The queue between the watches and the snapshot holds 1,024 events; a watch waits while it is full.
+    const MANY: usize = 1500;
+    let k8s = StandIn::start().await.unwrap();
+    k8s.apply_yaml(OTHERS).unwrap();
+    for i in 0..MANY {
+        k8s.apply_yaml(&ingress(&format!("app-{i}"), &format!("app-{i}.example.com"))).unwrap();
+    }
+    let mut source = start(&k8s, "source").await;
+    assert_eq!(source.snapshots.borrow_and_update().resources.ingresses.len(), MANY, "the initial list, whole");
+    for i in 0..MANY {
+        k8s.apply_yaml(&ingress(&format!("app-{i}"), &format!("app-{i}.changed.example.com"))).unwrap();
+    }
+    let changed = |s: &SourceSnapshot| (0..MANY).all(|i| host(s, &format!("app-{i}")) == Some(format!("app-{i}.changed.example.com")));
+    let last = until(&mut source, changed).await;
+    let fresh = from_scratch(&k8s).await;
+    assert_eq!(last.resources, fresh.resources);
+}
