@@ -94,8 +94,12 @@ impl IdlePool {
     /// from this thread's shard, else from another shard not locked right now. The caller still checks
     /// that it is open and connected to the right peer.
     pub(crate) fn take(&self, key: u64) -> Option<Stream> {
+        self.take_at(own_shard(self.shared.shards.len()), key)
+    }
+
+    /// [`Self::take`] for a thread whose shard is `own`.
+    fn take_at(&self, own: usize, key: u64) -> Option<Stream> {
         let shards = &self.shared.shards;
-        let own = own_shard(shards.len());
         let mut now = None;
         for step in 0..shards.len() {
             let index = (own + step) % shards.len();
@@ -117,6 +121,11 @@ impl IdlePool {
 
     /// Returns a connection for reuse under `key`, to be closed after `idle_timeout` unused.
     pub(crate) fn put(&self, key: u64, stream: Stream, idle_timeout: Option<Duration>) {
+        self.put_at(own_shard(self.shared.shards.len()), key, stream, idle_timeout);
+    }
+
+    /// [`Self::put`] for a thread whose shard is `own`.
+    fn put_at(&self, own: usize, key: u64, stream: Stream, idle_timeout: Option<Duration>) {
         let shared = &self.shared;
         if shared.shard_capacity == 0 {
             return;
@@ -129,7 +138,7 @@ impl IdlePool {
             deadline: idle_timeout.and_then(|timeout| since.checked_add(timeout)),
         };
         let evicted = {
-            let mut shard = shared.shards[own_shard(shared.shards.len())].lock();
+            let mut shard = shared.shards[own].lock();
             let evicted = if shard.len >= shared.shard_capacity {
                 shard.pop_oldest()
             } else {
@@ -267,9 +276,9 @@ mod tests {
     async fn pair() -> (Stream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let ours = TcpStream::connect(listener.local_addr().unwrap());
-        let (ours, (theirs, _)) = tokio::join!(ours, listener.accept());
+        let (ours, theirs) = tokio::join!(ours, listener.accept());
         let ours: crate::protocols::l4::stream::Stream = ours.unwrap().into();
-        (Box::new(ours), theirs.unwrap())
+        (Box::new(ours), theirs.unwrap().0)
     }
 
     fn pool(capacity: usize) -> IdlePool {
@@ -328,7 +337,7 @@ mod tests {
         let on_evict: PoolCallback = Arc::new(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        // one shard of two (capacity 4 over 2 shards), every put from this thread
+        // capacity 4 over 2 shards: 2 in shard 0, where every connection goes
         let pool = IdlePool::new(4, 2, Arc::new(AtomicU64::new(0)), Some(on_evict));
         let mut peers = Vec::new();
         let mut ids = Vec::new();
@@ -336,28 +345,22 @@ mod tests {
             let (stream, peer) = pair().await;
             ids.push(stream.id());
             peers.push(peer);
-            pool.put(key, stream, None);
+            pool.put_at(0, key, stream, None);
         }
         assert_eq!(pool.len(), 2);
         assert_eq!(evicted.load(Ordering::Relaxed), 1);
-        assert!(pool.take(1).is_none(), "key 1's connection was the oldest");
-        assert_eq!(pool.take(2).map(|s| s.id()), Some(ids[2]));
-        assert_eq!(pool.take(2).map(|s| s.id()), Some(ids[1]));
+        assert!(pool.take_at(0, 1).is_none(), "key 1's connection was the oldest");
+        assert_eq!(pool.take_at(0, 2).map(|s| s.id()), Some(ids[2]));
+        assert_eq!(pool.take_at(0, 2).map(|s| s.id()), Some(ids[1]));
     }
 
     #[tokio::test]
     async fn a_thread_takes_a_connection_another_thread_returned() {
-        let pool = Arc::new(pool(8));
+        let pool = pool(8);
         let (stream, _peer) = pair().await;
         let id = stream.id();
-        let putter = pool.clone();
-        // a thread numbered after this one (consecutive numbers: the other shard of two)
-        std::thread::spawn(move || {
-            own_shard(1);
-            putter.put(7, stream, None);
-        })
-        .join()
-        .unwrap();
-        assert_eq!(pool.take(7).map(|s| s.id()), Some(id));
+        pool.put_at(1, 7, stream, None);
+        assert_eq!(pool.take_at(0, 7).map(|s| s.id()), Some(id), "found in the other shard");
+        assert!(pool.take_at(1, 7).is_none());
     }
 }
