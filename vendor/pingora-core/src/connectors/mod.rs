@@ -428,7 +428,6 @@ impl PreferredHttpVersion {
 use futures::future::FutureExt;
 use tokio::io::AsyncReadExt;
 
-/// Test whether a stream is already closed or not reusable (server sent unexpected data)
 /// oxigress patch: whether a connection taken from the pool can carry a request to `peer`: connected to
 /// it, open, and not holding data the peer sent unasked.
 #[cfg(unix)]
@@ -468,6 +467,7 @@ fn connected_to<P: Peer>(peer: &P, stream: &Stream) -> bool {
     }
 }
 
+/// Test whether a stream is already closed or not reusable (server sent unexpected data)
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {
     let mut buf = [0; 1];
     // tokio::task::unconstrained because now_or_never may yield None when the future is ready
