@@ -534,12 +534,14 @@ impl ProxyHttp for GatewayProxy {
                 upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
             }
         }
-        if let Some(route) = ctx.route.clone() {
+        if let Some(route) = &ctx.route {
             route.policy.apply_response(upstream_response)?;
             for (name, value) in ctx.cors.drain(..) {
                 upstream_response.insert_header(name, value)?;
             }
             if !route.chain.is_empty() {
+                // The chain's hooks take the whole `ctx`: only then is the route's `Arc` cloned.
+                let route = route.clone();
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }
         }
