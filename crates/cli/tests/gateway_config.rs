@@ -3,7 +3,8 @@
 //! HTTP/2 settings a client receives (new connections get a changed ConfigMap's, open ones keep theirs);
 //! the buffer limit of bodies a plugin reads (413 above it); and an Ingress edited with an invalid
 //! annotation value keeping its last good form until it is fixed; idle HTTP/2 connections closed after
-//! `downstream.idleTimeout`; bodies a plugin buffers beyond pingora's 64 KiB forwarded whole.
+//! `downstream.idleTimeout`, and so idle HTTP/1 keep-alive connections; bodies a plugin buffers beyond
+//! pingora's 64 KiB forwarded whole.
 
 #![allow(clippy::unwrap_used)]
 
@@ -435,6 +436,56 @@ async fn idle_http2_connections_close_after_the_config_map_idle_timeout() {
         "idleTimeout 3",
         || h2_idle_lifetime(http, "shop.example.com", DEADLINE),
         |lifetime| lifetime.is_some_and(|l| l >= Duration::from_millis(2900)),
+    )
+    .await;
+
+    gateway.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Sends `requests` keep-alive HTTP/1.1 requests on one connection, `gap` apart, and returns how long the
+/// connection then stayed open (`None`: still open after `wait`).
+async fn h1_idle_lifetime(addr: SocketAddr, host: &str, requests: usize, gap: Duration, wait: Duration) -> Option<Duration> {
+    use tokio::io::AsyncWriteExt;
+    let (read, mut write) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+    let mut read = tokio::io::BufReader::new(read);
+    for i in 0..requests {
+        if i > 0 {
+            tokio::time::sleep(gap).await;
+        }
+        write.write_all(format!("GET /idle HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).await.unwrap();
+        let answer = tokio::time::timeout(DEADLINE, support::raw::read_response(&mut read, |_| {})).await.unwrap();
+        assert_eq!(answer.unwrap().0, 200, "request {i} on the kept-alive connection");
+    }
+    let idle_since = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(wait, tokio::io::AsyncReadExt::read_to_end(&mut read, &mut rest)).await.ok()?;
+    closed.unwrap();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    Some(idle_since.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_http1_keep_alive_connections_close_after_the_config_map_idle_timeout() {
+    let backend = echo("shop-pod");
+    let (dir, gateway) = higress_instance(&[
+        ("svc.yaml", service("shop", backend.addr)),
+        ("ing.yaml", ingress("shop", "higress", "shop.example.com", &["/"], "shop")),
+        ("config.yaml", config_map("downstream:\n  idleTimeout: 2\n")),
+    ]);
+    let http = gateway.http_addr().unwrap();
+
+    // Requests 1 s apart keep the connection (each wait is shorter than the 2 s); after the last one it
+    // is closed once idle for 2 s — not before.
+    let lifetime = h1_idle_lifetime(http, "shop.example.com", 3, Duration::from_secs(1), DEADLINE).await;
+    let lifetime = lifetime.expect("idle keep-alive connection closed");
+    assert!(lifetime >= Duration::from_millis(1900), "closed after {lifetime:?}, before the idle timeout");
+
+    // Rewritten to 4 s: the next waits are bounded by the new value.
+    write(dir.path(), "config.yaml", &config_map("downstream:\n  idleTimeout: 4\n"));
+    until(
+        "idleTimeout 4",
+        || h1_idle_lifetime(http, "shop.example.com", 1, Duration::ZERO, DEADLINE),
+        |lifetime| lifetime.is_some_and(|l| l >= Duration::from_millis(3900)),
     )
     .await;
 

@@ -76,8 +76,34 @@ enum Balancer {
     RoundRobin,
     LeastConn,
     Random,
-    Hash { key: HashKey, ring: Continuum, index: HashMap<SocketAddr, usize> },
+    Hash { key: HashSource, ring: Continuum, index: HashMap<SocketAddr, usize> },
     Cookie { affinity: CookieAffinity, ring: Continuum, index: HashMap<SocketAddr, usize> },
+}
+
+/// What a consistent-hash balancer hashes ([`HashKey`], with header names parsed once per snapshot).
+pub enum HashSource {
+    /// The path with query (`:path`, `$request_uri`).
+    Path,
+    /// The host (`:authority`, `$host`).
+    Authority,
+    /// A request header; `None` when the name is not a valid header name (no request has it).
+    Header(Option<http::HeaderName>),
+    /// A query parameter.
+    Query(String),
+    /// The client's address.
+    SourceIp,
+}
+
+impl HashSource {
+    fn new(key: &HashKey) -> Self {
+        match key {
+            HashKey::Header(name) if name == ":path" => Self::Path,
+            HashKey::Header(name) if name == ":authority" => Self::Authority,
+            HashKey::Header(name) => Self::Header(http::HeaderName::from_bytes(name.as_bytes()).ok()),
+            HashKey::Query(name) => Self::Query(name.clone()),
+            HashKey::SourceIp => Self::SourceIp,
+        }
+    }
 }
 
 /// One upstream cluster as the request path uses it.
@@ -128,7 +154,7 @@ impl ClusterRuntime {
             LoadBalance::Random => Balancer::Random,
             LoadBalance::Hash { key } => {
                 let (ring, index) = ring();
-                Balancer::Hash { key: key.clone(), ring, index }
+                Balancer::Hash { key: HashSource::new(key), ring, index }
             }
             LoadBalance::Cookie(affinity) => {
                 let (ring, index) = ring();
@@ -162,7 +188,7 @@ impl ClusterRuntime {
     }
 
     /// The hash key of a consistent-hash balancer.
-    pub fn hash_key(&self) -> Option<&HashKey> {
+    pub fn hash_key(&self) -> Option<&HashSource> {
         match &self.balancer {
             Balancer::Hash { key, .. } => Some(key),
             _ => None,

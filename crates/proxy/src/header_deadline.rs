@@ -9,7 +9,8 @@
 //! - The first head's clock starts when the connection is accepted (after the TLS handshake). HTTP/1
 //!   keep-alive: this module runs pingora's request loop itself, so after each response the stream is
 //!   re-armed and the next head's clock starts at its first byte; an idle keep-alive connection is bounded
-//!   by the idle timeout (gateway ConfigMap `downstream.idleTimeout`), not by this one.
+//!   by the idle timeout (gateway ConfigMap `downstream.idleTimeout`, as pingora's keep-alive timeout
+//!   says it), not by this one, and the stream's timer enforces it until that first byte.
 //! - HTTP/2 (ALPN or the h2c preface): the preface is the head that must arrive in time; the connection
 //!   is then handed to pingora's own HTTP/2 handling.
 
@@ -115,7 +116,9 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
             Some(tls) => tls.accept(stream, self.timeout).await?,
             None => stream,
         };
-        let mut stream: Stream = Box::new(DeadlineStream::new(stream, self.timeout));
+        let stream = DeadlineStream::new(stream, self.timeout);
+        let idle = stream.idle_timeout();
+        let mut stream: Stream = Box::new(stream);
         if self.is_h2(&mut stream).await? {
             // pingora's HTTP/2 handling; the stream forwards from here on (the preface was the head).
             return ServerApp::process_new(&self.inner, stream, shutdown).await;
@@ -136,6 +139,16 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
             let mut session = ServerSession::new_http1(stream);
             if let Some(settings) = settings {
                 settings.apply_to_session(&mut session);
+            }
+            // The wait for the next head: pingora would bound it with a timer registered per request; the
+            // stream's own timer does it instead (the same value; pingora resets its keep-alive setting
+            // once the head is read).
+            match session.get_keepalive() {
+                Some(seconds) if seconds > 0 => {
+                    idle.set(seconds);
+                    session.set_keepalive(Some(0));
+                }
+                _ => idle.set(0),
             }
             result = self.inner.process_new_http(session, shutdown).await;
         }

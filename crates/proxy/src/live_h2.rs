@@ -11,6 +11,8 @@
 //! `server_options()`, which must return a reference, so each distinct timeout gets one options value in
 //! an append-only list that lives as long as the listener (a few bytes per value ever configured).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -54,12 +56,19 @@ impl<A: HttpServerApp> LiveH2<A> {
 
 #[async_trait]
 impl<A: HttpServerApp + Send + Sync + 'static> HttpServerApp for LiveH2<A> {
-    async fn process_new_http(
-        self: &Arc<Self>,
+    /// Hands out the wrapped proxy's own future: an `async fn` here would box a second future around it
+    /// (an allocation, a copy of the session and one more poll layer per request).
+    fn process_new_http<'a, 'b, 'f>(
+        self: &'a Arc<Self>,
         session: ServerSession,
-        shutdown: &ShutdownWatch,
-    ) -> Option<ReusedHttpStream> {
-        self.inner.process_new_http(session, shutdown).await
+        shutdown: &'b ShutdownWatch,
+    ) -> Pin<Box<dyn Future<Output = Option<ReusedHttpStream>> + Send + 'f>>
+    where
+        'a: 'f,
+        'b: 'f,
+        Self: 'f,
+    {
+        self.inner.process_new_http(session, shutdown)
     }
 
     fn h2_options(&self) -> Option<H2Options> {

@@ -28,8 +28,8 @@ pub struct CompiledRoute {
     /// Higress route name (`name` or `ns/name`).
     pub name: Arc<str>,
     path: PathMatcher,
-    headers: Vec<ValueMatcher>,
-    query: Vec<ValueMatcher>,
+    headers: Vec<ValueMatcher<HeaderKey>>,
+    query: Vec<ValueMatcher<String>>,
     methods: Vec<Method>,
     /// The route's cluster.
     pub cluster: Arc<ClusterRuntime>,
@@ -59,9 +59,32 @@ enum PathMatcher {
     Regex(Regex),
 }
 
-struct ValueMatcher {
-    name: String,
+struct ValueMatcher<K> {
+    /// What is matched: a header ([`HeaderKey`]) or a query parameter's name.
+    key: K,
     kind: ValueKind,
+}
+
+/// The request value a header matcher reads, resolved when the route is compiled (a `&str` header lookup
+/// would parse the name on every request).
+enum HeaderKey {
+    Authority,
+    Path,
+    Method,
+    Header(http::HeaderName),
+    /// Not a valid header name: no request has it.
+    Invalid,
+}
+
+impl HeaderKey {
+    fn new(name: &str) -> Self {
+        match name {
+            ":authority" => Self::Authority,
+            ":path" => Self::Path,
+            ":method" => Self::Method,
+            _ => http::HeaderName::from_bytes(name.as_bytes()).map_or(Self::Invalid, Self::Header),
+        }
+    }
 }
 
 enum ValueKind {
@@ -133,7 +156,12 @@ impl Router {
     /// A wildcard `*.foo.com` covers exactly one label (`a.foo.com`, not `a.b.foo.com`, nor `foo.com`), as
     /// the Ingress spec says.
     pub fn find(&self, facts: &RequestFacts<'_>) -> Option<&Arc<CompiledRoute>> {
-        let wildcard = || facts.host.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)).copied();
+        let wildcard = || {
+            if self.wildcard.is_empty() {
+                return None;
+            }
+            facts.host.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)).copied()
+        };
         if let Some(&exact) = self.exact.get(facts.host) {
             // why: Higress' exact-domain fallback: a request for an exact host that none of its routes
             // match is tried against the routes of the wildcard host covering it.
@@ -168,18 +196,18 @@ impl CompiledRoute {
             }
             PathMatch::Regex(r) => PathMatcher::Regex(anchored(r).map_err(fail)?),
         };
-        let values = |list: &[HeaderMatch]| -> Result<Vec<ValueMatcher>, CompileError> {
+        fn values<K>(list: &[HeaderMatch], key: impl Fn(&str) -> K) -> Result<Vec<ValueMatcher<K>>, String> {
             list.iter()
                 .map(|m| {
                     let kind = match m.kind {
                         MatchKind::Exact => ValueKind::Exact(m.value.clone()),
                         MatchKind::Prefix => ValueKind::Prefix(m.value.clone()),
-                        MatchKind::Regex => ValueKind::Regex(anchored(&m.value).map_err(fail)?),
+                        MatchKind::Regex => ValueKind::Regex(anchored(&m.value)?),
                     };
-                    Ok(ValueMatcher { name: m.name.clone(), kind })
+                    Ok(ValueMatcher { key: key(&m.name), kind })
                 })
                 .collect()
-        };
+        }
         let methods = route
             .methods
             .iter()
@@ -188,8 +216,8 @@ impl CompiledRoute {
         Ok(Self {
             name: Arc::from(route.name.as_str()),
             path,
-            headers: values(&route.headers)?,
-            query: values(&route.query)?,
+            headers: values(&route.headers, HeaderKey::new).map_err(fail)?,
+            query: values(&route.query, str::to_string).map_err(fail)?,
             methods,
             cluster,
             fallback,
@@ -244,12 +272,12 @@ impl CompiledRoute {
         };
         path_ok
             && (self.methods.is_empty() || self.methods.contains(facts.method))
-            && self.headers.iter().all(|m| m.matches(header_value(facts, &m.name)))
-            && self.query.iter().all(|m| m.matches(query_value(facts.query, &m.name)))
+            && self.headers.iter().all(|m| m.matches(header_value(facts, &m.key)))
+            && self.query.iter().all(|m| m.matches(query_value(facts.query, &m.key)))
     }
 }
 
-impl ValueMatcher {
+impl<K> ValueMatcher<K> {
     fn matches(&self, value: Option<&str>) -> bool {
         let Some(value) = value else { return false };
         match &self.kind {
@@ -260,12 +288,13 @@ impl ValueMatcher {
     }
 }
 
-fn header_value<'a>(facts: &RequestFacts<'a>, name: &str) -> Option<&'a str> {
-    match name {
-        ":authority" => Some(facts.host),
-        ":path" => Some(facts.path),
-        ":method" => Some(facts.method.as_str()),
-        _ => facts.headers.get(name).and_then(|v| v.to_str().ok()),
+fn header_value<'a>(facts: &RequestFacts<'a>, key: &HeaderKey) -> Option<&'a str> {
+    match key {
+        HeaderKey::Authority => Some(facts.host),
+        HeaderKey::Path => Some(facts.path),
+        HeaderKey::Method => Some(facts.method.as_str()),
+        HeaderKey::Header(name) => facts.headers.get(name).and_then(|v| v.to_str().ok()),
+        HeaderKey::Invalid => None,
     }
 }
 

@@ -16,7 +16,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use smallvec::SmallVec;
 
-use crate::cluster::{hash_bytes, ActiveRequest, ClusterRuntime, PickHint};
+use crate::cluster::{hash_bytes, ActiveRequest, ClusterRuntime, HashSource, PickHint};
 use crate::compression::GzipStream;
 use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
@@ -28,6 +28,8 @@ const SERVER_NAME: &str = "oxigress";
 
 /// `x-forwarded-for`, as pingora stores a header name (`&'static str`: no copy).
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+/// `x-forwarded-for` to look up (a `&str` lookup would parse the name on every request).
+const X_FORWARDED_FOR_NAME: http::HeaderName = http::HeaderName::from_static(X_FORWARDED_FOR);
 /// `x-forwarded-proto`.
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
@@ -300,7 +302,7 @@ impl ProxyHttp for GatewayProxy {
         ctx.active = cluster.start_request(index);
         ctx.upstream = Some(addr);
         ctx.connect_attempts += 1;
-        let mut peer = cluster.connect.peer(addr, &request_host(session.req_header()));
+        let mut peer = cluster.connect.peer(addr, || request_host(session.req_header()));
         let settings = ctx.settings.as_deref();
         let route_timeout = ctx.route.as_ref().and_then(|r| r.policy.timeout).or_else(|| settings.and_then(|s| s.route_timeout));
         let per_try = ctx.route.as_ref().and_then(|r| r.policy.per_try_timeout);
@@ -450,12 +452,15 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(ip) = client_ip(session) {
-            let existing = upstream_request.headers.get(X_FORWARDED_FOR).filter(|v| !v.is_empty() && v.to_str().is_ok());
+            let ip = IpText::new(ip);
+            let ip = ip.as_bytes();
+            let existing =
+                upstream_request.headers.get(&X_FORWARDED_FOR_NAME).filter(|v| !v.is_empty() && v.to_str().is_ok());
             let forwarded = forwarded_for(existing, ip)?;
             upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
             if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
                 // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
-                upstream_request.insert_header("x-real-ip", ip.to_string())?;
+                upstream_request.insert_header("x-real-ip", header_value(ip, "x-real-ip")?)?;
             }
         }
         let proto = HeaderValue::from_static(if self.https { "https" } else { "http" });
@@ -529,12 +534,14 @@ impl ProxyHttp for GatewayProxy {
                 upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
             }
         }
-        if let Some(route) = ctx.route.clone() {
+        if let Some(route) = &ctx.route {
             route.policy.apply_response(upstream_response)?;
             for (name, value) in ctx.cors.drain(..) {
                 upstream_response.insert_header(name, value)?;
             }
             if !route.chain.is_empty() {
+                // The chain's hooks take the whole `ctx`: only then is the route's `Arc` cloned.
+                let route = route.clone();
                 self.run_response_chain(session, &route, upstream_response, ctx)?;
             }
         }
@@ -859,18 +866,16 @@ fn request_hash(cluster: &ClusterRuntime, session: &Session, set_cookie: &mut Op
     let req = session.req_header();
     if let Some(key) = cluster.hash_key() {
         return match key {
-            oxigress_ir::HashKey::Header(name) if name == ":path" => {
-                Some(hash_bytes(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes()))
-            }
-            oxigress_ir::HashKey::Header(name) if name == ":authority" => Some(hash_bytes(request_host(req).as_bytes())),
-            oxigress_ir::HashKey::Header(name) => req.headers.get(name.as_str()).map(|v| hash_bytes(v.as_bytes())),
-            oxigress_ir::HashKey::Query(name) => req.uri.query().and_then(|q| {
+            HashSource::Path => Some(hash_bytes(req.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes())),
+            HashSource::Authority => Some(hash_bytes(request_host(req).as_bytes())),
+            HashSource::Header(name) => name.as_ref().and_then(|n| req.headers.get(n)).map(|v| hash_bytes(v.as_bytes())),
+            HashSource::Query(name) => req.uri.query().and_then(|q| {
                 q.split('&').find_map(|pair| {
                     let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                     (k == name).then(|| hash_bytes(v.as_bytes()))
                 })
             }),
-            oxigress_ir::HashKey::SourceIp => client_ip(session).map(|ip| match ip {
+            HashSource::SourceIp => client_ip(session).map(|ip| match ip {
                 std::net::IpAddr::V4(v4) => hash_bytes(&v4.octets()),
                 std::net::IpAddr::V6(v6) => hash_bytes(&v6.octets()),
             }),
@@ -942,28 +947,50 @@ fn client_ip(session: &Session) -> Option<IpAddr> {
     session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip())
 }
 
-/// `x-forwarded-for` for the upstream: the client's `existing` value (if any) followed by `ip`.
-fn forwarded_for(existing: Option<&HeaderValue>, ip: IpAddr) -> Result<HeaderValue> {
-    let mut v4 = [0u8; 15];
-    let v6;
-    let ip: &[u8] = match ip {
-        IpAddr::V4(ip) => write_ipv4(ip, &mut v4),
-        IpAddr::V6(ip) => {
-            v6 = ip.to_string();
-            v6.as_bytes()
-        }
-    };
-    let value = match existing {
-        None => HeaderValue::from_bytes(ip),
+/// `x-forwarded-for` for the upstream: the client's `existing` value (if any) followed by `ip` (its text).
+fn forwarded_for(existing: Option<&HeaderValue>, ip: &[u8]) -> Result<HeaderValue> {
+    match existing {
+        None => header_value(ip, X_FORWARDED_FOR),
         Some(existing) => {
             let mut value = Vec::with_capacity(existing.len() + 2 + ip.len());
             value.extend_from_slice(existing.as_bytes());
             value.extend_from_slice(b", ");
             value.extend_from_slice(ip);
             HeaderValue::from_maybe_shared(Bytes::from(value))
+                .map_err(|e| Error::explain(ErrorType::InternalError, format!("{X_FORWARDED_FOR}: {e}")))
         }
-    };
-    value.map_err(|e| Error::explain(ErrorType::InternalError, format!("x-forwarded-for: {e}")))
+    }
+}
+
+/// `text` as the value of header `name`.
+fn header_value(text: &[u8], name: &str) -> Result<HeaderValue> {
+    HeaderValue::from_bytes(text).map_err(|e| Error::explain(ErrorType::InternalError, format!("{name}: {e}")))
+}
+
+/// An address's text as `Display` writes it (IPv4 without the formatting machinery, see [`write_ipv4`]).
+enum IpText {
+    V4([u8; 15], usize),
+    V6(String),
+}
+
+impl IpText {
+    fn new(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(ip) => {
+                let mut buf = [0u8; 15];
+                let len = write_ipv4(ip, &mut buf).len();
+                Self::V4(buf, len)
+            }
+            IpAddr::V6(ip) => Self::V6(ip.to_string()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::V4(buf, len) => &buf[..*len],
+            Self::V6(text) => text.as_bytes(),
+        }
+    }
 }
 
 /// Dotted decimal form of `ip` in `buf` (what `Display` writes, without the formatting machinery, which
@@ -1146,7 +1173,7 @@ async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Res
 
 #[cfg(test)]
 mod tests {
-    use super::{forwarded_for, strip_port, write_ipv4};
+    use super::{forwarded_for, strip_port, write_ipv4, IpText};
     use http::HeaderValue;
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -1161,12 +1188,12 @@ mod tests {
 
     #[test]
     fn forwarded_for_appends_the_client() {
-        let v4 = IpAddr::from([10, 0, 0, 7]);
-        assert_eq!(forwarded_for(None, v4).unwrap(), "10.0.0.7");
+        let v4 = IpText::new(IpAddr::from([10, 0, 0, 7]));
+        assert_eq!(forwarded_for(None, v4.as_bytes()).unwrap(), "10.0.0.7");
         let existing = HeaderValue::from_static("1.2.3.4");
-        assert_eq!(forwarded_for(Some(&existing), v4).unwrap(), "1.2.3.4, 10.0.0.7");
-        let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(forwarded_for(None, v6).unwrap(), "2001:db8::1");
+        assert_eq!(forwarded_for(Some(&existing), v4.as_bytes()).unwrap(), "1.2.3.4, 10.0.0.7");
+        let v6 = IpText::new("2001:db8::1".parse().unwrap());
+        assert_eq!(forwarded_for(None, v6.as_bytes()).unwrap(), "2001:db8::1");
     }
 
     #[test]

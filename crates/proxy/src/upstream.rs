@@ -68,13 +68,14 @@ impl UpstreamConnect {
         Self { http2, tls }
     }
 
-    /// The pingora peer for `addr`; `host` is the request's host (the SNI when a CA must verify the
-    /// endpoint and no SNI is configured: pingora verifies nothing without SNI).
-    pub fn peer(&self, addr: SocketAddr, host: &str) -> HttpPeer {
+    /// The pingora peer for `addr`; `host` gives the request's host, asked only when it is the SNI (a CA
+    /// must verify the endpoint and no SNI is configured: pingora verifies nothing without SNI), so a plain
+    /// endpoint costs no host lookup.
+    pub fn peer<H: AsRef<str>>(&self, addr: SocketAddr, host: impl FnOnce() -> H) -> HttpPeer {
         let mut peer = match &self.tls {
             None => HttpPeer::new(addr, false, String::new()),
             Some(tls) => {
-                let sni = if tls.sni.is_empty() && tls.ca.is_some() { host.to_string() } else { tls.sni.clone() };
+                let sni = if tls.sni.is_empty() && tls.ca.is_some() { host().as_ref().to_string() } else { tls.sni.clone() };
                 let mut peer = HttpPeer::new(addr, true, sni);
                 // why: Envoy (Higress) verifies the chain against the configured CA only, never the host
                 // name (no SAN matchers are set); without a CA nothing is verified (Higress SIMPLE mode

@@ -5,11 +5,15 @@
 //! are never looked at.
 //!
 //! Phases: `Head` (deadline running, bytes scanned for the end of the head) → `Forward`; after a
-//! keep-alive response the listener calls [`DeadlineStream::next_request`] → `Idle` (no deadline: the
-//! idle timeout governs) → `Head` again at the first byte of the next request.
+//! keep-alive response the listener calls [`DeadlineStream::next_request`] → `Idle` (bounded by the
+//! keep-alive idle timeout the listener hands over through [`IdleTimeout`], which then reads as the end
+//! of the stream) → `Head` again at the first byte of the next request. The same timer serves both
+//! deadlines: one per connection, re-armed per request (pingora's own keep-alive timeout would register
+//! a timer per request).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -36,8 +40,9 @@ const TOO_LARGE: &[u8] =
 enum Phase {
     /// A request head is being received; the deadline runs.
     Head,
-    /// Between two requests of a keep-alive connection: no deadline until the next head's first byte.
-    Idle,
+    /// Between two requests of a keep-alive connection: only the idle timeout (armed at the first read
+    /// that has to wait) until the next head's first byte.
+    Idle { armed: bool },
     /// Just forwarding (a body, an upgraded or HTTP/2 connection, or a TLS layer's raw bytes).
     Forward,
     /// Sending the 431 answer; then every read fails.
@@ -53,13 +58,35 @@ pub struct DeadlineStream {
     deadline: Pin<Box<Sleep>>,
     phase: Phase,
     scan: HeadScan,
+    idle: IdleTimeout,
+}
+
+/// The keep-alive idle timeout of a connection's next wait between requests, in seconds (0: none), set
+/// by the listener (pingora decides it per response) for the connection's [`DeadlineStream`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IdleTimeout(Arc<AtomicU64>);
+
+impl IdleTimeout {
+    /// The next wait between requests ends the connection after `seconds` (0: never).
+    pub(crate) fn set(&self, seconds: u64) {
+        self.0.store(seconds, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<Duration> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|s| *s > 0).map(Duration::from_secs)
+    }
 }
 
 impl DeadlineStream {
     /// A new connection: its first head must be complete within `timeout` from now.
     pub(crate) fn new(inner: Stream, timeout: Duration) -> Self {
         let deadline = Box::pin(tokio::time::sleep_until(Instant::now() + timeout));
-        Self { inner, timeout, deadline, phase: Phase::Head, scan: HeadScan::default() }
+        Self { inner, timeout, deadline, phase: Phase::Head, scan: HeadScan::default(), idle: IdleTimeout::default() }
+    }
+
+    /// Where the listener sets the idle timeout of this connection's waits between requests.
+    pub(crate) fn idle_timeout(&self) -> IdleTimeout {
+        self.idle.clone()
     }
 
     /// A stream that only forwards (the raw side of a TLS connection).
@@ -70,14 +97,26 @@ impl DeadlineStream {
     }
 
     /// The previous request is done and the connection is kept alive: the next head's clock starts at its
-    /// first byte.
+    /// first byte; until then the idle timeout (see [`IdleTimeout`]) applies.
     pub(crate) fn next_request(&mut self) {
-        self.phase = Phase::Idle;
+        self.phase = Phase::Idle { armed: false };
         self.scan = HeadScan::default();
     }
 
-    fn timed_out(&mut self, cx: &mut Context<'_>) -> bool {
-        matches!(self.phase, Phase::Head) && self.deadline.as_mut().poll(cx).is_ready()
+    /// A read is pending: `Some` ends it (head deadline passed: an error; idle timeout passed: the end of
+    /// the stream, as a client that closed).
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Option<std::io::Result<()>> {
+        match self.phase {
+            Phase::Head => self.deadline.as_mut().poll(cx).is_ready().then(|| Err(timed_out_error())),
+            Phase::Idle { armed: false } => {
+                let idle = self.idle.get()?;
+                self.phase = Phase::Idle { armed: true };
+                self.deadline.as_mut().reset(Instant::now() + idle);
+                self.deadline.as_mut().poll(cx).is_ready().then_some(Ok(()))
+            }
+            Phase::Idle { armed: true } => self.deadline.as_mut().poll(cx).is_ready().then_some(Ok(())),
+            Phase::Forward | Phase::Reject { .. } => None,
+        }
     }
 
     /// Writes the 431 answer (as far as the client takes it), then fails the read.
@@ -195,7 +234,7 @@ impl AsyncRead for DeadlineStream {
         match this.phase {
             Phase::Forward => return Pin::new(&mut this.inner).poll_read(cx, buf),
             Phase::Reject { .. } => return this.poll_reject(cx),
-            Phase::Head | Phase::Idle => {}
+            Phase::Head | Phase::Idle { .. } => {}
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -204,13 +243,18 @@ impl AsyncRead for DeadlineStream {
                 if read.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
-                if matches!(this.phase, Phase::Idle) {
-                    this.phase = Phase::Head;
-                    let deadline = Instant::now() + this.timeout;
-                    this.deadline.as_mut().reset(deadline);
-                }
+                let first_byte = matches!(this.phase, Phase::Idle { .. });
+                this.phase = Phase::Head;
                 match this.scan.feed(read) {
-                    Scan::Partial => Poll::Ready(Ok(())),
+                    Scan::Partial => {
+                        if first_byte {
+                            // The next head's clock starts now. A head that arrives whole in its first read
+                            // (the usual case) never needs the deadline, so it is only armed here.
+                            let deadline = Instant::now() + this.timeout;
+                            this.deadline.as_mut().reset(deadline);
+                        }
+                        Poll::Ready(Ok(()))
+                    }
                     Scan::Complete => {
                         this.phase = Phase::Forward;
                         Poll::Ready(Ok(()))
@@ -224,8 +268,7 @@ impl AsyncRead for DeadlineStream {
                 }
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending if this.timed_out(cx) => Poll::Ready(Err(timed_out_error())),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => this.poll_deadline(cx).map_or(Poll::Pending, Poll::Ready),
         }
     }
 }
