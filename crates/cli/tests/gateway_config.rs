@@ -69,11 +69,6 @@ async fn raw_get_async(addr: SocketAddr, host: &str, path: &str, extra: &str) ->
     tokio::task::spawn_blocking(move || raw_get(addr, &host, &path, &extra)).await.unwrap()
 }
 
-fn config_map(yaml: &str) -> String {
-    let indented: String = yaml.lines().map(|l| format!("    {l}\n")).collect();
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: higress-config, namespace: higress-system}}\ndata:\n  higress: |\n{indented}")
-}
-
 /// Polls `request` until `done` holds for its answer; panics after [`DEADLINE`].
 async fn until<T>(what: &str, mut request: impl AsyncFnMut() -> T, done: impl Fn(&T) -> bool) -> T {
     let start = std::time::Instant::now();

@@ -68,18 +68,11 @@ impl CountingBackend {
     }
 }
 
-/// The gateway ConfigMap with `upstream.idleTimeout` (seconds).
-fn upstream_idle_timeout(seconds: u32) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: higress-config, namespace: higress-system}}\ndata:\n  higress: |\n    upstream:\n      idleTimeout: {seconds}\n"
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_share_one_upstream_connection_closed_after_the_idle_timeout() {
     let backend = CountingBackend::start(false).await;
     let (_dir, gw) = higress_instance(&[
-        ("config.yaml", upstream_idle_timeout(1)),
+        ("config.yaml", config_map("upstream:\n  idleTimeout: 1\n")),
         ("svc.yaml", service_ports("app", &[backend.port])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
     ]);

@@ -99,6 +99,12 @@ pub fn ingress(name: &str, class: &str, host: &str, paths: &[&str], service: &st
     )
 }
 
+/// The gateway ConfigMap `higress-config` (in `higress-system`) whose `higress` entry is `yaml`.
+pub fn config_map(yaml: &str) -> String {
+    let indented: String = yaml.lines().map(|l| format!("    {l}\n")).collect();
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: higress-config, namespace: higress-system}}\ndata:\n  higress: |\n{indented}")
+}
+
 /// Writes `content` to `dir/file` atomically (write a hidden temp file, then rename), as `kubectl`-style
 /// tools and config management do; the watcher must never see half a file.
 pub fn write(dir: &Path, file: &str, content: &str) {
