@@ -16,6 +16,7 @@
 
 mod stream;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +26,38 @@ use pingora::listeners::TlsAccept;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::tls::server::handshake_with_callback;
 use pingora::protocols::{Stream, ALPN};
+use pingora::proxy::{HttpProxy, ProxyHttp};
 use pingora::server::ShutdownWatch;
 use pingora::tls::ssl::{select_next_proto, AlpnError, SslAcceptor, SslMethod, SslRef};
 
 pub use stream::DeadlineStream;
+
+/// The HTTP application behind a [`HeaderDeadline`]: pingora's [`HttpServerApp`], whose request loop
+/// runs each request's future inside the connection's own future. Through `HttpServerApp` that future
+/// (several kilobytes) is allocated and moved into a new box per request.
+pub trait UnboxedHttpApp: HttpServerApp {
+    /// [`HttpServerApp::process_new_http`], without the box.
+    fn process_http_request<'a>(
+        self: &'a Arc<Self>,
+        session: ServerSession,
+        shutdown: &'a ShutdownWatch,
+    ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a;
+}
+
+impl<SV> UnboxedHttpApp for HttpProxy<SV>
+where
+    SV: ProxyHttp + Send + Sync + 'static,
+    SV::CTX: Send + Sync,
+{
+    fn process_http_request<'a>(
+        self: &'a Arc<Self>,
+        session: ServerSession,
+        shutdown: &'a ShutdownWatch,
+    ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a {
+        // vendor/pingora-proxy (oxigress patch): the trait method's body as a plain `async fn`.
+        self.process_new_http_unboxed(session, shutdown)
+    }
+}
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -93,7 +122,7 @@ fn prefer_h2<'a>(_: &mut SslRef, offered: &'a [u8]) -> Result<&'a [u8], AlpnErro
     select_next_proto(b"\x02h2\x08http/1.1", offered).ok_or(AlpnError::NOACK)
 }
 
-impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
+impl<A: UnboxedHttpApp + Send + Sync + 'static> HeaderDeadline<A> {
     /// Whether the connection speaks HTTP/2 (`None`: it closed or timed out before saying).
     async fn is_h2(&self, stream: &mut Stream) -> Option<bool> {
         if stream.get_ssl_digest().is_some() {
@@ -110,7 +139,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
 }
 
 #[async_trait]
-impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
+impl<A: UnboxedHttpApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let stream = match &self.tls {
             Some(tls) => tls.accept(stream, self.timeout).await?,
@@ -128,7 +157,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
         let mut session = ServerSession::new_http1(stream);
         session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
         session.set_keepalive_reuses_remaining(self.inner.server_options().and_then(|o| o.keepalive_request_limit));
-        let mut result = self.inner.process_new_http(session, shutdown).await;
+        let mut result = self.inner.process_http_request(session, shutdown).await;
         while let Some((stream, settings)) = result.map(ReusedHttpStream::consume) {
             // The stream pingora hands back is the one given to it above.
             let Ok(mut stream) = stream.into_any().downcast::<DeadlineStream>() else {
@@ -150,7 +179,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
                 }
                 _ => idle.set(0),
             }
-            result = self.inner.process_new_http(session, shutdown).await;
+            result = self.inner.process_http_request(session, shutdown).await;
         }
         None
     }

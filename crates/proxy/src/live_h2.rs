@@ -23,6 +23,7 @@ use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::time::Duration;
 
+use crate::header_deadline::UnboxedHttpApp;
 use crate::state::ProxyState;
 
 /// A listener application whose new HTTP/2 connections use the live snapshot's HTTP/2 settings.
@@ -51,6 +52,16 @@ impl<A: HttpServerApp> LiveH2<A> {
         let mut options = self.options[0].clone();
         options.h2_idle_timeout = idle;
         &self.options[self.options.push(options)]
+    }
+}
+
+impl<A: UnboxedHttpApp + Send + Sync + 'static> UnboxedHttpApp for LiveH2<A> {
+    fn process_http_request<'a>(
+        self: &'a Arc<Self>,
+        session: ServerSession,
+        shutdown: &'a ShutdownWatch,
+    ) -> impl Future<Output = Option<ReusedHttpStream>> + Send + 'a {
+        self.inner.process_http_request(session, shutdown)
     }
 }
 

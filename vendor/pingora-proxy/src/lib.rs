@@ -1562,14 +1562,17 @@ impl SubrequestSpawner {
     }
 }
 
-#[async_trait]
-impl<SV, C> HttpServerApp for HttpProxy<SV, C>
+impl<SV, C> HttpProxy<SV, C>
 where
     SV: ProxyHttp + Send + Sync + 'static,
     <SV as ProxyHttp>::CTX: Send + Sync,
     C: custom::Connector,
 {
-    async fn process_new_http(
+    /// oxigress patch: [`HttpServerApp::process_new_http`] as a plain `async fn`. Through the trait
+    /// (`async_trait`) every request's future, several kilobytes, is allocated and moved into a box;
+    /// an application that runs the HTTP/1 keep-alive loop itself (oxigress's header-deadline
+    /// listener) awaits this one inside its connection's future instead.
+    pub async fn process_new_http_unboxed(
         self: &Arc<Self>,
         mut session: HttpSession,
         shutdown: &ShutdownWatch,
@@ -1605,6 +1608,22 @@ where
         }
 
         self.process_request(session, ctx).await
+    }
+}
+
+#[async_trait]
+impl<SV, C> HttpServerApp for HttpProxy<SV, C>
+where
+    SV: ProxyHttp + Send + Sync + 'static,
+    <SV as ProxyHttp>::CTX: Send + Sync,
+    C: custom::Connector,
+{
+    async fn process_new_http(
+        self: &Arc<Self>,
+        session: HttpSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        self.process_new_http_unboxed(session, shutdown).await
     }
 
     async fn http_cleanup(&self) {
