@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use support::backend::*;
 use oxigress_cli::standalone::Instance;
-use support::raw::{header, read_head, read_response};
+use support::raw::{read_request, read_response};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -68,11 +68,7 @@ impl ScriptedBackend {
 async fn serve(stream: TcpStream, hangs: Arc<Hangs>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
-        let Some(head) = read_head(&mut reader).await? else { return Ok(()) };
-        let length = header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).await?;
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let Some((path, body)) = read_request(&mut reader).await? else { return Ok(()) };
         let out = reader.get_mut();
         match path.as_str() {
             "/hang" => {

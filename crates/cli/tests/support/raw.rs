@@ -49,11 +49,7 @@ impl RawBackend {
 async fn serve(stream: TcpStream, name: &str, slow_for: Duration, chunks: usize, gate: Arc<Semaphore>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
-        let Some(head) = read_head(&mut reader).await? else { return Ok(()) };
-        let length = header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).await?;
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let Some((path, _body)) = read_request(&mut reader).await? else { return Ok(()) };
         let out = reader.get_mut();
         if path.starts_with("/slow") {
             tokio::time::sleep(slow_for).await;
@@ -100,6 +96,16 @@ pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         let (n, v) = l.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+/// Reads one request as a backend sees it: (path, body, by Content-Length); `None` at the end of the stream.
+pub async fn read_request<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let Some(head) = read_head(reader).await? else { return Ok(None) };
+    let length = header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await?;
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    Ok(Some((path, body)))
 }
 
 /// Reads one response: (status, body); chunked bodies are decoded, `on_chunk` sees each chunk.
