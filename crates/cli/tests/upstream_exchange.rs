@@ -124,6 +124,13 @@ async fn raw_get(http: SocketAddr, path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Writes `request` on the kept-alive `client` connection and reads one answer: (status, body, de-chunked).
+async fn exchange(client: &mut BufReader<TcpStream>, request: &[u8]) -> (u16, String) {
+    client.get_mut().write_all(request).await.unwrap();
+    let (status, body) = tokio::time::timeout(DEADLINE, read_response(client, |_| {})).await.unwrap().unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_ends_the_upstream_exchange() {
     let backend = ScriptedBackend::start().await;
@@ -163,9 +170,8 @@ async fn an_answer_ended_by_the_upstream_closing_arrives_whole() {
     // The gateway forwards it chunked, so the client connection stays open for the next request.
     let mut client = BufReader::new(TcpStream::connect(http).await.unwrap());
     for i in 0..3 {
-        client.get_mut().write_all(b"GET /until-close HTTP/1.1\r\nHost: app.example.com\r\n\r\n").await.unwrap();
-        let (status, body) = tokio::time::timeout(DEADLINE, read_response(&mut client, |_| {})).await.unwrap().unwrap();
-        assert_eq!((status, String::from_utf8(body).unwrap().as_str()), (200, "first part, second part"), "request {i}");
+        let (status, body) = exchange(&mut client, b"GET /until-close HTTP/1.1\r\nHost: app.example.com\r\n\r\n").await;
+        assert_eq!((status, body.as_str()), (200, "first part, second part"), "request {i}");
     }
 }
 
@@ -181,10 +187,9 @@ async fn requests_with_and_without_a_body_alternate_on_one_connection() {
         } else {
             format!("POST /echo HTTP/1.1\r\nHost: app.example.com\r\nContent-Length: {}\r\n\r\n{body}", body.len())
         };
-        stream.get_mut().write_all(request.as_bytes()).await.unwrap();
-        let (status, answer) = tokio::time::timeout(DEADLINE, read_response(&mut stream, |_| {})).await.unwrap().unwrap();
+        let (status, answer) = exchange(&mut stream, request.as_bytes()).await;
         assert_eq!(status, 200, "request {i}");
         let expected = if i % 2 == 0 { "ok".to_string() } else { body };
-        assert_eq!(String::from_utf8(answer).unwrap(), expected, "request {i}");
+        assert_eq!(answer, expected, "request {i}");
     }
 }
