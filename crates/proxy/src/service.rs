@@ -26,12 +26,15 @@ use crate::state::{InFlight, ProxyState};
 /// The `Server` header of every response.
 const SERVER_NAME: &str = "oxigress";
 
-/// `x-forwarded-for`, as pingora stores a header name (`&'static str`: no copy).
+/// `x-forwarded-for` (in error messages).
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
-/// `x-forwarded-for` to look up (a `&str` lookup would parse the name on every request).
+/// `x-forwarded-for` to look up and set: a `HeaderName` is neither parsed nor copied per request (a
+/// `&str` would be, on every lookup and insert).
 const X_FORWARDED_FOR_NAME: http::HeaderName = http::HeaderName::from_static(X_FORWARDED_FOR);
 /// `x-forwarded-proto`.
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_PROTO_NAME: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+/// `x-real-ip`.
+const X_REAL_IP_NAME: http::HeaderName = http::HeaderName::from_static("x-real-ip");
 
 /// The `ProxyHttp` of one listener (plain or TLS) of one instance.
 pub struct GatewayProxy {
@@ -457,14 +460,14 @@ impl ProxyHttp for GatewayProxy {
             let existing =
                 upstream_request.headers.get(&X_FORWARDED_FOR_NAME).filter(|v| !v.is_empty() && v.to_str().is_ok());
             let forwarded = forwarded_for(existing, ip)?;
-            upstream_request.insert_header(X_FORWARDED_FOR, forwarded)?;
+            upstream_request.insert_header(X_FORWARDED_FOR_NAME, forwarded)?;
             if ctx.settings.as_ref().is_some_and(|s| s.x_real_ip) {
                 // why: Higress `addXRealIpHeader` sets (not appends) x-real-ip to the client address.
-                upstream_request.insert_header("x-real-ip", header_value(ip, "x-real-ip")?)?;
+                upstream_request.insert_header(X_REAL_IP_NAME, header_value(ip, "x-real-ip")?)?;
             }
         }
         let proto = HeaderValue::from_static(if self.https { "https" } else { "http" });
-        upstream_request.insert_header(X_FORWARDED_PROTO, proto)?;
+        upstream_request.insert_header(X_FORWARDED_PROTO_NAME, proto)?;
         if let Some(route) = &ctx.route {
             if let Some(fallback) = route.error_fallback.as_ref().filter(|_| ctx.fell_back) {
                 // why: Higress redirects to `http://example.com/` keeping the original host: the fallback

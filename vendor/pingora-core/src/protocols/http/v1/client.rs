@@ -18,7 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{header, header::AsHeaderName, HeaderValue, StatusCode, Version};
 use log::{debug, trace};
 use pingora_error::{Error, ErrorType::*, OrErr, Result, RetryType};
-use pingora_http::{HMap, IntoCaseHeaderName, RequestHeader, ResponseHeader};
+use pingora_http::{HMap, RequestHeader, ResponseHeader};
 use pingora_timeout::timeout;
 use std::io::ErrorKind;
 use std::str;
@@ -308,9 +308,20 @@ impl HttpSession {
 
                         let buf = std::mem::take(&mut self.response_header_read_buf).freeze();
 
+                        // oxigress patch: names parsed in place, framing headers noted on the way
+                        // (see server.rs read_request)
+                        let mut contains_transfer_encoding = false;
+                        let mut contains_content_length = false;
                         for header in header_refs {
-                            let header_name = header.get_name_bytes(&buf);
-                            let header_name = header_name.into_case_header_name();
+                            let header_name =
+                                match http::HeaderName::from_bytes(header.get_name(&buf))
+                                    .or_err(InvalidHTTPHeader, "while parsing request header")
+                                {
+                                    Ok(name) => name,
+                                    Err(e) => return self.fail_response_header_read(e),
+                                };
+                            contains_transfer_encoding |= header_name == header::TRANSFER_ENCODING;
+                            contains_content_length |= header_name == header::CONTENT_LENGTH;
                             let value_bytes = header.get_value_bytes(&buf);
                             let header_value = pingora_http::header_value_from_raw(value_bytes);
                             if let Err(e) = response_header
@@ -320,12 +331,6 @@ impl HttpSession {
                                 return self.fail_response_header_read(e);
                             }
                         }
-
-                        let contains_transfer_encoding = response_header
-                            .headers
-                            .contains_key(header::TRANSFER_ENCODING);
-                        let contains_content_length =
-                            response_header.headers.contains_key(header::CONTENT_LENGTH);
 
                         // Transfer encoding overrides content length, so when
                         // both are present, we MUST remove content length. This is

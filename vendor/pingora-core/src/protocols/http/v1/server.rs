@@ -24,7 +24,7 @@ use log::{debug, trace, warn};
 use once_cell::sync::Lazy;
 use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
 use pingora_error::{Error, ErrorType::*, OrErr, Result};
-use pingora_http::{IntoCaseHeaderName, RequestHeader, ResponseHeader};
+use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_timeout::timeout;
 use regex::bytes::Regex;
 use std::any::Any;
@@ -385,9 +385,17 @@ impl HttpSession {
                         };
                         let buf = buf.freeze();
 
+                        // oxigress patch: each name is parsed straight from the buffer (no shared
+                        // `Bytes` handle made and dropped per name), and the framing headers are
+                        // noted on the way instead of looked up afterwards.
+                        let mut contains_transfer_encoding = false;
+                        let mut contains_content_length = false;
                         for header in header_refs {
-                            let header_name = header.get_name_bytes(&buf);
-                            let header_name = header_name.into_case_header_name();
+                            let header_name =
+                                http::HeaderName::from_bytes(header.get_name(&buf))
+                                    .or_err(InvalidHTTPHeader, "while parsing request header")?;
+                            contains_transfer_encoding |= header_name == TRANSFER_ENCODING;
+                            contains_content_length |= header_name == CONTENT_LENGTH;
                             let value_bytes = header.get_value_bytes(&buf);
                             // safe because this is from what we parsed
                             let header_value = unsafe {
@@ -398,11 +406,6 @@ impl HttpSession {
                                 .append_header(header_name, header_value)
                                 .or_err(InvalidHTTPHeader, "while parsing request header")?;
                         }
-
-                        let contains_transfer_encoding =
-                            request_header.headers.contains_key(TRANSFER_ENCODING);
-                        let contains_content_length =
-                            request_header.headers.contains_key(CONTENT_LENGTH);
 
                         // Transfer encoding overrides content length, so when
                         // both are present, we can remove content length. This
