@@ -14,7 +14,11 @@ use support::*;
 async fn an_nginx_class_instance_serves_the_ingress_nginx_folder() {
     let backend = echo("web-pod");
     let dir = tempfile::tempdir().unwrap();
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nginx-migration");
+    // The crate directory as cargo gives it to the running test (a test binary in a shared target
+    // dir may have been compiled in another checkout).
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+    let example = crate_dir.join("../../examples/nginx-migration");
     std::fs::copy(example.join("ingresses.yaml"), dir.path().join("ingresses.yaml")).unwrap();
     // The example's Service, pointed at this test's echo backend instead of the example's fixed port.
     let services = std::fs::read_to_string(example.join("services.yaml")).unwrap();

@@ -17,7 +17,11 @@ fn vocabulary() -> &'static [String] {
     static WORDS: OnceLock<Vec<String>> = OnceLock::new();
     WORDS.get_or_init(|| {
         let mut words = std::collections::BTreeSet::new();
-        collect(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/builtin"), &mut words);
+        // The crate directory as cargo gives it to the running test (a test binary in a shared target
+        // dir may have been compiled in another checkout).
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+        collect(&crate_dir.join("src/builtin"), &mut words);
         assert!(words.len() > 100, "too few field names found: {}", words.len());
         words.into_iter().collect()
     })

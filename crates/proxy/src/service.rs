@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use oxigress_plugins::{Decision, DirectResponse, Exchange, HeaderEdits, Plugin, RequestEdits, RequestView, ResponseEdits, ResponseView};
 use http::HeaderValue;
@@ -106,7 +105,6 @@ pub struct RequestCtx {
     _in_flight: InFlight,
 }
 
-#[async_trait]
 impl ProxyHttp for GatewayProxy {
     type CTX = RequestCtx;
 

@@ -13,7 +13,11 @@ use oxigress_objects::{load_documents, Diagnostic, LoadedDocument, Resources};
 use oxigress_translate::{translate, InstanceOptions};
 
 fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    // The crate directory as cargo gives it to the running test (a test binary in a shared target
+    // dir may have been compiled in another checkout).
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+    let root = crate_dir.join("tests/golden");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -1342,7 +1342,6 @@ mod tests {
 
     struct ResponseFilter101;
 
-    #[async_trait]
     impl ProxyHttp for ResponseFilter101 {
         type CTX = ();
 

@@ -53,6 +53,10 @@ pub struct HttpSession {
     keepalive_timeout: KeepaliveStatus,
     pub(crate) digest: Box<Digest>,
     response_header: Option<Box<ResponseHeader>>,
+    // oxigress patch: whether `response_header` carries Transfer-Encoding / a Content-Length that
+    // frames the body (noted while it was parsed: the framing checks skip the lookups otherwise)
+    resp_has_te: bool,
+    resp_has_cl: bool,
     request_written: Option<Box<RequestHeader>>,
     bytes_sent: usize,
     /// Total response body payload bytes received from upstream
@@ -90,6 +94,8 @@ impl HttpSession {
             body_writer: BodyWriter::new(),
             keepalive_timeout: KeepaliveStatus::Off,
             response_header: None,
+            resp_has_te: false,
+            resp_has_cl: false,
             request_written: None,
             read_timeout: None,
             write_timeout: None,
@@ -204,6 +210,11 @@ impl HttpSession {
     // Validate the response header read. This function must be called after the response header
     // read.
     fn validate_response(&self) -> Result<()> {
+        // oxigress patch: with no Content-Length (or one removed for Transfer-Encoding) there is
+        // nothing to reconcile
+        if !self.resp_has_cl {
+            return Ok(());
+        }
         let resp_header = self
             .response_header
             .as_ref()
@@ -343,6 +354,8 @@ impl HttpSession {
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
                         self.response_header = Some(response_header);
+                        self.resp_has_te = contains_transfer_encoding;
+                        self.resp_has_cl = contains_content_length && !contains_transfer_encoding;
                         if let Err(e) = self.validate_response() {
                             return self.fail_response_header_read(e);
                         }
@@ -762,6 +775,10 @@ impl HttpSession {
     }
 
     fn get_content_length(&self) -> Result<Option<usize>> {
+        // oxigress patch: see `resp_has_cl`
+        if !self.resp_has_cl {
+            return Ok(None);
+        }
         match self.resp_header() {
             Some(h) => content_length_for_framing(&h.headers),
             None => Ok(None),
@@ -769,6 +786,10 @@ impl HttpSession {
     }
 
     fn is_chunked_encoding(&self) -> bool {
+        // oxigress patch: see `resp_has_te`
+        if !self.resp_has_te {
+            return false;
+        }
         self.resp_header()
             .map(|h| is_chunked_encoding_from_headers(&h.headers))
             .unwrap_or(false)

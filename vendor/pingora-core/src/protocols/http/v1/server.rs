@@ -432,7 +432,14 @@ impl HttpSession {
                         if has_both_te_and_cl {
                             self.set_keepalive(None);
                         }
-                        self.validate_request()?;
+                        // oxigress patch: without Transfer-Encoding and Content-Length only the
+                        // authority needs checking (the framing checks would look both up again
+                        // to find them absent)
+                        if contains_transfer_encoding || contains_content_length {
+                            self.validate_request()?;
+                        } else {
+                            validate_request_authority(self.req_header())?;
+                        }
 
                         return Ok(Some(s));
                     }
@@ -855,10 +862,11 @@ impl HttpSession {
             header.insert_header(header::DATE, date::get_cached_date())?;
 
             // TODO: make these lazy static
+            // oxigress patch: static values (a `&str` is copied into new bytes on every response)
             let connection_value = if self.will_keepalive() {
-                "keep-alive"
+                HeaderValue::from_static("keep-alive")
             } else {
-                "close"
+                HeaderValue::from_static("close")
             };
             header.insert_header(header::CONNECTION, connection_value)?;
         }
