@@ -174,7 +174,12 @@ impl BodyReader {
     }
 
     fn prepare_buf(&mut self, buf_to_rewind: &[u8]) {
-        let mut body_buf = BytesMut::with_capacity(self.body_buf_size.max(buf_to_rewind.len()));
+        self.prepare_buf_with_capacity(buf_to_rewind, self.body_buf_size);
+    }
+
+    /// oxigress patch: [Self::prepare_buf] with room for `capacity` bytes (at least the rewound ones).
+    fn prepare_buf_with_capacity(&mut self, buf_to_rewind: &[u8], capacity: usize) {
+        let mut body_buf = BytesMut::with_capacity(capacity.max(buf_to_rewind.len()));
         if !buf_to_rewind.is_empty() {
             self.rewind_buf_len = buf_to_rewind.len();
             // TODO: this is still 1 copy. Make it zero
@@ -246,7 +251,13 @@ impl BodyReader {
                 }
             }
             _ => {
-                self.prepare_buf(buf_to_rewind);
+                // oxigress patch: a body already read whole with the head needs no room for
+                // further reads (pingora allocated a 64 KiB buffer for every such body)
+                if buf_to_rewind.len() >= cl {
+                    self.prepare_buf_with_capacity(buf_to_rewind, buf_to_rewind.len());
+                } else {
+                    self.prepare_buf(buf_to_rewind);
+                }
                 self.body_state = PS::Partial(0, cl);
             }
         }
@@ -305,6 +316,26 @@ impl BodyReader {
     pub fn get_body(&self, buf_ref: &BufRef) -> &[u8] {
         // TODO: these get_*() could panic. handle them better
         buf_ref.get(self.body_buf.as_ref().unwrap())
+    }
+
+    /// oxigress patch: the body bytes `buf_ref` names (as [Self::get_body]) as owned `Bytes`. A large
+    /// piece that is the whole buffer of a sized or read-until-closed body (the next read starts
+    /// with an empty buffer anyway) leaves with the buffer itself instead of being copied: the next
+    /// read gets a new buffer. Smaller pieces, and chunked bodies (whose parse state points into
+    /// the rest of the buffer), are copied.
+    pub fn take_body(&mut self, buf_ref: &BufRef) -> Bytes {
+        /// Below this a copy costs less than a new read buffer.
+        const TAKE_WHOLE_MIN: usize = 8 * 1024;
+        let whole_buffer = matches!(
+            self.body_state,
+            PS::Partial(..) | PS::Complete(_) | PS::UntilClose(_)
+        ) && buf_ref.0 == 0
+            && buf_ref.len() >= TAKE_WHOLE_MIN
+            && self.body_buf.as_ref().is_some_and(|b| b.len() == buf_ref.1);
+        match self.body_buf.as_mut() {
+            Some(buf) if whole_buffer => buf.split().freeze(),
+            _ => Bytes::copy_from_slice(self.get_body(buf_ref)),
+        }
     }
 
     #[allow(dead_code)]

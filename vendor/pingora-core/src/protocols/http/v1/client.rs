@@ -515,8 +515,19 @@ impl HttpSession {
 
     /// Similar to [`Self::read_body_ref`] but return `Bytes` instead of a slice reference.
     pub async fn read_body_bytes(&mut self) -> Result<Option<Bytes>> {
-        let read = self.read_body_ref().await?;
-        Ok(read.map(Bytes::copy_from_slice))
+        // oxigress patch: as read_body_ref, but a large piece leaves with its read buffer instead of
+        // being copied (`BodyReader::take_body`)
+        let result = match self.read_timeout {
+            Some(t) => match timeout(t, self.do_read_body()).await {
+                Ok(res) => res,
+                Err(_) => Error::e_explain(ReadTimedout, format!("reading body, timeout: {t:?}")),
+            },
+            None => self.do_read_body().await,
+        };
+        Ok(result?.map(|body_ref| {
+            self.body_recv = self.body_recv.saturating_add(body_ref.len());
+            self.body_reader.take_body(&body_ref)
+        }))
     }
 
     /// Upstream response body bytes received (payload only; excludes headers/framing).

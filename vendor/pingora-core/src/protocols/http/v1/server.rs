@@ -93,6 +93,9 @@ pub struct HttpSession {
     proxy_task_state: ProxyTaskState,
     /// An internal buffer to buf multiple body writes to reduce the underlying syscalls
     body_write_buf: BytesMut,
+    // oxigress patch: a single body piece queued by `response_duplex_vec`, written as it is (only a
+    // second piece makes them be copied together into `body_write_buf`)
+    body_write_pending: Option<Bytes>,
     /// Track how many application (not on the wire) body bytes already sent
     body_bytes_sent: usize,
     /// Track how many application (not on the wire) body bytes already read
@@ -182,6 +185,7 @@ impl HttpSession {
             body_writer: BodyWriter::new(),
             proxy_task_state: ProxyTaskState::default(),
             body_write_buf: BytesMut::new(),
+            body_write_pending: None,
             keepalive_timeout: KeepaliveStatus::Off,
             update_resp_headers: true,
             response_written: None,
@@ -1055,6 +1059,17 @@ impl HttpSession {
     }
 
     async fn do_write_body_buf(&mut self) -> Result<Option<usize>> {
+        // oxigress patch: a lone piece is written from its own bytes (see `body_write_pending`)
+        if let Some(data) = self.body_write_pending.take() {
+            let written = self
+                .body_writer
+                .write_body(&mut self.underlying_stream, &data)
+                .await;
+            if let Ok(Some(num_bytes)) = written {
+                self.body_bytes_sent += num_bytes;
+            }
+            return written;
+        }
         // Don't flush empty chunks, they are considered end of body for chunks
         if self.body_write_buf.is_empty() {
             return Ok(None);
@@ -1076,7 +1091,11 @@ impl HttpSession {
     }
 
     async fn write_body_buf(&mut self) -> Result<Option<usize>> {
-        match self.write_timeout(self.body_write_buf.len()) {
+        let len = self
+            .body_write_pending
+            .as_ref()
+            .map_or(self.body_write_buf.len(), Bytes::len);
+        match self.write_timeout(len) {
             Some(t) => match timeout(t, self.do_write_body_buf()).await {
                 Ok(res) => res,
                 Err(_) => Error::e_explain(WriteTimedout, format!("writing body, timeout: {t:?}")),
@@ -1565,6 +1584,14 @@ impl HttpSession {
             return;
         };
         if !d.is_empty() && !self.body_writer.finished() {
+            // oxigress patch: see `body_write_pending`
+            if self.body_write_buf.is_empty() && self.body_write_pending.is_none() {
+                self.body_write_pending = Some(d);
+                return;
+            }
+            if let Some(first) = self.body_write_pending.take() {
+                self.body_write_buf.put_slice(&first);
+            }
             self.body_write_buf.put_slice(&d);
         }
     }
