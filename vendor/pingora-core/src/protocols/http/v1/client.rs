@@ -57,6 +57,11 @@ pub struct HttpSession {
     // frames the body (noted while it was parsed: the framing checks skip the lookups otherwise)
     resp_has_te: bool,
     resp_has_cl: bool,
+    // oxigress patch: what the response head said about keeping the connection (`Connection`,
+    // `Keep-Alive`), noted when it was read: `read_resp_header_parts` hands the head itself to the
+    // caller instead of a clone, and keeps only its status and version
+    resp_conn_keepalive: Option<bool>,
+    resp_keepalive_values: (Option<u64>, Option<usize>),
     request_written: Option<Box<RequestHeader>>,
     bytes_sent: usize,
     /// Total response body payload bytes received from upstream
@@ -71,6 +76,31 @@ pub struct HttpSession {
     // If allowed, does not fail with error on invalid content-length
     // (treats as close-delimited response).
     allow_h1_response_invalid_content_length: bool,
+}
+
+/// `Keep-Alive: timeout=5, max=1000` => 5, 1000 (oxigress patch: pingora's
+/// `HttpSession::get_keepalive_values`, over the header value, run when the head is read).
+fn keepalive_values(keep_alive_header: Option<&HeaderValue>) -> (Option<u64>, Option<usize>) {
+    let Some(keep_alive_header) = keep_alive_header else {
+        return (None, None);
+    };
+    let Ok(header_value) = str::from_utf8(keep_alive_header.as_bytes()) else {
+        return (None, None);
+    };
+
+    let mut timeout = None;
+    let mut max = None;
+
+    for param in header_value.split(',') {
+        let parts = param.split_once('=').map(|(k, v)| (k.trim(), v));
+        match parts {
+            Some(("timeout", timeout_value)) => timeout = timeout_value.trim().parse().ok(),
+            Some(("max", max_value)) => max = max_value.trim().parse().ok(),
+            _ => {}
+        }
+    }
+
+    (timeout, max)
 }
 
 /// HTTP 1.x client session
@@ -96,6 +126,8 @@ impl HttpSession {
             response_header: None,
             resp_has_te: false,
             resp_has_cl: false,
+            resp_conn_keepalive: None,
+            resp_keepalive_values: (None, None),
             request_written: None,
             read_timeout: None,
             write_timeout: None,
@@ -353,6 +385,10 @@ impl HttpSession {
                         self.raw_header = Some(BufRef(0, s));
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
+                        self.resp_conn_keepalive =
+                            is_buf_keepalive(response_header.headers.get(header::CONNECTION));
+                        self.resp_keepalive_values =
+                            keepalive_values(response_header.headers.get("Keep-Alive"));
                         self.response_header = Some(response_header);
                         self.resp_has_te = contains_transfer_encoding;
                         self.resp_has_cl = contains_content_length && !contains_transfer_encoding;
@@ -453,11 +489,29 @@ impl HttpSession {
         }
     }
 
-    /// Similar to [`Self::read_response()`], read the response header and then return a copy of it.
+    /// Similar to [`Self::read_response()`], read the response header and then return it.
+    ///
+    /// oxigress patch: once the body reader is set up from a (final) head, the head itself is
+    /// returned and the session keeps a head with only its status and version ([`Self::resp_header()`]
+    /// then has no header fields; what the session needs from them later was noted when it was read).
+    /// pingora returned a clone of the head and kept the original. An informational head is still
+    /// cloned.
     pub async fn read_resp_header_parts(&mut self) -> Result<Box<ResponseHeader>> {
         self.read_response().await?;
-        // safe to unwrap because it is just read
-        Ok(Box::new(self.resp_header().unwrap().clone()))
+        let head = self
+            .response_header
+            .take()
+            .expect("response header must be read");
+        if self.body_reader.need_init() {
+            let copy = Box::new(head.as_ref().clone());
+            self.response_header = Some(head);
+            return Ok(copy);
+        }
+        let mut kept = http::Response::new(()).into_parts().0;
+        kept.status = head.status;
+        kept.version = head.version;
+        self.response_header = Some(Box::new(ResponseHeader::from(kept)));
+        Ok(head)
     }
 
     /// Return a reference of the [`ResponseHeader`] if the response is read
@@ -603,12 +657,8 @@ impl HttpSession {
 
         // Per [RFC 9112 Section 6.1-16](https://datatracker.ietf.org/doc/html/rfc9112#section-6.1-16),
         // if Transfer-Encoding is received in HTTP/1.0 response, connection MUST be closed after processing.
-        if self.resp_header().map(|h| h.version) == Some(Version::HTTP_10)
-            && self
-                .resp_header()
-                .and_then(|h| h.headers.get(header::TRANSFER_ENCODING))
-                .is_some()
-        {
+        // oxigress patch: `resp_has_te` (the head may have been handed over)
+        if self.resp_header().map(|h| h.version) == Some(Version::HTTP_10) && self.resp_has_te {
             self.set_keepalive(None);
             return;
         }
@@ -644,7 +694,8 @@ impl HttpSession {
         match request_keepalive {
             // ignore what the server sends if request disables keepalive explicitly
             Some(false) => Some(false),
-            _ => is_buf_keepalive(self.get_header(header::CONNECTION)),
+            // oxigress patch: noted when the head was read
+            _ => self.resp_conn_keepalive,
         }
     }
 
@@ -653,27 +704,8 @@ impl HttpSession {
     /// it's behavior is different on different platforms.
     /// https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Keep-Alive
     fn get_keepalive_values(&self) -> (Option<u64>, Option<usize>) {
-        let Some(keep_alive_header) = self.get_header("Keep-Alive") else {
-            return (None, None);
-        };
-
-        let Ok(header_value) = str::from_utf8(keep_alive_header.as_bytes()) else {
-            return (None, None);
-        };
-
-        let mut timeout = None;
-        let mut max = None;
-
-        for param in header_value.split(',') {
-            let parts = param.split_once('=').map(|(k, v)| (k.trim(), v));
-            match parts {
-                Some(("timeout", timeout_value)) => timeout = timeout_value.trim().parse().ok(),
-                Some(("max", max_value)) => max = max_value.trim().parse().ok(),
-                _ => {}
-            }
-        }
-
-        (timeout, max)
+        // oxigress patch: noted when the head was read (`keepalive_values`)
+        self.resp_keepalive_values
     }
 
     /// Close the connection abruptly. This allows to signal the server that the connection is closed
@@ -1244,8 +1276,9 @@ mod tests_stream {
         let mock_io = Builder::new().read(input).build();
         let mut http_stream = HttpSession::new(Box::new(mock_io));
         let resp = http_stream.read_resp_header_parts().await.unwrap();
-        assert_eq!(1, http_stream.resp_header().unwrap().headers.len());
-        assert_eq!(http_stream.get_header("Server👍").unwrap(), "pingora");
+        // oxigress patch: the head is handed over; the session keeps its status only
+        assert_eq!(0, http_stream.resp_header().unwrap().headers.len());
+        assert_eq!(1, resp.headers.len());
         assert_eq!(resp.headers.get("Server👍").unwrap(), "pingora");
     }
 
@@ -2362,6 +2395,48 @@ mod tests_stream {
                 .get_keepalive_values(),
             (None, None)
         );
+    }
+
+    // oxigress patch: `read_resp_header_parts` hands the head over; what the session decides later
+    // (keep-alive, its timeout, the body) still follows that head.
+    #[tokio::test]
+    async fn handed_over_head_still_decides_keepalive_and_body() {
+        init_log();
+        let input = b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=7\r\nContent-Length: 3\r\n\r\nabc";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let head = http_stream.read_resp_header_parts().await.unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(head.headers.get("Keep-Alive").unwrap(), "timeout=7");
+        assert_eq!(head.headers.len(), 3);
+        let kept = http_stream.resp_header().unwrap();
+        assert_eq!((kept.status.as_u16(), kept.version), (200, Version::HTTP_11));
+        assert!(kept.headers.is_empty());
+        let body = http_stream.read_body_bytes().await.unwrap().unwrap();
+        assert_eq!(&body[..], b"abc");
+        assert!(http_stream.is_body_done());
+        http_stream.respect_keepalive();
+        assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Timeout(Duration::from_secs(7)));
+
+        // `Connection: close` in a head that was handed over still closes the connection.
+        let input = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_resp_header_parts().await.unwrap();
+        http_stream.respect_keepalive();
+        assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Off);
+
+        // An informational head is copied, not handed over: the final one is read next.
+        let input = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nServer: x\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        let first = http_stream.read_resp_header_parts().await.unwrap();
+        assert_eq!(first.status, 100);
+        assert_eq!(http_stream.get_status(), Some(StatusCode::CONTINUE));
+        let last = http_stream.read_resp_header_parts().await.unwrap();
+        assert_eq!(last.status, 204);
+        assert_eq!(last.headers.get("Server").unwrap(), "x");
+        assert_eq!(http_stream.get_status(), Some(StatusCode::NO_CONTENT));
     }
 
     /* Note: body tests are covered in server.rs */
