@@ -806,35 +806,18 @@ impl Drop for Stream {
         if let Some(t) = self.tracer.as_ref() {
             t.0.on_disconnected();
         }
-        /* use nodelay/local_addr function to detect socket status */
-        let ret = match &self.stream().get_ref().stream {
-            RawStream::Tcp(s) => s.nodelay().err(),
-            #[cfg(unix)]
-            RawStream::Unix(s) => s.local_addr().err(),
-            RawStream::Virtual(_) => {
-                // TODO: should this do something?
-                None
+        // oxigress patch: no `nodelay()`/`local_addr()` probe (a `getsockopt` system call on every
+        // connection closed) before the flush; a double close still shows as EBADF from the flush
+        // when there is buffered data to write. Only a log line depended on the probe.
+        // try flush the write buffer. We use now_or_never() because
+        // 1. Drop cannot be async
+        // 2. write should usually be ready, unless the buf is full.
+        if let Some(Err(e)) = self.flush().now_or_never() {
+            if e.raw_os_error() == Some(9) {
+                error!("Crit: socket {:?} is being double closed", self.stream);
+            } else {
+                debug!("Socket is already broken {:?}", e);
             }
-        };
-        if let Some(e) = ret {
-            match e.kind() {
-                tokio::io::ErrorKind::Other => {
-                    if let Some(ecode) = e.raw_os_error() {
-                        if ecode == 9 {
-                            // Or we could panic here
-                            error!("Crit: socket {:?} is being double closed", self.stream);
-                        }
-                    }
-                }
-                _ => {
-                    debug!("Socket is already broken {:?}", e);
-                }
-            }
-        } else {
-            // try flush the write buffer. We use now_or_never() because
-            // 1. Drop cannot be async
-            // 2. write should usually be ready, unless the buf is full.
-            let _ = self.flush().now_or_never();
         }
         debug!("Dropping socket {:?}", self.stream);
     }
