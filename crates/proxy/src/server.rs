@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use pingora::apps::http_app::HttpServer;
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Fds, ListenFds};
 use pingora::services::listening::Service;
@@ -162,7 +163,12 @@ impl Gateway {
             let proxy = LiveH2::new(proxy, state.clone());
             let mut service =
                 Service::new("oxigress-http".to_string(), HeaderDeadline::new(proxy, config.header_timeout));
-            service.add_tcp(&addr.to_string());
+            // Plain HTTP reads go straight into pingora's request buffers: pingora's default 64 KiB L4
+            // read buffer was allocated zeroed for every connection and copied every read once more
+            // (it pays off under TLS, whose small record reads it batches: the HTTPS listener keeps it).
+            service.add_listener(
+                ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::default().read(0)),
+            );
             services.push((Box::new(service), true));
         }
 
