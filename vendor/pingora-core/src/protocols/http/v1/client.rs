@@ -539,6 +539,18 @@ impl HttpSession {
         self.response_header.as_ref().map(|h| h.status)
     }
 
+    /// [Self::do_read_body] within `read_timeout` (oxigress patch: shared by `read_body_ref` and
+    /// `read_body_bytes`).
+    async fn do_read_body_timed(&mut self) -> Result<Option<BufRef>> {
+        match self.read_timeout {
+            Some(t) => match timeout(t, self.do_read_body()).await {
+                Ok(res) => res,
+                Err(_) => Error::e_explain(ReadTimedout, format!("reading body, timeout: {t:?}")),
+            },
+            None => self.do_read_body().await,
+        }
+    }
+
     async fn do_read_body(&mut self) -> Result<Option<BufRef>> {
         self.init_body_reader();
         self.body_reader
@@ -550,13 +562,7 @@ impl HttpSession {
     /// Return `Ok(Some(ref)) after a successful read.
     /// Return `Ok(None)` if there is no more body to read.
     pub async fn read_body_ref(&mut self) -> Result<Option<&[u8]>> {
-        let result = match self.read_timeout {
-            Some(t) => match timeout(t, self.do_read_body()).await {
-                Ok(res) => res,
-                Err(_) => Error::e_explain(ReadTimedout, format!("reading body, timeout: {t:?}")),
-            },
-            None => self.do_read_body().await,
-        };
+        let result = self.do_read_body_timed().await;
 
         result.map(|maybe_body| {
             maybe_body.map(|body_ref| {
@@ -571,14 +577,7 @@ impl HttpSession {
     pub async fn read_body_bytes(&mut self) -> Result<Option<Bytes>> {
         // oxigress patch: as read_body_ref, but a large piece leaves with its read buffer instead of
         // being copied (`BodyReader::take_body`)
-        let result = match self.read_timeout {
-            Some(t) => match timeout(t, self.do_read_body()).await {
-                Ok(res) => res,
-                Err(_) => Error::e_explain(ReadTimedout, format!("reading body, timeout: {t:?}")),
-            },
-            None => self.do_read_body().await,
-        };
-        Ok(result?.map(|body_ref| {
+        Ok(self.do_read_body_timed().await?.map(|body_ref| {
             self.body_recv = self.body_recv.saturating_add(body_ref.len());
             self.body_reader.take_body(&body_ref)
         }))
