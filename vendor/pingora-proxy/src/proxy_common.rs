@@ -254,6 +254,40 @@ pub(crate) fn set_h1_host_from_authority(req: &mut RequestHeader) -> Result<()> 
     req.insert_header(header::HOST, host)
 }
 
+/// oxigress patch: [`reconcile_upstream_authority`], the `Host` restoration and
+/// `validate_request_authority` of an HTTP/1 upstream request in one `Host` lookup, for the
+/// common case they reduce to: a non-CONNECT request in origin form (`/path`, no URI authority).
+/// There, reconciling has no authority to reconcile, a removed `Host` is restored empty when the
+/// downstream request had one, and validation rejects userinfo in `Host` and a duplicate `Host`.
+/// `None` when the request is not of that form (the caller runs the three steps).
+pub(crate) fn reconcile_origin_form_authority(
+    req: &mut RequestHeader,
+    downstream_had_host: bool,
+) -> Option<Result<()>> {
+    if req.method == http::Method::CONNECT
+        || req.uri.authority().is_some()
+        || req.raw_path().first() != Some(&b'/')
+    {
+        return None;
+    }
+    let mut hosts = req.headers.get_all(header::HOST).iter();
+    let (first, duplicate) = (hosts.next(), hosts.next().is_some());
+    let Some(first) = first else {
+        return Some(if downstream_had_host {
+            req.insert_header(header::HOST, "")
+        } else {
+            Ok(())
+        });
+    };
+    if first.as_bytes().contains(&b'@') {
+        return Some(Error::e_explain(InvalidHTTPHeader, "userinfo in Host header"));
+    }
+    if duplicate {
+        return Some(Error::e_explain(InvalidHTTPHeader, "multiple Host header fields"));
+    }
+    Some(Ok(()))
+}
+
 /// Preserve the historical Custom behavior by synthesizing Host only when it is absent.
 pub(crate) fn set_h1_host_from_authority_if_absent(req: &mut RequestHeader) -> Result<()> {
     if req.headers.contains_key(header::HOST) {
@@ -351,6 +385,12 @@ pub(crate) fn sanitize_h1_upstream_request(
     downstream_is_http11: bool,
 ) -> Result<()> {
     if policy == HttpUpstreamRequestPolicy::preserve() {
+        return Ok(());
+    }
+    // oxigress patch: a request without any of the hop-by-hop headers (`Connection`, `Upgrade`, ...)
+    // has nothing to remove: no `Connection` to nominate fields, no upgrade, no field to strip. One
+    // pass over the names present instead of a `Connection` parse and the removals below.
+    if !req.headers.keys().any(is_standard_hop_by_hop_header) {
         return Ok(());
     }
 
@@ -908,5 +948,62 @@ mod tests {
         ds.reset(); // must not overwrite Errored
         assert!(ds.is_errored());
         assert!(!ds.can_poll());
+    }
+
+    /// oxigress patch: the three steps `proxy_1to1` runs after the upstream request filter.
+    fn reconcile_in_three_steps(req: &mut RequestHeader, downstream_had_host: bool) -> Result<()> {
+        reconcile_upstream_authority(req)?;
+        let target_has_authority = raw_target_authority(req.raw_path()).authority().is_some();
+        if downstream_had_host || req.uri.authority().is_some() || target_has_authority {
+            set_h1_host_from_authority(req)?;
+        }
+        pingora_core::protocols::http::authority::validate_request_authority(req)
+    }
+
+    #[test]
+    fn origin_form_fast_path_agrees_with_the_three_steps() {
+        let hosts: &[&[&str]] = &[
+            &[],
+            &["origin.example"],
+            &["origin.example:8080"],
+            &[""],
+            &["user@origin.example"],
+            &["a.example", "b.example"],
+            &["user@a.example", "b.example"],
+        ];
+        let mut fast_path_taken = 0;
+        for method in ["GET", "POST", "OPTIONS", "CONNECT"] {
+            for target in ["/", "/path?q=1", "*", "http://client.example/path", "host.example:443"] {
+                for hosts in hosts {
+                    for downstream_had_host in [false, true] {
+                        let mut expected = RequestHeader::build(method, target.as_bytes(), None).unwrap();
+                        for host in *hosts {
+                            expected.append_header(header::HOST, *host).unwrap();
+                        }
+                        let mut fast = expected.clone();
+                        let want = reconcile_in_three_steps(&mut expected, downstream_had_host);
+                        let Some(got) = reconcile_origin_form_authority(&mut fast, downstream_had_host)
+                        else {
+                            assert!(method == "CONNECT" || !target.starts_with('/'), "{method} {target}");
+                            continue;
+                        };
+                        fast_path_taken += 1;
+                        let case = format!("{method} {target} {hosts:?} {downstream_had_host}");
+                        assert_eq!(got.is_ok(), want.is_ok(), "{case}: {got:?} vs {want:?}");
+                        if let (Err(got), Err(want)) = (&got, &want) {
+                            assert_eq!(got.etype(), want.etype(), "{case}");
+                        } else {
+                            let host_values = |req: &RequestHeader| -> Vec<Vec<u8>> {
+                                req.headers.get_all(header::HOST).iter().map(|v| v.as_bytes().to_vec()).collect()
+                            };
+                            assert_eq!(host_values(&fast), host_values(&expected), "{case}");
+                            assert_eq!(fast.uri, expected.uri, "{case}");
+                            assert_eq!(fast.raw_path(), expected.raw_path(), "{case}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(fast_path_taken, 3 * 2 * hosts.len() * 2);
     }
 }

@@ -90,7 +90,18 @@ where
         }
 
         // Reconcile and revalidate after request filters, which can mutate Host, URI, or target.
-        if authority_policy.is_standard() {
+        // oxigress patch: an origin-form request (most) is checked in one Host lookup
+        // (`reconcile_origin_form_authority`, same outcome as the three steps below).
+        let origin_form_checked = match authority_policy
+            .is_standard()
+            .then(|| reconcile_origin_form_authority(&mut req, downstream_had_host))
+            .flatten()
+        {
+            Some(Ok(())) => true,
+            Some(Err(e)) => return (false, true, Some(e.into_in())),
+            None => false,
+        };
+        if authority_policy.is_standard() && !origin_form_checked {
             if let Err(e) = reconcile_upstream_authority(&mut req) {
                 return (false, true, Some(e.into_in()));
             }
