@@ -57,6 +57,9 @@ pub struct HttpSession {
     // frames the body (noted while it was parsed: the framing checks skip the lookups otherwise)
     resp_has_te: bool,
     resp_has_cl: bool,
+    // oxigress patch: the final response's Content-Length, as validated when its head was read
+    // (`validate_response`); the body reader is initialised from it instead of parsing it again
+    resp_content_length: Option<usize>,
     // oxigress patch: what the response head said about keeping the connection (`Connection`,
     // `Keep-Alive`), noted when it was read: `read_resp_header_parts` hands the head itself to the
     // caller instead of a clone, and keeps only its status and version
@@ -126,6 +129,7 @@ impl HttpSession {
             response_header: None,
             resp_has_te: false,
             resp_has_cl: false,
+            resp_content_length: None,
             resp_conn_keepalive: None,
             resp_keepalive_values: (None, None),
             request_written: None,
@@ -241,9 +245,10 @@ impl HttpSession {
 
     // Validate the response header read. This function must be called after the response header
     // read.
-    fn validate_response(&self) -> Result<()> {
+    fn validate_response(&mut self) -> Result<()> {
         // oxigress patch: with no Content-Length (or one removed for Transfer-Encoding) there is
         // nothing to reconcile
+        self.resp_content_length = None;
         if !self.resp_has_cl {
             return Ok(());
         }
@@ -258,16 +263,21 @@ impl HttpSession {
         // unrecoverable framing error. A peer may opt to tolerate a single,
         // otherwise-invalid value and treat the response as close-delimited.
         // Note: Content-Length is already removed if Transfer-Encoding is present.
-        if let Err(e) = super::common::validate_content_length(&resp_header.headers) {
-            if self.allow_h1_response_invalid_content_length
-                && super::common::content_length_is_single_token(&resp_header.headers)
-            {
-                debug!(
-                    "tolerating invalid Content-Length ({e}); \
-                     treating response as close-delimited"
-                );
-            } else {
-                return Err(e);
+        // oxigress patch: `resp_has_cl` means no Transfer-Encoding, so this is
+        // `validate_content_length` without its Transfer-Encoding lookup; the value is kept.
+        match content_length_for_framing(&resp_header.headers) {
+            Ok(length) => self.resp_content_length = length,
+            Err(e) => {
+                if self.allow_h1_response_invalid_content_length
+                    && super::common::content_length_is_single_token(&resp_header.headers)
+                {
+                    debug!(
+                        "tolerating invalid Content-Length ({e}); \
+                         treating response as close-delimited"
+                    );
+                } else {
+                    return Err(e);
+                }
             }
         }
 
@@ -314,9 +324,12 @@ impl HttpSession {
 
         loop {
             if parse_existing_buffer {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut resp = httparse::Response::new(&mut headers);
-                let parsed = parse_resp_buffer(&mut resp, &self.response_header_read_buf);
+                // oxigress patch: the header slots are left uninitialised for httparse to fill
+                // (`[EMPTY_HEADER; 256]` wrote 8 KiB per parse)
+                let mut headers = [std::mem::MaybeUninit::uninit(); MAX_HEADERS];
+                let mut resp = httparse::Response::new(&mut []);
+                let parsed =
+                    parse_resp_buffer(&mut resp, &self.response_header_read_buf, &mut headers);
                 match parsed {
                     HeaderParseState::Complete(s) => {
                         let total_read = self.response_header_read_buf.len();
@@ -821,6 +834,9 @@ impl HttpSession {
         if !self.resp_has_cl {
             return Ok(None);
         }
+        if let Some(length) = self.resp_content_length {
+            return Ok(Some(length));
+        }
         match self.resp_header() {
             Some(h) => content_length_for_framing(&h.headers),
             None => Ok(None),
@@ -952,14 +968,15 @@ impl HttpSession {
 }
 
 #[inline]
-fn parse_resp_buffer<'buf>(
-    resp: &mut httparse::Response<'_, 'buf>,
+fn parse_resp_buffer<'headers, 'buf>(
+    resp: &mut httparse::Response<'headers, 'buf>,
     buf: &'buf [u8],
+    headers: &'headers mut [std::mem::MaybeUninit<httparse::Header<'buf>>],
 ) -> HeaderParseState {
     let mut parser = httparse::ParserConfig::default();
     parser.allow_spaces_after_header_name_in_responses(true);
     parser.allow_obsolete_multiline_headers_in_responses(true);
-    let res = match parser.parse_response(resp, buf) {
+    let res = match parser.parse_response_with_uninit_headers(resp, buf, headers) {
         Ok(s) => s,
         Err(e) => {
             return HeaderParseState::Invalid(e);
