@@ -732,6 +732,26 @@ impl HttpSession {
     /// If the connection cannot be reused, the underlying stream will be closed and `None` will be
     /// returned.
     pub async fn reuse(mut self) -> Option<Stream> {
+        // oxigress patch: shared with `reuse_boxed`
+        if self.prepare_reuse().await {
+            Some(self.underlying_stream)
+        } else {
+            None
+        }
+    }
+
+    /// oxigress patch: [`Self::reuse`] for a session in a box, without moving it out of the box.
+    pub async fn reuse_boxed(mut self: Box<Self>) -> Option<Stream> {
+        if self.prepare_reuse().await {
+            Some(self.underlying_stream)
+        } else {
+            None
+        }
+    }
+
+    /// oxigress patch: the body of `reuse`: whether the stream can be reused (it is shut down when
+    /// it cannot).
+    async fn prepare_reuse(&mut self) -> bool {
         if !self.body_reader.body_complete() || self.body_reader.has_bytes_overread() {
             self.set_keepalive(None);
         }
@@ -742,9 +762,9 @@ impl HttpSession {
             KeepaliveStatus::Off => {
                 debug!("HTTP shutdown connection");
                 self.shutdown().await;
-                None
+                false
             }
-            _ => Some(self.underlying_stream),
+            _ => true,
         }
     }
 
