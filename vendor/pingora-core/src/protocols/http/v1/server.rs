@@ -1495,6 +1495,24 @@ impl HttpSession {
     /// returned. If there was an error while draining any remaining request body that error will
     /// be returned.
     pub async fn reuse(mut self) -> Result<Option<ReusableHttpStream>> {
+        // oxigress patch: shared with `reuse_boxed`
+        Ok(self
+            .prepare_reuse()
+            .await?
+            .map(|pipelined_prefix| ReusableHttpStream::new(self.underlying_stream, pipelined_prefix)))
+    }
+
+    /// oxigress patch: [`Self::reuse`] for a session in a box, without moving it out of the box.
+    pub async fn reuse_boxed(mut self: Box<Self>) -> Result<Option<ReusableHttpStream>> {
+        Ok(self
+            .prepare_reuse()
+            .await?
+            .map(|pipelined_prefix| ReusableHttpStream::new(self.underlying_stream, pipelined_prefix)))
+    }
+
+    /// oxigress patch: the body of `reuse`: `Some(pipelined prefix)` when the stream can be reused
+    /// (it is shut down when the connection is not kept alive).
+    async fn prepare_reuse(&mut self) -> Result<Option<Option<BytesMut>>> {
         if !self.will_keepalive() {
             debug!("HTTP shutdown connection");
             self.shutdown().await;
@@ -1505,15 +1523,12 @@ impl HttpSession {
                 debug!("bytes overread on request, disallowing reuse");
                 Ok(None)
             } else {
-                let pipelined_prefix = self
-                    .pipelining_enabled
-                    .then(|| self.take_body_overread())
-                    .flatten()
-                    .filter(|prefix| !prefix.is_empty());
-                Ok(Some(ReusableHttpStream::new(
-                    self.underlying_stream,
-                    pipelined_prefix,
-                )))
+                Ok(Some(
+                    self.pipelining_enabled
+                        .then(|| self.take_body_overread())
+                        .flatten()
+                        .filter(|prefix| !prefix.is_empty()),
+                ))
             }
         }
     }
