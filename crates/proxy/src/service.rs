@@ -53,8 +53,9 @@ pub struct RequestCtx {
     route: Option<Arc<CompiledRoute>>,
     /// The gateway settings of the snapshot the request was routed with.
     settings: Option<Arc<SettingsRuntime>>,
-    /// The response body's compressor, when the response is compressed.
-    gzip: Option<GzipStream>,
+    /// The response body's compressor, when the response is compressed (boxed, as `response_body`:
+    /// the context is moved a few times per request, and most requests use neither).
+    gzip: Option<Box<GzipStream>>,
     cluster: Option<Arc<ClusterRuntime>>,
     upstream: Option<SocketAddr>,
     /// The endpoint (index in `cluster`) of the current attempt, and the ones tried (bit `index % 128`).
@@ -76,7 +77,7 @@ pub struct RequestCtx {
     request_body: Option<Bytes>,
     request_body_sent: usize,
     /// Plugins that asked for the whole upstream body, in chain order, with the body so far.
-    response_body: Option<ResponseBodyReaders>,
+    response_body: Option<Box<ResponseBodyReaders>>,
     /// A plugin that reroutes edited the request: the route is chosen again after the chain.
     reroute: bool,
     /// CORS headers for the response (an allowed origin).
@@ -547,7 +548,7 @@ impl ProxyHttp for GatewayProxy {
             }
         }
         if let Some(gzip) = ctx.settings.as_ref().and_then(|s| s.gzip.as_ref()) {
-            ctx.gzip = gzip.start(session.req_header(), upstream_response)?;
+            ctx.gzip = gzip.start(session.req_header(), upstream_response)?.map(Box::new);
         }
         Ok(())
     }
@@ -589,7 +590,7 @@ impl ProxyHttp for GatewayProxy {
                 *body = ctx.response_body.take().map(|r| r.body.freeze());
             } else if end_of_stream {
                 let host = ctx.client_host.as_deref().map_or_else(|| request_host(session.req_header()), Cow::Borrowed);
-                *body = ctx.response_body.take().map(|r| self.run_response_body(session, r, &host));
+                *body = ctx.response_body.take().map(|r| self.run_response_body(session, *r, &host));
             }
         }
         if let Some(gzip) = ctx.gzip.as_mut() {
@@ -744,7 +745,7 @@ impl GatewayProxy {
     fn run_response_chain(&self, session: &Session, route: &CompiledRoute, response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         let ran = ctx.exchanges.len();
         let (replacement, readers) = self.response_hooks(session, route, ran, response, ctx)?;
-        ctx.response_body = readers;
+        ctx.response_body = readers.map(Box::new);
         if let Some(body) = replacement {
             ctx.replacement_body = Some(body);
         }
