@@ -1085,14 +1085,15 @@ where
                 // these status codes / method cannot have body, so no need to add chunked encoding
                 let no_body = session.req_header().method == http::method::Method::HEAD
                     || matches!(header.status.as_u16(), 204 | 304);
+                // oxigress patch: Content-Length first, which most responses carry (one lookup)
                 if !no_body
                     && !header.status.is_informational()
+                    && !end
+                    && header.headers.get(http::header::CONTENT_LENGTH).is_none()
                     && header
                         .headers
                         .get(http::header::TRANSFER_ENCODING)
                         .is_none()
-                    && header.headers.get(http::header::CONTENT_LENGTH).is_none()
-                    && !end
                 {
                     // Upgrade the http version to 1.1 because 1.0/0.9 doesn't support chunked
                     header.set_version(Version::HTTP_11);

@@ -368,6 +368,12 @@ impl HttpSession {
                         // (see server.rs read_request)
                         let mut contains_transfer_encoding = false;
                         let mut contains_content_length = false;
+                        // oxigress patch: the first `Connection` and `Keep-Alive` fields, as
+                        // `headers.get` would find them, read on the way (two lookups saved)
+                        let mut conn_keepalive = None;
+                        let mut seen_connection = false;
+                        let mut keepalive_params = (None, None);
+                        let mut seen_keep_alive = false;
                         for header in header_refs {
                             let header_name =
                                 match http::HeaderName::from_bytes(header.get_name(&buf))
@@ -380,6 +386,15 @@ impl HttpSession {
                             contains_content_length |= header_name == header::CONTENT_LENGTH;
                             let value_bytes = header.get_value_bytes(&buf);
                             let header_value = pingora_http::header_value_from_raw(value_bytes);
+                            if header_name == header::CONNECTION {
+                                if !seen_connection {
+                                    seen_connection = true;
+                                    conn_keepalive = is_buf_keepalive(Some(&header_value));
+                                }
+                            } else if !seen_keep_alive && header_name.as_str() == "keep-alive" {
+                                seen_keep_alive = true;
+                                keepalive_params = keepalive_values(Some(&header_value));
+                            }
                             if let Err(e) = response_header
                                 .append_header(header_name, header_value)
                                 .or_err(InvalidHTTPHeader, "while parsing request header")
@@ -398,10 +413,8 @@ impl HttpSession {
                         self.raw_header = Some(BufRef(0, s));
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
-                        self.resp_conn_keepalive =
-                            is_buf_keepalive(response_header.headers.get(header::CONNECTION));
-                        self.resp_keepalive_values =
-                            keepalive_values(response_header.headers.get("Keep-Alive"));
+                        self.resp_conn_keepalive = conn_keepalive;
+                        self.resp_keepalive_values = keepalive_params;
                         self.response_header = Some(response_header);
                         self.resp_has_te = contains_transfer_encoding;
                         self.resp_has_cl = contains_content_length && !contains_transfer_encoding;
@@ -2461,6 +2474,20 @@ mod tests_stream {
         http_stream.read_resp_header_parts().await.unwrap();
         http_stream.respect_keepalive();
         assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Off);
+
+        // The first of several `Connection` / `Keep-Alive` fields decides, as `headers.get` finds it.
+        let input = b"HTTP/1.1 200 OK\r\nKEEP-ALIVE: timeout=3\r\nConnection: close\r\nkeep-alive: timeout=9\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_resp_header_parts().await.unwrap();
+        assert_eq!(http_stream.resp_conn_keepalive, Some(false));
+        assert_eq!(http_stream.resp_keepalive_values, (Some(3), None));
+        let input = b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=4, max=5\r\nContent-Length: 0\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_resp_header_parts().await.unwrap();
+        http_stream.respect_keepalive();
+        assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Timeout(Duration::from_secs(4)));
 
         // An informational head is copied, not handed over: the final one is read next.
         let input = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nServer: x\r\n\r\n";

@@ -161,6 +161,10 @@ pub struct HttpSession {
     /// [`super::super::HttpPersistentSettings`] into the next session.
     /// Scoped narrowly so it cannot affect FIN / `abort_on_close` semantics.
     pipelined_idle_bytes_stashed: bool,
+    // oxigress patch: `is_connection_keepalive` of the request head as read (its first `Connection`
+    // field, noted while parsing); `None` before a head is read and once `req_header_mut` lends the
+    // head out (it may change), when the field is looked up again.
+    conn_keepalive_read: Option<Option<bool>>,
 }
 
 impl HttpSession {
@@ -210,6 +214,7 @@ impl HttpSession {
             pipelining_enabled: false,
             pipelined_prefix: None,
             pipelined_idle_bytes_stashed: false,
+            conn_keepalive_read: None,
         }
     }
 
@@ -396,6 +401,9 @@ impl HttpSession {
                         // noted on the way instead of looked up afterwards.
                         let mut contains_transfer_encoding = false;
                         let mut contains_content_length = false;
+                        // oxigress patch: the first `Connection` field's keep-alive meaning
+                        let mut conn_keepalive = None;
+                        let mut seen_connection = false;
                         for header in header_refs {
                             let header_name =
                                 http::HeaderName::from_bytes(header.get_name(&buf))
@@ -407,6 +415,10 @@ impl HttpSession {
                             let header_value = unsafe {
                                 http::HeaderValue::from_maybe_shared_unchecked(value_bytes)
                             };
+                            if !seen_connection && header_name == header::CONNECTION {
+                                seen_connection = true;
+                                conn_keepalive = is_buf_keepalive(Some(&header_value));
+                            }
 
                             request_header
                                 .append_header(header_name, header_value)
@@ -428,6 +440,7 @@ impl HttpSession {
                         self.buf = buf;
                         self.preread_body = Some(preread_body);
                         self.request_header = Some(request_header);
+                        self.conn_keepalive_read = Some(conn_keepalive);
 
                         self.body_reader.reinit();
                         self.pipelined_idle_bytes_stashed = false;
@@ -545,6 +558,8 @@ impl HttpSession {
     /// # Panics
     /// this function and most other functions will panic if called before [`Self::read_request()`]
     pub fn req_header_mut(&mut self) -> &mut RequestHeader {
+        // oxigress patch: the head may change, `Connection` included
+        self.conn_keepalive_read = None;
         self.request_header
             .as_mut()
             .expect("Request header is not read yet")
@@ -796,6 +811,10 @@ impl HttpSession {
     }
 
     fn is_connection_keepalive(&self) -> Option<bool> {
+        // oxigress patch: as noted when the head was read, unless it was lent out since
+        if let Some(keepalive) = self.conn_keepalive_read {
+            return keepalive;
+        }
         is_buf_keepalive(self.get_header(header::CONNECTION))
     }
 
@@ -887,7 +906,9 @@ impl HttpSession {
         let mut has_content_length = None;
         if header.status == 101 || !header.status.is_informational() {
             // reset request body to done for incomplete upgrade handshakes
-            if let Some(upgrade_ok) = self.is_upgrade(header) {
+            // oxigress patch: looked up once for here and `init_body_writer`
+            let upgrade = self.is_upgrade(header);
+            if let Some(upgrade_ok) = upgrade {
                 if upgrade_ok {
                     debug!("ok upgrade handshake");
                     // For ws we use HTTP1_0 do_read_body_until_closed
@@ -921,7 +942,7 @@ impl HttpSession {
                     // continue to read body as-is, this is now just a regular request
                 }
             }
-            has_content_length = self.init_body_writer(header);
+            has_content_length = self.init_body_writer(header, upgrade);
         }
 
         // Defense-in-depth: if response body is close-delimited, mark session
@@ -949,8 +970,8 @@ impl HttpSession {
     }
 
     /// oxigress patch: returns whether `header` carries a `Content-Length` when that was looked up
-    /// (`init_body_writer_comm`), `None` otherwise.
-    fn init_body_writer(&mut self, header: &ResponseHeader) -> Option<bool> {
+    /// (`init_body_writer_comm`), `None` otherwise; `upgrade` is `self.is_upgrade(header)`.
+    fn init_body_writer(&mut self, header: &ResponseHeader, upgrade: Option<bool>) -> Option<bool> {
         use http::StatusCode;
         /* the following responses don't have body 204, 304, and HEAD */
         if matches!(
@@ -967,7 +988,7 @@ impl HttpSession {
             return None;
         }
 
-        if self.is_upgrade(header) == Some(true) {
+        if upgrade == Some(true) {
             self.body_writer.init_close_delimited();
             None
         } else {
@@ -2698,6 +2719,31 @@ mod tests_stream {
             http_stream.keepalive_timeout,
             KeepaliveStatus::Timeout(Duration::from_secs(60))
         );
+    }
+
+    /// oxigress patch: `Connection` is noted when the head is read (the first field decides, as
+    /// `get_header` finds it) and looked up again once the head was lent out for changes.
+    #[tokio::test]
+    async fn connection_noted_at_read_follows_head_changes() {
+        let input = b"GET / HTTP/1.1\r\nHost: pingora.org\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n";
+        let mock_io = Builder::new().read(&input[..]).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_request().await.unwrap();
+        assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Off);
+        http_stream.set_server_keepalive(Some(60));
+        assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Off);
+        http_stream.req_header_mut().remove_header(&header::CONNECTION);
+        http_stream.set_server_keepalive(Some(60));
+        assert_eq!(
+            http_stream.keepalive_timeout,
+            KeepaliveStatus::Timeout(Duration::from_secs(60))
+        );
+        http_stream
+            .req_header_mut()
+            .insert_header(header::CONNECTION, "close")
+            .unwrap();
+        http_stream.set_server_keepalive(Some(60));
+        assert_eq!(http_stream.keepalive_timeout, KeepaliveStatus::Off);
     }
 
     #[tokio::test]
