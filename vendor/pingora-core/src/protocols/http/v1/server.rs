@@ -952,7 +952,9 @@ impl HttpSession {
         }
 
         // Serialize header to bytes
-        let mut write_buf = BytesMut::with_capacity(INIT_HEADER_BUF_SIZE);
+        // oxigress patch: a buffer of the head's size, not 4 KiB (mimalloc serves allocations over
+        // 1 KiB on its slow path: ~300 instructions against ~25)
+        let mut write_buf = BytesMut::with_capacity(http_resp_header_wire_len(header));
         http_resp_header_to_buf(header, &mut write_buf)
             .map_err(|_| Error::explain(WriteError, "serializing response header"))?;
 
@@ -1929,6 +1931,20 @@ fn parse_req_buffer<'headers, 'buf>(
 }
 
 #[inline]
+/// oxigress patch: the length `http_resp_header_to_buf` writes for `resp` (names keep their length
+/// whatever their case).
+fn http_resp_header_wire_len(resp: &ResponseHeader) -> usize {
+    let status_line = "HTTP/1.1 200 ".len()
+        + resp.get_reason_phrase().map_or(0, str::len)
+        + CRLF.len();
+    let fields: usize = resp
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + CRLF.len())
+        .sum();
+    status_line + fields + CRLF.len()
+}
+
 fn http_resp_header_to_buf(
     resp: &ResponseHeader,
     buf: &mut BytesMut,
@@ -3480,6 +3496,25 @@ mod test_sync {
         // FIXME: the order is not guaranteed
         assert_eq!(b"Foo", headers[0].name.as_bytes());
         assert_eq!(b"Bar", headers[0].value);
+    }
+
+    /// oxigress patch: the write buffer is sized by `http_resp_header_wire_len`.
+    #[test]
+    fn response_wire_len_is_exact() {
+        let mut plain = ResponseHeader::build(StatusCode::OK, None).unwrap();
+        plain.append_header("content-length", "12").unwrap();
+        plain.append_header("x-many", "a").unwrap();
+        plain.append_header("x-many", "bc").unwrap();
+        let mut cased = ResponseHeader::build(StatusCode::NOT_FOUND, None).unwrap();
+        cased.append_header("X-Custom-Name", "value").unwrap();
+        let mut reasoned = ResponseHeader::build(599, None).unwrap();
+        reasoned.set_reason_phrase(Some("Odd Reason")).unwrap();
+        let empty = ResponseHeader::build(StatusCode::NO_CONTENT, None).unwrap();
+        for resp in [plain, cased, reasoned, empty] {
+            let mut wire = BytesMut::new();
+            http_resp_header_to_buf(&resp, &mut wire).unwrap();
+            assert_eq!(http_resp_header_wire_len(&resp), wire.len(), "{wire:?}");
+        }
     }
 }
 
