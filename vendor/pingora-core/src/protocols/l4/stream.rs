@@ -537,6 +537,9 @@ pub struct Stream {
     /// The distributed tracing object for this stream
     pub tracer: Option<Tracer>,
     read_pending_time: AccumulatedDuration,
+    // oxigress patch: whether reads account `read_pending_time` (off unless asked for: two clock
+    // reads per read that had to wait, several per proxied request, for a figure nothing reads)
+    track_read_pending: bool,
     write_pending_time: AccumulatedDuration,
     /// Last rx timestamp associated with the last recvmsg call.
     pub rx_ts: Option<SystemTime>,
@@ -549,6 +552,12 @@ impl Stream {
 
     fn stream_mut(&mut self) -> &mut BufferedStream {
         self.stream.as_mut().expect("stream should always be set")
+    }
+
+    /// oxigress patch: account the time reads wait for data (`get_read_pending_time`); off by
+    /// default, when that time reads as zero.
+    pub fn set_track_read_pending_time(&mut self, track: bool) {
+        self.track_read_pending = track;
     }
 
     /// Record transport connection timing for this stream.
@@ -658,6 +667,7 @@ impl From<TcpStream> for Stream {
             socket_digest: None,
             tracer: None,
             read_pending_time: AccumulatedDuration::new(),
+            track_read_pending: false,
             write_pending_time: AccumulatedDuration::new(),
             rx_ts: None,
         }
@@ -681,6 +691,7 @@ impl From<virt::VirtualSocketStream> for Stream {
             socket_digest: None,
             tracer: None,
             read_pending_time: AccumulatedDuration::new(),
+            track_read_pending: false,
             write_pending_time: AccumulatedDuration::new(),
             rx_ts: None,
         }
@@ -705,6 +716,7 @@ impl From<UnixStream> for Stream {
             socket_digest: None,
             tracer: None,
             read_pending_time: AccumulatedDuration::new(),
+            track_read_pending: false,
             write_pending_time: AccumulatedDuration::new(),
             rx_ts: None,
         }
@@ -842,7 +854,9 @@ impl AsyncRead for Stream {
         } else {
             Pin::new(&mut self.stream_mut()).poll_read(cx, buf)
         };
-        self.read_pending_time.poll_time(&result);
+        if self.track_read_pending {
+            self.read_pending_time.poll_time(&result);
+        }
         self.rx_ts = self.stream().get_ref().rx_ts;
         result
     }
