@@ -573,7 +573,8 @@ impl ProxyHttp for GatewayProxy {
             }
             *body = Some(data);
         }
-        if ctx.first_byte.is_none() && body.as_ref().is_some_and(|b| !b.is_empty()) {
+        // Only a plugin exchange reports LLM usage (the time to the first token): no clock read otherwise.
+        if ctx.first_byte.is_none() && !ctx.exchanges.is_empty() && body.as_ref().is_some_and(|b| !b.is_empty()) {
             ctx.first_byte = Some(Instant::now());
         }
         if ctx.replacement_body.is_some() || ctx.body_replaced {
