@@ -532,7 +532,8 @@ where
 
     async fn finish(
         &self,
-        mut session: Session,
+        // oxigress patch: boxed (see `process_request`)
+        mut session: Box<Session>,
         ctx: &mut SV::CTX,
         reuse: bool,
         error: Option<Box<Error>>,
@@ -1157,10 +1158,13 @@ impl<SV, C> HttpProxy<SV, C>
 where
     C: custom::Connector,
 {
+    // oxigress patch: the session is boxed and the context borrowed from the caller. Both were moved
+    // into this future, into its locals and on into `finish` / `handle_error` (hundreds of bytes,
+    // several times per request).
     async fn process_request(
         self: &Arc<Self>,
-        mut session: Session,
-        mut ctx: <SV as ProxyHttp>::CTX,
+        mut session: Box<Session>,
+        ctx: &mut <SV as ProxyHttp>::CTX,
     ) -> Option<ReusedHttpStream>
     where
         SV: ProxyHttp + Send + Sync + 'static,
@@ -1168,15 +1172,15 @@ where
     {
         if let Err(e) = self
             .inner
-            .early_request_filter(&mut session, &mut ctx)
+            .early_request_filter(&mut session, ctx)
             .await
         {
             return self
-                .handle_error(session, &mut ctx, e, "Fail to early filter request:")
+                .handle_error(session, ctx, e, "Fail to early filter request:")
                 .await;
         }
 
-        if self.inner.allow_spawning_subrequest(&session, &ctx) {
+        if self.inner.allow_spawning_subrequest(&session, ctx) {
             session.subrequest_spawner = Some(SubrequestSpawner::new(self.clone()));
         }
 
@@ -1191,21 +1195,21 @@ where
             return self
                 .handle_error(
                     session,
-                    &mut ctx,
+                    ctx,
                     e,
                     "Failed in downstream modules request filter:",
                 )
                 .await;
         }
 
-        match self.inner.request_filter(&mut session, &mut ctx).await {
+        match self.inner.request_filter(&mut session, ctx).await {
             Ok(response_sent) => {
                 if response_sent {
                     // TODO: log error
-                    self.inner.logging(&mut session, None, &mut ctx).await;
+                    self.inner.logging(&mut session, None, ctx).await;
                     self.cleanup_sub_req(&mut session);
                     let mut persistent_settings = HttpPersistentSettings::for_session(&session);
-                    if let Some(uc) = self.inner.persist_connection_context(&session, &ctx) {
+                    if let Some(uc) = self.inner.persist_connection_context(&session, ctx) {
                         persistent_settings.set_user_context(uc);
                     }
                     return session
@@ -1220,14 +1224,14 @@ where
             }
             Err(e) => {
                 return self
-                    .handle_error(session, &mut ctx, e, "Fail to filter request:")
+                    .handle_error(session, ctx, e, "Fail to filter request:")
                     .await;
             }
         }
 
-        if let Some((reuse, err)) = self.proxy_cache(&mut session, &mut ctx).await {
+        if let Some((reuse, err)) = self.proxy_cache(&mut session, ctx).await {
             // cache hit
-            return self.finish(session, &mut ctx, reuse, err).await;
+            return self.finish(session, ctx, reuse, err).await;
         }
         // either uncacheable, or cache miss
 
@@ -1237,7 +1241,7 @@ where
         // decide if the request is allowed to go to upstream
         match self
             .inner
-            .proxy_upstream_filter(&mut session, &mut ctx)
+            .proxy_upstream_filter(&mut session, ctx)
             .await
         {
             Ok(proxy_to_upstream) => {
@@ -1255,7 +1259,7 @@ where
                                 return self
                                     .handle_error(
                                         session,
-                                        &mut ctx,
+                                        ctx,
                                         e,
                                         "Error responding with Bad Gateway:",
                                     )
@@ -1264,7 +1268,7 @@ where
                         }
                     }
 
-                    return self.finish(session, &mut ctx, true, None).await;
+                    return self.finish(session, ctx, true, None).await;
                 }
                 /* else continue */
             }
@@ -1276,7 +1280,7 @@ where
                 return self
                     .handle_error(
                         session,
-                        &mut ctx,
+                        ctx,
                         e,
                         "Error deciding if we should proxy to upstream:",
                     )
@@ -1292,7 +1296,7 @@ where
         while retries < self.max_retries {
             retries += 1;
 
-            let (reuse, e) = self.proxy_to_upstream(&mut session, &mut ctx).await;
+            let (reuse, e) = self.proxy_to_upstream(&mut session, ctx).await;
             server_reuse = reuse;
 
             match e {
@@ -1312,7 +1316,7 @@ where
                             error,
                             retries,
                             retry,
-                            self.inner.request_summary(&session, &ctx)
+                            self.inner.request_summary(&session, ctx)
                         );
                     }
                     proxy_error = Some(error);
@@ -1332,7 +1336,7 @@ where
         // allow unwrap until if let chains
         #[allow(clippy::unnecessary_unwrap)]
         let serve_stale_result = if proxy_error.is_some() && session.cache.can_serve_stale_error() {
-            self.handle_stale_if_error(&mut session, &mut ctx, proxy_error.as_ref().unwrap())
+            self.handle_stale_if_error(&mut session, ctx, proxy_error.as_ref().unwrap())
                 .await
         } else {
             None
@@ -1356,29 +1360,30 @@ where
                 };
                 session.cache.disable(reason);
             }
-            let res = self.inner.fail_to_proxy(&mut session, e, &mut ctx).await;
+            let res = self.inner.fail_to_proxy(&mut session, e, ctx).await;
 
             // final error will have > 0 status unless downstream connection is dead
-            if !self.inner.suppress_error_log(&session, &ctx, e) {
+            if !self.inner.suppress_error_log(&session, ctx, e) {
                 error!(
                     "Fail to proxy: {}, status: {}, tries: {}, retry: {}, {}",
                     e,
                     res.error_code,
                     retries,
                     false, // we never retry here
-                    self.inner.request_summary(&session, &ctx),
+                    self.inner.request_summary(&session, ctx),
                 );
             }
         }
 
         // logging() will be called in finish()
-        self.finish(session, &mut ctx, server_reuse, final_error)
+        self.finish(session, ctx, server_reuse, final_error)
             .await
     }
 
     async fn handle_error(
         &self,
-        mut session: Session,
+        // oxigress patch: boxed (see `process_request`)
+        mut session: Box<Session>,
         ctx: &mut <SV as ProxyHttp>::CTX,
         e: Box<Error>,
         context: &str,
@@ -1468,8 +1473,8 @@ where
 
         session.subrequest_ctx.replace(sub_req_ctx);
         trace!("processing subrequest");
-        let ctx = self.inner.new_ctx();
-        self.process_request(session, ctx).await;
+        let mut ctx = self.inner.new_ctx();
+        self.process_request(Box::new(session), &mut ctx).await;
         trace!("subrequest done");
     }
 }
@@ -1607,7 +1612,7 @@ where
                 .on_connection_reuse(&mut session, &mut ctx, prev_ctx);
         }
 
-        self.process_request(session, ctx).await
+        self.process_request(Box::new(session), &mut ctx).await
     }
 }
 
