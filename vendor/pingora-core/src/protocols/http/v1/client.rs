@@ -83,10 +83,7 @@ pub struct HttpSession {
 
 /// `Keep-Alive: timeout=5, max=1000` => 5, 1000 (oxigress patch: pingora's
 /// `HttpSession::get_keepalive_values`, over the header value, run when the head is read).
-fn keepalive_values(keep_alive_header: Option<&HeaderValue>) -> (Option<u64>, Option<usize>) {
-    let Some(keep_alive_header) = keep_alive_header else {
-        return (None, None);
-    };
+fn keepalive_values(keep_alive_header: &HeaderValue) -> (Option<u64>, Option<usize>) {
     let Ok(header_value) = str::from_utf8(keep_alive_header.as_bytes()) else {
         return (None, None);
     };
@@ -369,11 +366,10 @@ impl HttpSession {
                         let mut contains_transfer_encoding = false;
                         let mut contains_content_length = false;
                         // oxigress patch: the first `Connection` and `Keep-Alive` fields, as
-                        // `headers.get` would find them, read on the way (two lookups saved)
+                        // `headers.get` would find them, read on the way (two lookups saved);
+                        // `None` until such a field is seen
                         let mut conn_keepalive = None;
-                        let mut seen_connection = false;
-                        let mut keepalive_params = (None, None);
-                        let mut seen_keep_alive = false;
+                        let mut keepalive_params = None;
                         for header in header_refs {
                             let header_name =
                                 match http::HeaderName::from_bytes(header.get_name(&buf))
@@ -387,13 +383,11 @@ impl HttpSession {
                             let value_bytes = header.get_value_bytes(&buf);
                             let header_value = pingora_http::header_value_from_raw(value_bytes);
                             if header_name == header::CONNECTION {
-                                if !seen_connection {
-                                    seen_connection = true;
-                                    conn_keepalive = is_buf_keepalive(Some(&header_value));
-                                }
-                            } else if !seen_keep_alive && header_name.as_str() == "keep-alive" {
-                                seen_keep_alive = true;
-                                keepalive_params = keepalive_values(Some(&header_value));
+                                conn_keepalive
+                                    .get_or_insert_with(|| is_buf_keepalive(Some(&header_value)));
+                            } else if header_name.as_str() == "keep-alive" {
+                                keepalive_params
+                                    .get_or_insert_with(|| keepalive_values(&header_value));
                             }
                             if let Err(e) = response_header
                                 .append_header(header_name, header_value)
@@ -413,8 +407,8 @@ impl HttpSession {
                         self.raw_header = Some(BufRef(0, s));
                         self.preread_body = Some(BufRef(s, total_read));
                         self.buf = buf;
-                        self.resp_conn_keepalive = conn_keepalive;
-                        self.resp_keepalive_values = keepalive_params;
+                        self.resp_conn_keepalive = conn_keepalive.flatten();
+                        self.resp_keepalive_values = keepalive_params.unwrap_or_default();
                         self.response_header = Some(response_header);
                         self.resp_has_te = contains_transfer_encoding;
                         self.resp_has_cl = contains_content_length && !contains_transfer_encoding;

@@ -402,8 +402,8 @@ impl HttpSession {
                         let mut contains_transfer_encoding = false;
                         let mut contains_content_length = false;
                         // oxigress patch: the first `Connection` field's keep-alive meaning
+                        // (`None` until one is seen)
                         let mut conn_keepalive = None;
-                        let mut seen_connection = false;
                         for header in header_refs {
                             let header_name =
                                 http::HeaderName::from_bytes(header.get_name(&buf))
@@ -415,9 +415,9 @@ impl HttpSession {
                             let header_value = unsafe {
                                 http::HeaderValue::from_maybe_shared_unchecked(value_bytes)
                             };
-                            if !seen_connection && header_name == header::CONNECTION {
-                                seen_connection = true;
-                                conn_keepalive = is_buf_keepalive(Some(&header_value));
+                            if header_name == header::CONNECTION {
+                                conn_keepalive
+                                    .get_or_insert_with(|| is_buf_keepalive(Some(&header_value)));
                             }
 
                             request_header
@@ -440,7 +440,7 @@ impl HttpSession {
                         self.buf = buf;
                         self.preread_body = Some(preread_body);
                         self.request_header = Some(request_header);
-                        self.conn_keepalive_read = Some(conn_keepalive);
+                        self.conn_keepalive_read = Some(conn_keepalive.flatten());
 
                         self.body_reader.reinit();
                         self.pipelined_idle_bytes_stashed = false;
