@@ -19,3 +19,4 @@ pub mod listener;
 pub mod socket;
 pub mod stream;
 pub mod virt;
+pub mod write_buffer;

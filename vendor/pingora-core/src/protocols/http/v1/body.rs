@@ -26,6 +26,8 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::utils::BufRef;
+// oxigress patch
+use super::body_pieces::Pieces;
 
 // TODO: make this dynamically adjusted
 const BODY_BUFFER_SIZE: usize = 1024 * 64;
@@ -1360,6 +1362,63 @@ impl BodyWriter {
             BM::ChunkedEncoding(_) => self.do_write_chunked_body(stream, buf).await,
             BM::UntilClose(_) => self.do_write_until_close_body(stream, buf).await,
             BM::ToSelect => Ok(None), // Error here?
+        }
+    }
+
+    /// oxigress patch: write `pieces` as one piece of body (one chunk when chunked), handing them
+    /// to the stream in vectored writes instead of copying them together first. The outcome is
+    /// that of [Self::write_body] given the pieces concatenated.
+    pub async fn write_body_pieces<S>(
+        &mut self,
+        stream: &mut S,
+        pieces: &[Bytes],
+    ) -> Result<Option<usize>>
+    where
+        S: AsyncWrite + Unpin + Send,
+    {
+        let len = pieces.iter().map(Bytes::len).sum::<usize>();
+        trace!("Writing Body, size: {len} in {} pieces", pieces.len());
+        match self.body_mode {
+            BM::Complete(_) | BM::ToSelect => Ok(None),
+            BM::ContentLength(total, written) => {
+                if written >= total {
+                    return Ok(None);
+                }
+                let to_write = (total - written).min(len);
+                if to_write < len {
+                    warn!("Trying to write data over content-length: {total}");
+                }
+                stream
+                    .write_all_buf(&mut Pieces::new(pieces, to_write))
+                    .await
+                    .or_err(WriteError, "while writing body")?;
+                self.body_mode = BM::ContentLength(total, written + to_write);
+                if self.finished() {
+                    stream.flush().await.or_err(WriteError, "flushing body")?;
+                }
+                Ok(Some(to_write))
+            }
+            BM::ChunkedEncoding(written) => {
+                let mut output_buf = Bytes::from(format!("{len:X}\r\n"))
+                    .chain(Pieces::new(pieces, len))
+                    .chain(&b"\r\n"[..]);
+                stream
+                    .write_all_buf(&mut output_buf)
+                    .await
+                    .or_err(WriteError, "while writing body")?;
+                stream.flush().await.or_err(WriteError, "flushing body")?;
+                self.body_mode = BM::ChunkedEncoding(written + len);
+                Ok(Some(len))
+            }
+            BM::UntilClose(written) => {
+                stream
+                    .write_all_buf(&mut Pieces::new(pieces, len))
+                    .await
+                    .or_err(WriteError, "while writing body")?;
+                self.body_mode = BM::UntilClose(written + len);
+                stream.flush().await.or_err(WriteError, "flushing body")?;
+                Ok(Some(len))
+            }
         }
     }
 

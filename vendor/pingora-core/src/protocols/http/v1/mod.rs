@@ -15,6 +15,8 @@
 //! HTTP/1.x implementation
 
 pub(crate) mod body;
+// oxigress patch
+mod body_pieces;
 pub mod client;
 pub mod common;
 pub(crate) mod header;

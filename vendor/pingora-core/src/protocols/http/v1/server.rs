@@ -91,11 +91,11 @@ pub struct HttpSession {
     body_writer: BodyWriter,
     /// Cancel-safe proxy task state.
     proxy_task_state: ProxyTaskState,
-    /// An internal buffer to buf multiple body writes to reduce the underlying syscalls
-    body_write_buf: BytesMut,
-    // oxigress patch: a single body piece queued by `response_duplex_vec`, written as it is (only a
-    // second piece makes them be copied together into `body_write_buf`)
+    // oxigress patch: the body pieces of a `response_duplex_vec` batch, written together in one
+    // vectored write instead of copied into one buffer first: a single piece waits in
+    // `body_write_pending`, several (that one included) in `body_write_pieces`.
     body_write_pending: Option<Bytes>,
+    body_write_pieces: Vec<Bytes>,
     /// Track how many application (not on the wire) body bytes already sent
     body_bytes_sent: usize,
     /// Track how many application (not on the wire) body bytes already read
@@ -188,7 +188,7 @@ impl HttpSession {
             body_reader: BodyReader::new(false),
             body_writer: BodyWriter::new(),
             proxy_task_state: ProxyTaskState::default(),
-            body_write_buf: BytesMut::new(),
+            body_write_pieces: Vec::new(),
             body_write_pending: None,
             keepalive_timeout: KeepaliveStatus::Off,
             update_resp_headers: true,
@@ -1102,13 +1102,13 @@ impl HttpSession {
             return written;
         }
         // Don't flush empty chunks, they are considered end of body for chunks
-        if self.body_write_buf.is_empty() {
+        if self.body_write_pieces.is_empty() {
             return Ok(None);
         }
 
         let written = self
             .body_writer
-            .write_body(&mut self.underlying_stream, &self.body_write_buf)
+            .write_body_pieces(&mut self.underlying_stream, &self.body_write_pieces)
             .await;
 
         if let Ok(Some(num_bytes)) = written {
@@ -1116,16 +1116,16 @@ impl HttpSession {
         }
 
         // make sure this buf is safe to reuse
-        self.body_write_buf.clear();
+        self.body_write_pieces.clear();
 
         written
     }
 
     async fn write_body_buf(&mut self) -> Result<Option<usize>> {
-        let len = self
-            .body_write_pending
-            .as_ref()
-            .map_or(self.body_write_buf.len(), Bytes::len);
+        let len = self.body_write_pending.as_ref().map_or_else(
+            || self.body_write_pieces.iter().map(Bytes::len).sum(),
+            Bytes::len,
+        );
         match self.write_timeout(len) {
             Some(t) => match timeout(t, self.do_write_body_buf()).await {
                 Ok(res) => res,
@@ -1631,18 +1631,18 @@ impl HttpSession {
         };
         if !d.is_empty() && !self.body_writer.finished() {
             // oxigress patch: see `body_write_pending`
-            if self.body_write_buf.is_empty() && self.body_write_pending.is_none() {
+            if self.body_write_pieces.is_empty() && self.body_write_pending.is_none() {
                 self.body_write_pending = Some(d);
                 return;
             }
             if let Some(first) = self.body_write_pending.take() {
-                self.body_write_buf.put_slice(&first);
+                self.body_write_pieces.push(first);
             }
-            self.body_write_buf.put_slice(&d);
+            self.body_write_pieces.push(d);
         }
     }
 
-    // TODO: use vectored write to avoid copying
+    // oxigress patch: the body pieces of a batch go out in one vectored write, not copied together
     pub async fn response_duplex_vec(&mut self, mut tasks: Vec<HttpTask>) -> Result<bool> {
         let n_tasks = tasks.len();
         if n_tasks == 1 {
@@ -3154,6 +3154,45 @@ mod tests_stream {
         assert!(written.is_none());
     }
 
+    // oxigress patch: several body pieces of one batch go out as one piece of body
+    #[tokio::test]
+    async fn batch_of_body_pieces_is_written_as_one() {
+        async fn write_batch(framing: (&'static str, &'static str), wire: &[u8]) {
+            let read_wire = b"GET / HTTP/1.1\r\n\r\n";
+            let mock_io = Builder::new().read(read_wire).write(wire).build();
+            let mut http_stream = HttpSession::new(Box::new(mock_io));
+            http_stream.read_request().await.unwrap();
+            http_stream.update_resp_headers = false;
+            let mut header = ResponseHeader::build(StatusCode::OK, None).unwrap();
+            header.insert_header(framing.0, framing.1).unwrap();
+            let tasks = vec![
+                HttpTask::Header(Box::new(header), false),
+                HttpTask::Body(Some(Bytes::from("hello")), false),
+                HttpTask::Body(Some(Bytes::new()), false),
+                HttpTask::Body(Some(Bytes::from(" wor")), false),
+                HttpTask::Body(Some(Bytes::from("ld")), true),
+            ];
+            let done = http_stream.response_duplex_vec(tasks).await.unwrap();
+            assert!(done);
+        }
+        write_batch(
+            ("Content-Length", "11"),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+        )
+        .await;
+        // pieces past the Content-Length are cut
+        write_batch(
+            ("Content-Length", "7"),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhello w",
+        )
+        .await;
+        write_batch(
+            ("Transfer-Encoding", "chunked"),
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nB\r\nhello world\r\n0\r\n\r\n",
+        )
+        .await;
+    }
+
     #[tokio::test]
     #[should_panic(expected = "There is still data left to write.")]
     async fn test_write_body_buf_write_timeout() {
@@ -3176,7 +3215,8 @@ mod tests_stream {
             .write_response_header_ref(&new_response)
             .await
             .unwrap();
-        http_stream.body_write_buf = BytesMut::from(&b"abc"[..]);
+        // oxigress patch: the body waits in `body_write_pending` (pingora's `body_write_buf` is gone)
+        http_stream.body_write_pending = Some(Bytes::from_static(b"abc"));
         let res = http_stream.write_body_buf().await;
         assert_eq!(res.unwrap_err().etype(), &WriteTimedout);
     }
