@@ -131,10 +131,11 @@ impl<A: UnboxedHttpApp + Send + Sync + 'static> HeaderDeadline<A> {
         if !self.inner.server_options().is_some_and(|o| o.h2c) {
             return Some(false);
         }
-        let mut buf = [0u8; H2_PREFACE.len()];
-        // Not every stream supports peeking (then: HTTP/1).
-        let peeked = stream.try_peek(&mut buf).await.ok()?;
-        Some(peeked && buf == H2_PREFACE)
+        // Not every stream supports peeking (then: HTTP/1). The first byte that differs from the
+        // preface decides: an HTTP/1 request shorter than the preface (`GET / HTTP/1.0` and an empty
+        // line, as some health checkers send) is not waited on for bytes that never come.
+        let h2 = stream.peek_prefix(H2_PREFACE).await.ok()?;
+        Some(h2 == Some(true))
     }
 }
 

@@ -370,6 +370,15 @@ impl Peek for DeadlineStream {
             self.inner.try_peek(buf).await
         }
     }
+
+    async fn peek_prefix(&mut self, prefix: &[u8]) -> std::io::Result<Option<bool>> {
+        if matches!(self.phase, Phase::Head) {
+            let deadline = self.deadline.deadline();
+            tokio::time::timeout_at(deadline, self.inner.peek_prefix(prefix)).await.map_err(|_| timed_out_error())?
+        } else {
+            self.inner.peek_prefix(prefix).await
+        }
+    }
 }
 
 #[cfg(test)]

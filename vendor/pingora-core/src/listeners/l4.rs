@@ -302,6 +302,23 @@ pub struct ListenerEndpoint {
     listener: Arc<Listener>,
     #[cfg(feature = "connection_filter")]
     connection_filter: Arc<dyn ConnectionFilter>,
+    // oxigress patch: whether accepted connections inherit `TCP_NODELAY` from the listening socket
+    nodelay_inherited: bool,
+}
+
+/// oxigress patch: set `TCP_NODELAY` on a TCP listening socket, which Linux copies to every connection
+/// it accepts; true when it did (then no `setsockopt` per accepted connection is needed).
+#[cfg(target_os = "linux")]
+fn set_listener_nodelay(listener: &Listener) -> bool {
+    match listener {
+        Listener::Tcp(l) => socket2::SockRef::from(l).set_tcp_nodelay(true).is_ok(),
+        Listener::Unix(_) => false,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_listener_nodelay(_listener: &Listener) -> bool {
+    false
 }
 
 #[derive(Default)]
@@ -382,6 +399,7 @@ impl ListenerEndpointBuilder {
 
         Ok(ListenerEndpoint {
             listen_addr,
+            nodelay_inherited: set_listener_nodelay(&listener),
             listener: Arc::new(listener),
             #[cfg(feature = "connection_filter")]
             connection_filter,
@@ -403,6 +421,7 @@ impl ListenerEndpointBuilder {
 
         Ok(ListenerEndpoint {
             listen_addr,
+            nodelay_inherited: set_listener_nodelay(&listener),
             listener: Arc::new(listener),
             #[cfg(feature = "connection_filter")]
             connection_filter,
@@ -430,7 +449,10 @@ impl ListenerEndpoint {
 
     fn apply_stream_settings(&self, stream: &mut Stream) -> Result<()> {
         // settings are applied based on whether the underlying stream supports it
-        stream.set_nodelay()?;
+        // oxigress patch: not again when the listening socket passed it on
+        if !self.nodelay_inherited {
+            stream.set_nodelay()?;
+        }
         let Some(op) = self.listen_addr.tcp_sock_opts() else {
             return Ok(());
         };
@@ -531,6 +553,27 @@ mod test {
         tokio::net::TcpStream::connect(addr)
             .await
             .expect("can connect to TCP listener");
+    }
+
+    // oxigress patch: accepted connections have TCP_NODELAY without a setsockopt of their own
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn accepted_tcp_connections_inherit_nodelay() {
+        use std::os::unix::io::AsRawFd;
+        let mut builder = ListenerEndpoint::builder();
+        builder.listen_addr(ServerAddress::Tcp("127.0.0.1:0".into(), None));
+        let listener = builder.listen(None).await.unwrap();
+        assert!(listener.nodelay_inherited);
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr);
+        let (accepted, _client) = tokio::join!(listener.accept(), client);
+        let accepted = accepted.unwrap();
+        let fd = accepted.as_raw_fd();
+        // borrow the fd without closing it
+        let sock = std::mem::ManuallyDrop::new(unsafe {
+            <socket2::Socket as std::os::unix::io::FromRawFd>::from_raw_fd(fd)
+        });
+        assert!(sock.tcp_nodelay().unwrap());
     }
 
     #[tokio::test]

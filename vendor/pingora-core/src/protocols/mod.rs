@@ -79,6 +79,15 @@ pub trait Peek {
     async fn try_peek(&mut self, _buf: &mut [u8]) -> std::io::Result<bool> {
         Ok(false)
     }
+
+    /// oxigress patch: peek at the first bytes until they show whether they start with `prefix`,
+    /// without consuming them. Unlike [Self::try_peek] with a buffer of the prefix's length, this
+    /// returns as soon as a byte differs (a message shorter than the prefix is not waited on).
+    /// `None` if peeking is not supported/allowed. The default peeks at the prefix's length.
+    async fn peek_prefix(&mut self, prefix: &[u8]) -> std::io::Result<Option<bool>> {
+        let mut buf = vec![0; prefix.len()];
+        Ok(self.try_peek(&mut buf).await?.then(|| buf == prefix))
+    }
 }
 
 use std::any::Any;

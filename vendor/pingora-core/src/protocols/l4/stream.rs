@@ -364,6 +364,10 @@ impl AsRawSocket for RawStreamWrapper {
 /// buffering helps a lot.
 pub const DEFAULT_L4_READ_BUFFER_SIZE: usize = 64 * 1024;
 
+/// oxigress patch: the most a [`Peek::try_peek`] reads at once (what has arrived, a request head's
+/// worth: pingora's first read of a head is 4 KiB too).
+const PEEK_READ_SIZE: usize = 4096;
+
 /// The default L4 write buffer size.
 ///
 /// Small write buffering matches a typical MSS. Too large a write buffer delays
@@ -634,6 +638,13 @@ impl Stream {
         }
     }
 
+    /// oxigress patch: [Self::rewind] with bytes the caller owns (no copy).
+    fn rewind_owned(&mut self, data: Vec<u8>) {
+        if !data.is_empty() {
+            self.rewind_read_buf.push(data);
+        }
+    }
+
     /// Set the read and write buffer sizes
     /// It is only set later because of the malloc overhead in critical accept() path
     pub(crate) fn set_buffer(&mut self, buffer: L4BufferSettings) {
@@ -763,6 +774,30 @@ impl Peek for Stream {
         // rewind regardless of what is read
         self.rewind(buf);
         Ok(true)
+    }
+
+    // oxigress patch: one read of what has arrived (up to PEEK_READ_SIZE bytes) usually decides;
+    // more only while the bytes so far could still be the start of `prefix`.
+    async fn peek_prefix(&mut self, prefix: &[u8]) -> std::io::Result<Option<bool>> {
+        use tokio::io::AsyncReadExt;
+        let mut data = Vec::with_capacity(PEEK_READ_SIZE.max(prefix.len()));
+        let starts = loop {
+            let seen = data.len().min(prefix.len());
+            if data[..seen] != prefix[..seen] {
+                break false;
+            }
+            if seen == prefix.len() {
+                break true;
+            }
+            if self.read_buf(&mut data).await? == 0 {
+                // the end of the stream before it told: given back all the same
+                self.rewind_owned(data);
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        };
+        // rewind regardless of what is read
+        self.rewind_owned(data);
+        Ok(Some(starts))
     }
 }
 
@@ -1094,6 +1129,44 @@ mod tests {
         let mut buffer = vec![];
         stream.read_to_end(&mut buffer).await.unwrap();
         assert_eq!(buffer, message);
+    }
+
+    // oxigress patch: `peek_prefix` takes what has arrived in one read, reads more only while the
+    // bytes could still be the prefix, and gives all of them back
+    #[tokio::test]
+    async fn peek_prefix_reads_until_the_bytes_tell() {
+        async fn peek(parts: &'static [&'static [u8]], prefix: &[u8]) -> (Option<bool>, Vec<u8>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let writer = tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                for part in parts {
+                    stream.write_all(part).await.unwrap();
+                    stream.flush().await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+                stream
+            });
+            let mut stream: Stream = TcpStream::connect(addr).await.unwrap().into();
+            let told = stream.peek_prefix(prefix).await.unwrap();
+            let peer = writer.await.unwrap();
+            drop(peer);
+            let mut all = vec![];
+            stream.read_to_end(&mut all).await.unwrap();
+            (told, all)
+        }
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+        // a request shorter than the prefix is told apart by its first byte (a read of exactly
+        // the prefix's length would wait for bytes that never come)
+        let (told, all) = peek(&[b"GET / HTTP/1.0\r\n\r\n"], preface).await;
+        assert_eq!(told, Some(false));
+        assert_eq!(all, b"GET / HTTP/1.0\r\n\r\n");
+        let (told, all) = peek(&[b"PRI * HTTP/2", b".0\r\n\r\nSM\r\n\r\nframes"], preface).await;
+        assert_eq!(told, Some(true));
+        assert_eq!(all, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nframes");
+        let (told, all) = peek(&[b"PRI * HTTP/1", b".1\r\n"], preface).await;
+        assert_eq!(told, Some(false));
+        assert_eq!(all, b"PRI * HTTP/1.1\r\n");
     }
 
     #[tokio::test]

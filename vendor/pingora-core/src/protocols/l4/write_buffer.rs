@@ -41,11 +41,12 @@ pub struct WriteBuffer<W> {
 }
 
 impl<W> WriteBuffer<W> {
-    /// A buffer of `capacity` bytes in front of `inner`. A zero capacity writes straight through.
+    /// A buffer of `capacity` bytes in front of `inner`, allocated when first used. A zero
+    /// capacity writes straight through.
     pub fn with_capacity(capacity: usize, inner: W) -> Self {
         WriteBuffer {
             inner,
-            buf: Vec::with_capacity(capacity),
+            buf: Vec::new(),
             written: 0,
             capacity,
         }
@@ -83,6 +84,15 @@ impl<W> WriteBuffer<W> {
     /// Whether `len` more bytes fit in the buffer.
     fn fits(&self, len: usize) -> bool {
         self.buf.len() + len <= self.capacity
+    }
+
+    /// Buffer `buf`, which fits.
+    fn extend(&mut self, buf: &[u8]) {
+        if self.buf.capacity() == 0 {
+            // the whole buffer at once: a connection that never buffers never allocates it
+            self.buf.reserve_exact(self.capacity);
+        }
+        self.buf.extend_from_slice(buf);
     }
 }
 
@@ -146,7 +156,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteBuffer<W> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.fits(buf.len()) {
-            this.buf.extend_from_slice(buf);
+            this.extend(buf);
             Poll::Ready(Ok(buf.len()))
         } else if this.buffer().is_empty() {
             // nothing buffered, so the buffer is empty and `buf` is at least its capacity
@@ -165,7 +175,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteBuffer<W> {
         let total = bufs.iter().map(|b| b.len()).sum::<usize>();
         if this.fits(total) {
             for buf in bufs {
-                this.buf.extend_from_slice(buf);
+                this.extend(buf);
             }
             Poll::Ready(Ok(total))
         } else {
