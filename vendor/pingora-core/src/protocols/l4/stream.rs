@@ -364,8 +364,8 @@ impl AsRawSocket for RawStreamWrapper {
 /// buffering helps a lot.
 pub const DEFAULT_L4_READ_BUFFER_SIZE: usize = 64 * 1024;
 
-/// oxigress patch: the most a [`Peek::try_peek`] reads at once (what has arrived, a request head's
-/// worth: pingora's first read of a head is 4 KiB too).
+/// oxigress patch: the most a [`Peek::peek_prefix`] reads at once (what has arrived, a request
+/// head's worth: pingora's first read of a head is 4 KiB too).
 const PEEK_READ_SIZE: usize = 4096;
 
 /// The default L4 write buffer size.
