@@ -346,17 +346,26 @@ fn content_length_parse_values(values: http::header::GetAll<'_, HeaderValue>) ->
     // alright if they all contain the same value, and all parse correctly. If
     // not, then it's an error.
     let mut content_length: Option<u64> = None;
+    let mut reconcile = |n: u64| match content_length {
+        None => {
+            content_length = Some(n);
+            Some(())
+        }
+        Some(prev) if prev != n => None,
+        Some(_) => Some(()),
+    };
     for value in values {
+        // oxigress patch: a value that is one run of digits (nearly every one) needs no UTF-8
+        // check, split or trim; anything else takes the general path below
+        if let Some(n) = from_digits(value.as_bytes()) {
+            reconcile(n)?;
+            continue;
+        }
         // A non-visible-ASCII value can't be a valid Content-Length, so the
         // framing is ambiguous.
         let line = value.to_str().ok()?;
         for v in line.split(',') {
-            let n = from_digits(v.trim().as_bytes())?;
-            match content_length {
-                None => content_length = Some(n),
-                Some(prev) if prev != n => return None,
-                Some(_) => {}
-            }
+            reconcile(from_digits(v.trim().as_bytes())?)?;
         }
     }
 
