@@ -1356,11 +1356,21 @@ impl BodyWriter {
         S: AsyncWrite + Unpin + Send,
     {
         trace!("Writing Body, size: {}", buf.len());
+        self.write_body_data(stream, buf).await
+    }
+
+    /// oxigress patch: [Self::write_body] over any [`Buf`] (a slice, or body pieces not copied
+    /// together).
+    async fn write_body_data<S, B>(&mut self, stream: &mut S, data: B) -> Result<Option<usize>>
+    where
+        S: AsyncWrite + Unpin + Send,
+        B: Buf + Send,
+    {
         match self.body_mode {
             BM::Complete(_) => Ok(None),
-            BM::ContentLength(_, _) => self.do_write_body(stream, buf).await,
-            BM::ChunkedEncoding(_) => self.do_write_chunked_body(stream, buf).await,
-            BM::UntilClose(_) => self.do_write_until_close_body(stream, buf).await,
+            BM::ContentLength(_, _) => self.do_write_body(stream, data).await,
+            BM::ChunkedEncoding(_) => self.do_write_chunked_body(stream, data).await,
+            BM::UntilClose(_) => self.do_write_until_close_body(stream, data).await,
             BM::ToSelect => Ok(None), // Error here?
         }
     }
@@ -1376,50 +1386,8 @@ impl BodyWriter {
     where
         S: AsyncWrite + Unpin + Send,
     {
-        let len = pieces.iter().map(Bytes::len).sum::<usize>();
-        trace!("Writing Body, size: {len} in {} pieces", pieces.len());
-        match self.body_mode {
-            BM::Complete(_) | BM::ToSelect => Ok(None),
-            BM::ContentLength(total, written) => {
-                if written >= total {
-                    return Ok(None);
-                }
-                let to_write = (total - written).min(len);
-                if to_write < len {
-                    warn!("Trying to write data over content-length: {total}");
-                }
-                stream
-                    .write_all_buf(&mut Pieces::new(pieces, to_write))
-                    .await
-                    .or_err(WriteError, "while writing body")?;
-                self.body_mode = BM::ContentLength(total, written + to_write);
-                if self.finished() {
-                    stream.flush().await.or_err(WriteError, "flushing body")?;
-                }
-                Ok(Some(to_write))
-            }
-            BM::ChunkedEncoding(written) => {
-                let mut output_buf = Bytes::from(format!("{len:X}\r\n"))
-                    .chain(Pieces::new(pieces, len))
-                    .chain(&b"\r\n"[..]);
-                stream
-                    .write_all_buf(&mut output_buf)
-                    .await
-                    .or_err(WriteError, "while writing body")?;
-                stream.flush().await.or_err(WriteError, "flushing body")?;
-                self.body_mode = BM::ChunkedEncoding(written + len);
-                Ok(Some(len))
-            }
-            BM::UntilClose(written) => {
-                stream
-                    .write_all_buf(&mut Pieces::new(pieces, len))
-                    .await
-                    .or_err(WriteError, "while writing body")?;
-                self.body_mode = BM::UntilClose(written + len);
-                stream.flush().await.or_err(WriteError, "flushing body")?;
-                Ok(Some(len))
-            }
-        }
+        trace!("Writing Body in {} pieces", pieces.len());
+        self.write_body_data(stream, Pieces::new(pieces)).await
     }
 
     pub fn finished(&self) -> bool {
@@ -1434,9 +1402,11 @@ impl BodyWriter {
         matches!(self.body_mode, BM::UntilClose(_))
     }
 
-    async fn do_write_body<S>(&mut self, stream: &mut S, buf: &[u8]) -> Result<Option<usize>>
+    // oxigress patch: over any `Buf` (see `write_body_data`)
+    async fn do_write_body<S, B>(&mut self, stream: &mut S, data: B) -> Result<Option<usize>>
     where
         S: AsyncWrite + Unpin + Send,
+        B: Buf + Send,
     {
         match self.body_mode {
             BM::ContentLength(total, written) => {
@@ -1445,12 +1415,17 @@ impl BodyWriter {
                     return Ok(None);
                 }
                 let mut to_write = total - written;
-                if to_write < buf.len() {
+                if to_write < data.remaining() {
                     warn!("Trying to write data over content-length: {total}");
                 } else {
-                    to_write = buf.len();
+                    to_write = data.remaining();
                 }
-                let res = stream.write_all(&buf[..to_write]).await;
+                // a body in one piece is written as a slice (no vectored write of one slice)
+                let res = if data.chunk().len() >= to_write {
+                    stream.write_all(&data.chunk()[..to_write]).await
+                } else {
+                    stream.write_all_buf(&mut data.take(to_write)).await
+                };
                 match res {
                     Ok(()) => {
                         self.body_mode = BM::ContentLength(total, written + to_write);
@@ -1466,20 +1441,22 @@ impl BodyWriter {
         }
     }
 
-    async fn do_write_chunked_body<S>(
+    // oxigress patch: over any `Buf` (see `write_body_data`)
+    async fn do_write_chunked_body<S, B>(
         &mut self,
         stream: &mut S,
-        buf: &[u8],
+        data: B,
     ) -> Result<Option<usize>>
     where
         S: AsyncWrite + Unpin + Send,
+        B: Buf + Send,
     {
         match self.body_mode {
             BM::ChunkedEncoding(written) => {
-                let chunk_size = buf.len();
+                let chunk_size = data.remaining();
 
                 let chuck_size_buf = format!("{:X}\r\n", chunk_size);
-                let mut output_buf = Bytes::from(chuck_size_buf).chain(buf).chain(&b"\r\n"[..]);
+                let mut output_buf = Bytes::from(chuck_size_buf).chain(data).chain(&b"\r\n"[..]);
                 stream
                     .write_all_buf(&mut output_buf)
                     .await
@@ -1492,22 +1469,25 @@ impl BodyWriter {
         }
     }
 
-    async fn do_write_until_close_body<S>(
+    // oxigress patch: over any `Buf` (see `write_body_data`)
+    async fn do_write_until_close_body<S, B>(
         &mut self,
         stream: &mut S,
-        buf: &[u8],
+        mut data: B,
     ) -> Result<Option<usize>>
     where
         S: AsyncWrite + Unpin + Send,
+        B: Buf + Send,
     {
         match self.body_mode {
             BM::UntilClose(written) => {
-                let res = stream.write_all(buf).await;
+                let len = data.remaining();
+                let res = stream.write_all_buf(&mut data).await;
                 match res {
                     Ok(()) => {
-                        self.body_mode = BM::UntilClose(written + buf.len());
+                        self.body_mode = BM::UntilClose(written + len);
                         stream.flush().await.or_err(WriteError, "flushing body")?;
-                        Ok(Some(buf.len()))
+                        Ok(Some(len))
                     }
                     Err(e) => Error::e_because(WriteError, "while writing body", e),
                 }

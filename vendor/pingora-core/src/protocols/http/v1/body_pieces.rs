@@ -14,14 +14,14 @@
 
 //! oxigress patch: several body pieces written as one, without copying them together.
 //!
-//! [`Pieces`] is a [`Buf`] over a list of `Bytes` (cut to a length), so a body writer can hand
-//! the pieces of a response batch to one vectored write (`write_all_buf`), where pingora copied
-//! them into one buffer first.
+//! [`Pieces`] is a [`Buf`] over a list of `Bytes`, so a body writer can hand the pieces of a
+//! response batch to one vectored write (`write_all_buf`; cut to a length with [`Buf::take`]),
+//! where pingora copied them into one buffer first.
 
 use bytes::{Buf, Bytes};
 use std::io::IoSlice;
 
-/// The first `remaining` bytes of `pieces`, read front to back.
+/// The bytes of `pieces`, read front to back.
 pub(super) struct Pieces<'a> {
     pieces: &'a [Bytes],
     /// Bytes of `pieces[0]` already read.
@@ -30,20 +30,18 @@ pub(super) struct Pieces<'a> {
 }
 
 impl<'a> Pieces<'a> {
-    /// The first `limit` bytes of `pieces` (all of them when they hold fewer).
-    pub(super) fn new(pieces: &'a [Bytes], limit: usize) -> Self {
-        let total = pieces.iter().map(Bytes::len).sum::<usize>();
+    pub(super) fn new(pieces: &'a [Bytes]) -> Self {
         let mut this = Pieces {
             pieces,
             offset: 0,
-            remaining: total.min(limit),
+            remaining: pieces.iter().map(Bytes::len).sum(),
         };
-        this.skip_empty();
+        this.skip_read();
         this
     }
 
     /// Drop read and empty pieces from the front.
-    fn skip_empty(&mut self) {
+    fn skip_read(&mut self) {
         while let Some((first, rest)) = self.pieces.split_first() {
             if self.offset < first.len() {
                 break;
@@ -60,13 +58,7 @@ impl Buf for Pieces<'_> {
     }
 
     fn chunk(&self) -> &[u8] {
-        match self.pieces.first() {
-            Some(first) => {
-                let chunk = &first[self.offset..];
-                &chunk[..chunk.len().min(self.remaining)]
-            }
-            None => &[],
-        }
+        self.pieces.first().map_or(&[], |first| &first[self.offset..])
     }
 
     fn advance(&mut self, mut cnt: usize) {
@@ -79,27 +71,23 @@ impl Buf for Pieces<'_> {
             let step = (first.len() - self.offset).min(cnt);
             self.offset += step;
             cnt -= step;
-            self.skip_empty();
+            self.skip_read();
         }
     }
 
     fn chunks_vectored<'b>(&'b self, dst: &mut [IoSlice<'b>]) -> usize {
-        let mut left = self.remaining;
         let mut offset = self.offset;
         let mut filled = 0;
         for piece in self.pieces {
-            if left == 0 || filled == dst.len() {
+            if filled == dst.len() {
                 break;
             }
             let chunk = &piece[offset..];
-            let chunk = &chunk[..chunk.len().min(left)];
             offset = 0;
-            if chunk.is_empty() {
-                continue;
+            if !chunk.is_empty() {
+                dst[filled] = IoSlice::new(chunk);
+                filled += 1;
             }
-            left -= chunk.len();
-            dst[filled] = IoSlice::new(chunk);
-            filled += 1;
         }
         filled
     }
@@ -109,7 +97,7 @@ impl Buf for Pieces<'_> {
 mod tests {
     use super::*;
 
-    fn drain(mut buf: Pieces<'_>, step: usize) -> Vec<u8> {
+    fn drain(mut buf: impl Buf, step: usize) -> Vec<u8> {
         let mut out = Vec::new();
         while buf.has_remaining() {
             let take = buf.chunk().len().min(step);
@@ -133,23 +121,23 @@ mod tests {
     fn reads_every_piece_in_order_whatever_the_step() {
         let pieces = pieces();
         for step in 1..12 {
-            assert_eq!(drain(Pieces::new(&pieces, usize::MAX), step), b"abcdefghij");
+            assert_eq!(drain(Pieces::new(&pieces), step), b"abcdefghij");
         }
     }
 
     #[test]
-    fn stops_at_the_limit() {
+    fn a_take_stops_at_its_limit() {
         let pieces = pieces();
         for step in 1..12 {
-            assert_eq!(drain(Pieces::new(&pieces, 6), step), b"abcdef");
+            assert_eq!(drain(Pieces::new(&pieces).take(6), step), b"abcdef");
         }
-        assert_eq!(drain(Pieces::new(&pieces, 0), 4), b"");
+        assert_eq!(drain(Pieces::new(&pieces).take(0), 4), b"");
     }
 
     #[test]
-    fn vectored_chunks_skip_empty_pieces_and_respect_the_limit() {
+    fn vectored_chunks_skip_empty_pieces_and_respect_a_take() {
         let pieces = pieces();
-        let mut buf = Pieces::new(&pieces, 9);
+        let mut buf = Pieces::new(&pieces).take(9);
         buf.advance(2);
         let mut slices = [IoSlice::new(&[]); 8];
         let n = buf.chunks_vectored(&mut slices);
