@@ -12,6 +12,7 @@
 //!   through unbuffered;
 //! - a malformed header line, HTTP version or Content-Length (also two different ones), or a request line
 //!   that is not HTTP at all (`GET` alone, a TLS ClientHello on the plain port): **400**;
+//! - an HTTP/1.1 request without `Host`: **400** from the gateway (HTTP/1.0 may omit it);
 //! - a connection that has not finished its TLS handshake, or has not sent a request head, within
 //!   `--header-timeout` (60 s; 1 s here) is closed without an answer (`proxy::header_deadline`); on a
 //!   keep-alive connection each request head's clock starts at its first byte, and an idle connection
@@ -116,6 +117,32 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
     assert_eq!(status(elsewhere.into_bytes()).await.unwrap(), 200, "uninspected body");
     // And a normal request still works.
     assert_eq!(get_async(http, "web.example.com", "/").await.unwrap().status, 200);
+    gw.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A request without any host: HTTP/1.1 (and h2) must name one, so the gateway answers 400 itself;
+/// HTTP/1.0 may omit it (health checkers such as HAProxy's `httpchk` do), so it is routed by the rules
+/// without a host and goes upstream (as HTTP/1.1) with the endpoint's address as `Host`, as nginx does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_host_are_refused_or_given_the_upstream_address() {
+    let backend = support::backend::Backend::start("plain").await;
+    let dir = tempfile::tempdir().unwrap();
+    let catch_all = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: any, namespace: apps}\nspec:\n  ingressClassName: higress\n  rules:\n  - http:\n      paths:\n      - {path: /, pathType: Prefix, backend: {service: {name: plain, port: {number: 80}}}}\n";
+    write(dir.path(), "app.yaml", &[ingress_class("higress"), service("plain", backend.addr), catch_all.to_string()].join("---\n"));
+    let gw = instance(dir.path(), "hostless", "higress");
+    let http = gw.http_addr().unwrap();
+    let status = |raw: &'static [u8]| tokio::task::spawn_blocking(move || raw_status(http, raw));
+
+    assert_eq!(status(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").await.unwrap(), 400, "HTTP/1.1 without Host");
+    assert_eq!(backend.hits(), 0, "a request without Host must not reach the upstream");
+    assert_eq!(status(b"GET /check HTTP/1.0\r\n\r\n").await.unwrap(), 200, "HTTP/1.0 without Host");
+    let seen = backend.seen();
+    assert_eq!(seen.len(), 1, "the HTTP/1.0 request went upstream once");
+    let expected = format!("host: {}\r\n", backend.addr).to_ascii_lowercase();
+    assert!(seen[0].0.to_ascii_lowercase().contains(&expected), "upstream head names the endpoint: {:?}", seen[0].0);
+    // A client's own Host is passed on unchanged.
+    assert_eq!(status(b"GET / HTTP/1.0\r\nHost: Web.Example.com\r\n\r\n").await.unwrap(), 200);
+    assert!(backend.seen()[1].0.contains("Web.Example.com"), "{:?}", backend.seen()[1].0);
     gw.shutdown(Duration::from_secs(5)).await;
 }
 

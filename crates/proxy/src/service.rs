@@ -97,6 +97,8 @@ pub struct RequestCtx {
     plugin_retry: bool,
     /// The upstream's answer had a `custom-http-errors` status: the request went to the error fallback.
     fell_back: bool,
+    /// An HTTP/1.0 request without `Host`: the upstream request (HTTP/1.1) gets the endpoint's address.
+    host_absent: bool,
     /// The copy of this request for the route's mirror, waiting for the end of the body (boxed: only
     /// mirrored requests pay for its size).
     mirror: Option<Box<crate::mirror::MirrorCopy>>,
@@ -141,6 +143,7 @@ impl ProxyHttp for GatewayProxy {
             body_read: false,
             plugin_retry: false,
             fell_back: false,
+            host_absent: false,
             mirror: None,
             first_byte: None,
             start: Instant::now(),
@@ -161,7 +164,18 @@ impl ProxyHttp for GatewayProxy {
             return Ok(true);
         }
         ctx.settings = Some(settings);
-        let Some(mut route) = find_route(&runtime, session.req_header()) else {
+        let req = session.req_header();
+        let host = request_host(req);
+        if host.is_empty() && lacks_host(req) {
+            if req.version > http::Version::HTTP_10 {
+                // why: RFC 9112 §3.2 (and RFC 9113 §8.3.1 for h2): a request without a host is malformed;
+                // Envoy and nginx answer 400. HTTP/1.0 (health checkers) may omit it, as nginx accepts.
+                respond(session, 400, b"").await?;
+                return Ok(true);
+            }
+            ctx.host_absent = true;
+        }
+        let Some(mut route) = find_route_for(&runtime, req, &host) else {
             respond(session, 404, b"").await?;
             return Ok(true);
         };
@@ -487,6 +501,13 @@ impl ProxyHttp for GatewayProxy {
         if let Some(body) = &ctx.request_body {
             upstream_request.remove_header(&http::header::TRANSFER_ENCODING);
             upstream_request.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+        }
+        if ctx.host_absent && !upstream_request.headers.contains_key(http::header::HOST) {
+            // why: the upstream request is HTTP/1.1, which needs a `Host`; nginx's `proxy_pass` sends
+            // the upstream's own name (`$proxy_host`) when the client gave none.
+            if let Some(addr) = ctx.upstream {
+                upstream_request.insert_header(http::header::HOST, addr.to_string())?;
+            }
         }
         Ok(())
     }
@@ -914,10 +935,18 @@ const MAX_BUFFERED_RESPONSE_BODY: usize = 1024 * 1024;
 
 /// The route for `req` in `runtime`.
 fn find_route(runtime: &crate::runtime::Runtime, req: &RequestHeader) -> Option<Arc<CompiledRoute>> {
-    let host = request_host(req);
-    let facts =
-        RequestFacts { host: &host, path: req.uri.path(), query: req.uri.query(), method: &req.method, headers: &req.headers };
+    find_route_for(runtime, req, &request_host(req))
+}
+
+/// The route for `req`, whose host ([`request_host`]) is `host`.
+fn find_route_for(runtime: &crate::runtime::Runtime, req: &RequestHeader, host: &str) -> Option<Arc<CompiledRoute>> {
+    let facts = RequestFacts { host, path: req.uri.path(), query: req.uri.query(), method: &req.method, headers: &req.headers };
     runtime.router.find(&facts).cloned()
+}
+
+/// Whether `req` names no host at all: no `Host` header and no authority in its target (h2 `:authority`).
+fn lacks_host(req: &RequestHeader) -> bool {
+    !req.headers.contains_key(http::header::HOST) && req.uri.authority().is_none()
 }
 
 /// The size of a request head as Envoy bounds it (`max_request_headers_kb`): every header name and
