@@ -13,6 +13,33 @@ use std::time::{Duration, Instant};
 use support::backend::*;
 use support::*;
 
+/// A body a plugin read whole (request-block `block_bodies`) is the one copy pingora keeps for retries:
+/// every connect attempt, the first on a refused endpoint included, sends it complete and unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_body_a_plugin_read_reaches_the_upstream_whole_after_a_refused_connect() {
+    let live = Backend::start("live").await;
+    let dead = closed_port().await;
+    let plugin = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: body-check, namespace: higress-system}\n\
+spec:\n  url: oci://x/plugins/request-block:1.0.0\n  defaultConfig: {block_bodies: [forbidden-word]}\n";
+    let (_dir, gw) = higress_instance(&[
+        ("svc.yaml", service_ports("app", &[dead, live.addr.port()])),
+        ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
+        ("plugin.yaml", plugin.to_string()),
+    ]);
+    let http = gw.http_addr().unwrap();
+    let bodies: Vec<String> = (0..6).map(|i| format!("{i}:{}", "b".repeat(20_000 + i * 997))).collect();
+    for (i, body) in bodies.iter().enumerate() {
+        let r = request(http, "POST", "app.example.com", "/", &[], body).await.unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "live"), "request {i}");
+    }
+    let blocked = request(http, "POST", "app.example.com", "/", &[], "a forbidden-word here").await.unwrap();
+    assert_eq!(blocked.status, 403, "the plugin read the body");
+    let received: Vec<Vec<u8>> = live.seen().into_iter().map(|(_, body)| body).collect();
+    let sent: Vec<Vec<u8>> = bodies.into_iter().map(String::into_bytes).collect();
+    assert!(received == sent, "the upstream received {} bodies of sizes {:?}", received.len(), received.iter().map(Vec::len).collect::<Vec<_>>());
+    gw.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_connect_is_retried_on_another_endpoint_for_any_method() {
     let live = Backend::start("live").await;

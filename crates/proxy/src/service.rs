@@ -1127,16 +1127,35 @@ fn apply_request_edits(request: &mut RequestHeader, edits: RequestEdits) -> Resu
 /// Reads the whole request body, keeping it for the upstream (pingora sends it from its retry buffer,
 /// sized here to `limit`); `None` when it exceeds `limit` (the ConfigMap's buffer limit, see
 /// [`SettingsRuntime::body_limit`]).
+///
+/// The body handed to the plugins is the retry buffer itself, frozen (one copy of the body, shared by
+/// the plugins and every connect attempt); the pieces are joined here only when the session keeps no
+/// retry buffer.
 async fn read_body(session: &mut Session, limit: usize) -> Result<Option<Bytes>> {
     session.as_mut().enable_retry_buffering_up_to(limit);
-    let mut body = bytes::BytesMut::new();
-    while let Some(chunk) = session.read_request_body().await? {
-        body.extend_from_slice(&chunk);
-        if body.len() > limit {
+    let mut pieces: SmallVec<[Bytes; 2]> = SmallVec::new();
+    let mut len = 0;
+    while let Some(piece) = session.read_request_body().await? {
+        len += piece.len();
+        if len > limit {
             return Ok(None);
         }
+        pieces.push(piece);
     }
-    Ok(Some(body.freeze()))
+    if let Some(whole) = session.as_mut().freeze_retry_buffer().filter(|whole| whole.len() == len) {
+        return Ok(Some(whole));
+    }
+    Ok(Some(match pieces.len() {
+        0 => Bytes::new(),
+        1 => pieces.swap_remove(0),
+        _ => {
+            let mut joined = bytes::BytesMut::with_capacity(len);
+            for piece in &pieces {
+                joined.extend_from_slice(piece);
+            }
+            joined.freeze()
+        }
+    }))
 }
 
 /// Sends a plugin's response (built by [`GatewayProxy::local_reply`]).

@@ -701,6 +701,18 @@ impl Session {
         }
     }
 
+    /// oxigress patch: the whole retry buffer as one `Bytes` that later retries share instead of
+    /// copying; `None` when retry buffering is off, the buffer is empty or truncated, or the session is
+    /// a custom one.
+    pub fn freeze_retry_buffer(&mut self) -> Option<Bytes> {
+        match self {
+            Self::H1(s) => s.freeze_retry_buffer(),
+            Self::H2(s) => s.freeze_retry_buffer(),
+            Self::Subrequest(s) => s.freeze_retry_buffer(),
+            Self::Custom(_) => None,
+        }
+    }
+
     /// Read body (same as `read_request_body()`) or pending forever until downstream
     /// terminates the session.
     pub async fn read_body_or_idle(&mut self, no_body_expected: bool) -> Result<Option<Bytes>> {

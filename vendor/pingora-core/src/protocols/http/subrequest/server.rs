@@ -603,6 +603,13 @@ impl HttpSession {
         })
     }
 
+    /// oxigress patch: the whole retry buffer as one `Bytes` it keeps sharing (see
+    /// [`FixedBuffer::freeze`]): later retries send it without copying. `None` when retry buffering is
+    /// off, or the buffer is empty or truncated.
+    pub fn freeze_retry_buffer(&mut self) -> Option<Bytes> {
+        self.retry_buffer.as_mut().and_then(FixedBuffer::freeze)
+    }
+
     /// This function will (async) block forever until the client closes the connection.
     pub async fn idle(&mut self) -> Result<HttpTask> {
         let rx = self.rx.as_mut().expect("rx valid before shutdown");

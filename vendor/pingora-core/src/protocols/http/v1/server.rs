@@ -1244,6 +1244,13 @@ impl HttpSession {
         })
     }
 
+    /// oxigress patch: the whole retry buffer as one `Bytes` it keeps sharing (see
+    /// [`FixedBuffer::freeze`]): later retries send it without copying. `None` when retry buffering is
+    /// off, or the buffer is empty or truncated.
+    pub fn freeze_retry_buffer(&mut self) -> Option<Bytes> {
+        self.retry_buffer.as_mut().and_then(FixedBuffer::freeze)
+    }
+
     fn get_body(&self, buf_ref: &BufRef) -> &[u8] {
         // TODO: these get_*() could panic. handle them better
         self.body_reader.get_body(buf_ref)

@@ -909,6 +909,13 @@ impl HttpSession {
         })
     }
 
+    /// oxigress patch: the whole retry buffer as one `Bytes` it keeps sharing (see
+    /// [`FixedBuffer::freeze`]): later retries send it without copying. `None` when retry buffering is
+    /// off, or the buffer is empty or truncated.
+    pub fn freeze_retry_buffer(&mut self) -> Option<Bytes> {
+        self.retry_buffer.as_mut().and_then(FixedBuffer::freeze)
+    }
+
     /// `async fn idle() -> Result<Reason, Error>;`
     /// This async fn will be pending forever until the client closes the stream/connection
     /// This function is used for watching client status so that the server is able to cancel
