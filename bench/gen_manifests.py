@@ -9,7 +9,8 @@ one backend 127.0.0.1:PORT) into DIR as files of 100 Ingresses each, and optiona
   gen_manifests.py catch-all DIR BACKEND_PORT  -> one Ingress for every host
   gen_manifests.py plugins DIR CHAIN           -> the WasmPlugins of a benchmark chain into DIR: CHAIN is
       empty, request-block (20 rules, none matching an ordinary request) or auth (request-block + key-auth;
-      requests carry `x-api-key: token-two`, see AUTH_HEADER)
+      requests carry `x-api-key: token-two`, see AUTH_HEADER) or body (request-block with block_bodies:
+      the whole request body is read and searched for `forbidden-word`)
 """
 import os
 import sys
@@ -62,6 +63,15 @@ spec:
        ", ".join(f'"^/re-{i}/.*"' for i in range(1, 6)),
        ", ".join(f"bad-agent-{i}" for i in range(1, 6)))
 
+BODY_BLOCK = """apiVersion: extensions.higress.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: request-block, namespace: higress-system}
+spec:
+  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0
+  defaultConfig:
+    block_bodies: [forbidden-word]
+"""
+
 KEY_AUTH = """apiVersion: extensions.higress.io/v1alpha1
 kind: WasmPlugin
 metadata: {name: key-auth, namespace: higress-system}
@@ -77,7 +87,8 @@ spec:
 
 def plugins(directory, chain):
     files = {"empty": {}, "request-block": {"request-block": REQUEST_BLOCK},
-             "auth": {"request-block": REQUEST_BLOCK, "key-auth": KEY_AUTH}}[chain]
+             "auth": {"request-block": REQUEST_BLOCK, "key-auth": KEY_AUTH},
+             "body": {"request-block": BODY_BLOCK}}[chain]
     os.makedirs(directory, exist_ok=True)
     for name, text in files.items():
         with open(os.path.join(directory, f"plugin-{name}.yaml"), "w") as f:
