@@ -175,6 +175,32 @@ async fn an_answer_ended_by_the_upstream_closing_arrives_whole() {
     }
 }
 
+/// An HTTP/1.0 client cannot read chunked framing (RFC 9112 §6.1): an answer the gateway would chunk
+/// (here one without a length) reaches it as it is, ended by closing the connection, even when the
+/// client asked for keep-alive (as nginx answers it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http10_client_gets_an_answer_without_a_length_unchunked_until_close() {
+    let backend = ScriptedBackend::start().await;
+    let (_dir, _gw, http) = gateway(&backend);
+    let mut stream = TcpStream::connect(http).await.unwrap();
+    stream.write_all(b"GET /until-close HTTP/1.0\r\nHost: app.example.com\r\nConnection: keep-alive\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut out)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{text:?}");
+    assert!(!head.to_ascii_lowercase().contains("transfer-encoding"), "no chunked framing for HTTP/1.0: {text:?}");
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{text:?}");
+    assert_eq!(body, "first part, second part");
+    // The same answer to HTTP/1.1 stays chunked on a kept-alive connection (see above); a length is kept.
+    let mut stream = TcpStream::connect(http).await.unwrap();
+    stream.write_all(b"GET /echo HTTP/1.0\r\nHost: app.example.com\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut out)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.to_ascii_lowercase().contains("content-length: 2\r\n") && text.ends_with("\r\n\r\nok"), "{text:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_with_and_without_a_body_alternate_on_one_connection() {
     let backend = ScriptedBackend::start().await;

@@ -881,6 +881,20 @@ impl HttpSession {
             self.set_keepalive(None);
         }
 
+        // oxigress patch: an HTTP/1.0 client cannot read chunked framing (RFC 9112 §6.1: no
+        // Transfer-Encoding in a response to an HTTP/1.0 request); the body is sent as it is and ends
+        // with the connection, as nginx and Envoy send it.
+        if !header.status.is_informational()
+            && header.headers.contains_key(TRANSFER_ENCODING)
+            && self
+                .request_header
+                .as_ref()
+                .is_some_and(|req| req.version == Version::HTTP_10)
+        {
+            header.remove_header(&TRANSFER_ENCODING);
+            self.set_keepalive(None);
+        }
+
         // no need to add these headers to 1xx responses
         if !header.status.is_informational() && self.update_resp_headers {
             /* update headers */
@@ -3003,6 +3017,37 @@ mod tests_stream {
         assert_eq!(wire_body.len(), n);
         let n = http_stream.finish_body().await.unwrap().unwrap();
         assert_eq!(wire_body.len(), n);
+    }
+
+    #[tokio::test]
+    async fn chunked_response_to_http10_request_is_close_delimited() {
+        // oxigress patch: an HTTP/1.0 client gets no Transfer-Encoding and the bytes as they are, and
+        // the connection ends the body (also when it asked for keep-alive).
+        let read_wire = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+        let wire_header = b"HTTP/1.1 200 OK\r\n\r\n";
+        let mock_io = Builder::new()
+            .read(read_wire)
+            .write(wire_header)
+            .write(b"ab")
+            .build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_request().await.unwrap();
+        assert!(http_stream.will_keepalive(), "the client asked for keep-alive");
+        let mut new_response = ResponseHeader::build(StatusCode::OK, None).unwrap();
+        new_response
+            .append_header("Transfer-Encoding", "chunked")
+            .unwrap();
+        http_stream.update_resp_headers = false;
+        http_stream
+            .write_response_header_ref(&new_response)
+            .await
+            .unwrap();
+        assert_eq!(http_stream.body_writer.body_mode, BodyMode::UntilClose(0));
+        assert!(!http_stream.will_keepalive());
+        assert_eq!(http_stream.write_body(b"ab").await.unwrap(), Some(2));
+        http_stream.finish_body().await.unwrap();
+        let written = http_stream.response_written().unwrap();
+        assert!(written.headers.get("Transfer-Encoding").is_none());
     }
 
     #[tokio::test]
