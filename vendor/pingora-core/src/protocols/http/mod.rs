@@ -31,7 +31,10 @@ pub mod v2;
 pub use server::{ReusableHttpStream, Session as ServerSession};
 
 /// The Pingora server name string
-pub const SERVER_NAME: &[u8; 7] = b"Pingora";
+///
+/// oxigress patch: the answers pingora makes itself (400 for a malformed request, 502, …) name the
+/// same server as oxigress's own (`Server: oxigress`), not `Pingora`.
+pub const SERVER_NAME: &[u8] = b"oxigress";
 
 /// An enum to hold all possible HTTP response events.
 #[derive(Debug)]
