@@ -13,6 +13,8 @@
 //! - a malformed header line, HTTP version or Content-Length (also two different ones), or a request line
 //!   that is not HTTP at all (`GET` alone, a TLS ClientHello on the plain port): **400**;
 //! - an HTTP/1.1 request without `Host`: **400** from the gateway (HTTP/1.0 may omit it);
+//! - pipelined requests are answered in turn; a pipelined head is bounded by the header timeout like
+//!   any other, its body is not;
 //! - a connection that has not finished its TLS handshake, or has not sent a request head, within
 //!   `--header-timeout` (60 s; 1 s here) is closed without an answer (`proxy::header_deadline`); on a
 //!   keep-alive connection each request head's clock starts at its first byte, and an idle connection
@@ -151,6 +153,58 @@ async fn requests_without_host_are_refused_or_given_the_upstream_address() {
     // A client's own Host is passed on unchanged.
     assert_eq!(status(b"GET / HTTP/1.0\r\nHost: Web.Example.com\r\n\r\n").await.unwrap(), 200);
     assert!(backend.seen()[1].0.contains("Web.Example.com"), "{:?}", backend.seen()[1].0);
+    gw.shutdown(Duration::from_secs(5)).await;
+}
+
+/// Pipelined HTTP/1.1 requests (sent before the previous answer arrived) are answered in turn, as nginx
+/// and Envoy answer them (pingora alone closes after the first and drops the rest). A pipelined
+/// request's body is never taken for a head (a slow body is not cut by the header timeout), and a
+/// pipelined head left unfinished is cut by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_answered_in_turn_and_bounded_by_the_header_timeout() {
+    use tokio::io::AsyncReadExt;
+    let backend = echo("web");
+    let dir = tempfile::tempdir().unwrap();
+    write_manifests(dir.path(), backend.addr);
+    let gw = instance_listening(dir.path(), "pipelining", "higress", one_second_header_timeout(false));
+    let http = gw.http_addr().unwrap();
+    let exchange = |writes: Vec<(Duration, &'static [u8])>| async move {
+        let mut stream = tokio::net::TcpStream::connect(http).await.unwrap();
+        let opened = Instant::now();
+        for (pause, bytes) in writes {
+            tokio::time::sleep(pause).await;
+            stream.write_all(bytes).await.unwrap();
+        }
+        let mut out = Vec::new();
+        tokio::time::timeout(DEADLINE, stream.read_to_end(&mut out)).await.expect("the gateway never closed").unwrap();
+        (String::from_utf8_lossy(&out).into_owned(), opened.elapsed())
+    };
+    let paths = |text: &str| -> Vec<String> {
+        text.lines().filter_map(|l| l.trim().strip_prefix("\"path\": \"")).map(|p| p.trim_end_matches("\",").to_string()).collect()
+    };
+
+    // Three requests in one write, the second with a body: three answers, in order.
+    let (text, _) = exchange(vec![(
+        Duration::ZERO,
+        b"GET /one HTTP/1.1\r\nHost: web.example.com\r\n\r\nPOST /two HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\n\r\n",
+    )])
+    .await;
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+    assert_eq!(paths(&text), ["/one", "/two", "/three"]);
+
+    // A pipelined POST whose body comes slowly, over more than the header timeout: served.
+    let (text, _) = exchange(vec![
+        (Duration::ZERO, b"GET /first HTTP/1.1\r\nHost: web.example.com\r\n\r\nPOST /slow-body HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhe"),
+        (Duration::from_millis(1500), b"llo"),
+    ])
+    .await;
+    assert_eq!(paths(&text), ["/first", "/slow-body"], "{text}");
+
+    // A pipelined head never finished: the first request is answered, the connection cut after the
+    // header timeout (1 s), not left open.
+    let (text, took) = exchange(vec![(Duration::ZERO, b"GET /only HTTP/1.1\r\nHost: web.example.com\r\n\r\nGET /never HTTP/1.1\r\nHo")]).await;
+    assert_eq!(paths(&text), ["/only"], "{text}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(10), "cut after {took:?}");
     gw.shutdown(Duration::from_secs(5)).await;
 }
 

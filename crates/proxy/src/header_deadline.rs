@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pingora::apps::{HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
 use pingora::listeners::TlsAccept;
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::tls::server::handshake_with_callback;
@@ -165,7 +165,7 @@ impl<A: UnboxedHttpApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> 
                 tracing::error!("keep-alive stream is not the header-deadline stream; closing it");
                 return None;
             };
-            stream.next_request();
+            stream.next_request(settings.as_ref().and_then(HttpPersistentSettings::pipelined_prefix));
             let mut session = ServerSession::new_http1(stream);
             if let Some(settings) = settings {
                 settings.apply_to_session(&mut session);

@@ -158,6 +158,9 @@ impl ProxyHttp for GatewayProxy {
         if session.get_keepalive().is_some() {
             // Only bounds connections that are kept alive anyway (HTTP/1.1, or 1.0 asking for it).
             session.set_keepalive(Some(settings.keepalive_secs));
+            // why: nginx and Envoy answer pipelined HTTP/1.1 requests in turn; pingora closes the
+            // connection after the first and drops the rest unless this is on (kept across reuses).
+            session.as_mut().set_pipelining_enabled(true);
         }
         if head_size(session.req_header()) > settings.max_request_headers {
             respond(session, 431, b"").await?;

@@ -98,9 +98,24 @@ impl DeadlineStream {
 
     /// The previous request is done and the connection is kept alive: the next head's clock starts at its
     /// first byte; until then the idle timeout (see [`IdleTimeout`]) applies.
-    pub(crate) fn next_request(&mut self) {
-        self.phase = Phase::Idle { armed: false };
+    ///
+    /// `pipelined` is what the client already sent of the next request (a pipelined request read
+    /// with the previous one, which pingora parses before reading again): a complete head there means the
+    /// stream's next bytes are that request's body, only forwarded; a partial one has its clock start now.
+    pub(crate) fn next_request(&mut self, pipelined: Option<&[u8]>) {
         self.scan = HeadScan::default();
+        self.phase = match pipelined.filter(|bytes| !bytes.is_empty()) {
+            None => Phase::Idle { armed: false },
+            Some(bytes) => match self.scan.feed(bytes) {
+                Scan::Complete => Phase::Forward,
+                // Too large: pingora refuses it while parsing; the deadline bounds the rest meanwhile.
+                Scan::Partial | Scan::TooLarge => {
+                    let deadline = Instant::now() + self.timeout;
+                    self.deadline.as_mut().reset(deadline);
+                    Phase::Head
+                }
+            },
+        };
     }
 
     /// A read is pending: `Some` ends it (head deadline passed: an error; idle timeout passed: the end of
@@ -436,6 +451,23 @@ mod tests {
                 proptest::prop_assert_eq!((fast.bytes, fast.lines, fast.at, fast.content), (slow.bytes, slow.lines, slow.at, slow.content));
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_prefix_sets_where_the_next_request_starts() {
+        use super::{DeadlineStream, Phase};
+        use std::time::Duration;
+        let (client, _server) = tokio::io::duplex(64);
+        let mut stream = DeadlineStream::new(Box::new(client), Duration::from_secs(1));
+        stream.next_request(None);
+        assert!(matches!(stream.phase, Phase::Idle { armed: false }), "nothing sent yet: idle");
+        stream.next_request(Some(b""));
+        assert!(matches!(stream.phase, Phase::Idle { armed: false }), "an empty prefix is nothing sent");
+        stream.next_request(Some(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nbody"));
+        assert!(matches!(stream.phase, Phase::Forward), "a whole head sent: the rest is its body");
+        stream.next_request(Some(b"GET / HTTP/1.1\r\nHo"));
+        assert!(matches!(stream.phase, Phase::Head), "part of a head sent: its clock runs");
+        assert_eq!(stream.scan.bytes, 18, "and the scan continues after those bytes");
     }
 
     #[test]

@@ -148,6 +148,12 @@ impl HttpPersistentSettings {
         self.pipelined_prefix = Some(prefix);
     }
 
+    /// oxigress patch: the pipelined-prefix bytes the next session will parse first, if any (a
+    /// stream that watches request heads go by never sees these bytes again).
+    pub fn pipelined_prefix(&self) -> Option<&[u8]> {
+        self.pipelined_prefix.as_deref()
+    }
+
     pub fn apply_to_session(self, session: &mut ServerSession) {
         let Self {
             keepalive_timeout,
