@@ -884,12 +884,12 @@ impl HttpSession {
         // oxigress patch: an HTTP/1.0 client cannot read chunked framing (RFC 9112 §6.1: no
         // Transfer-Encoding in a response to an HTTP/1.0 request); the body is sent as it is and ends
         // with the connection, as nginx and Envoy send it.
-        if !header.status.is_informational()
+        if self
+            .request_header
+            .as_ref()
+            .is_some_and(|req| req.version == Version::HTTP_10)
+            && !header.status.is_informational()
             && header.headers.contains_key(TRANSFER_ENCODING)
-            && self
-                .request_header
-                .as_ref()
-                .is_some_and(|req| req.version == Version::HTTP_10)
         {
             header.remove_header(&TRANSFER_ENCODING);
             self.set_keepalive(None);
