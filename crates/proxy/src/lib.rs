@@ -13,6 +13,7 @@ pub mod header_deadline;
 mod live_h2;
 mod metrics;
 mod mirror;
+mod path_normalize;
 mod rate_limit;
 mod route_policy;
 pub mod router;

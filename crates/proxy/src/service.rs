@@ -17,6 +17,7 @@ use smallvec::SmallVec;
 
 use crate::cluster::{hash_bytes, ActiveRequest, ClusterRuntime, HashSource, PickHint};
 use crate::compression::GzipStream;
+use crate::path_normalize::Normalized;
 use crate::route_policy::{location, CorsVerdict};
 use crate::router::{CompiledRoute, RequestFacts};
 use crate::settings::SettingsRuntime;
@@ -165,6 +166,20 @@ impl ProxyHttp for GatewayProxy {
         if head_size(session.req_header()) > settings.max_request_headers {
             respond(session, 431, b"").await?;
             return Ok(true);
+        }
+        // why: Envoy's `normalize_path` (on in Istio's, so Higress's, gateways): routes, plugins and the
+        // upstream see `/public/../admin` as `/admin`.
+        let normalized = match crate::path_normalize::normalize(session.req_header().uri.path()) {
+            Normalized::Path(Cow::Borrowed(_)) => None,
+            Normalized::Path(Cow::Owned(path)) => Some(path),
+            Normalized::Invalid => {
+                respond(session, 400, b"").await?;
+                return Ok(true);
+            }
+        };
+        if let Some(path) = normalized {
+            let uri = with_path(&session.req_header().uri, &path)?;
+            session.req_header_mut().set_uri(uri);
         }
         ctx.settings = Some(settings);
         let req = session.req_header();
@@ -945,6 +960,20 @@ fn find_route(runtime: &crate::runtime::Runtime, req: &RequestHeader) -> Option<
 fn find_route_for(runtime: &crate::runtime::Runtime, req: &RequestHeader, host: &str) -> Option<Arc<CompiledRoute>> {
     let facts = RequestFacts { host, path: req.uri.path(), query: req.uri.query(), method: &req.method, headers: &req.headers };
     runtime.router.find(&facts).cloned()
+}
+
+/// `uri` with its path replaced by `path` (its query, scheme and authority kept).
+fn with_path(uri: &http::Uri, path: &str) -> Result<http::Uri> {
+    let target = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(
+        http::uri::PathAndQuery::try_from(target)
+            .map_err(|e| Error::explain(ErrorType::InternalError, format!("normalized path: {e}")))?,
+    );
+    http::Uri::from_parts(parts).map_err(|e| Error::explain(ErrorType::InternalError, format!("normalized path: {e}")))
 }
 
 /// Whether `req` names no host at all: no `Host` header and no authority in its target (h2 `:authority`).
