@@ -163,13 +163,14 @@ impl ProxyHttp for GatewayProxy {
             // connection after the first and drops the rest unless this is on (kept across reuses).
             session.as_mut().set_pipelining_enabled(true);
         }
-        if head_size(session.req_header()) > settings.max_request_headers {
+        let req = session.req_header();
+        if head_size(req) > settings.max_request_headers {
             respond(session, 431, b"").await?;
             return Ok(true);
         }
         // why: Envoy's `normalize_path` (on in Istio's, so Higress's, gateways): routes, plugins and the
         // upstream see `/public/../admin` as `/admin`.
-        let normalized = match crate::path_normalize::normalize(session.req_header().uri.path()) {
+        let normalized = match crate::path_normalize::normalize(req.uri.path()) {
             Normalized::Path(Cow::Borrowed(_)) => None,
             Normalized::Path(Cow::Owned(path)) => Some(path),
             Normalized::Invalid => {
