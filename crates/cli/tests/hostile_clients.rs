@@ -10,8 +10,9 @@
 //!   default; at most 64 KiB) on a route whose plugins must read it (request-block `block_bodies`,
 //!   request-validation, transformer; ai-proxy up to 64 KiB whatever the limit): **413**; other bodies stream
 //!   through unbuffered;
-//! - a malformed header line, HTTP version or Content-Length (also two different ones), or a request line
-//!   that is not HTTP at all (`GET` alone, a TLS ClientHello on the plain port): **400**;
+//! - a malformed header line, HTTP version or Content-Length (also two different ones), a `Host` no
+//!   authority may be (a space, `/`, `?`, non-ASCII), or a request line that is not HTTP at all (`GET`
+//!   alone, a TLS ClientHello on the plain port): **400**;
 //! - an HTTP/1.1 request without `Host`: **400** from the gateway (HTTP/1.0 may omit it);
 //! - pipelined requests are answered in turn; a pipelined head is bounded by the header timeout like
 //!   any other, its body is not;
@@ -108,14 +109,22 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
         (b"POST / HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: abc\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
         (b"GET\r\n\r\n", 400),
+        // A host no authority may be (as Envoy's `authorityIsValid` decides): 400, not forwarded.
+        (b"GET / HTTP/1.1\r\nHost: web.example.com x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: web.example.com/x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: web.example.com?\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: web.example.\xc3\xa9\r\n\r\n", 400),
         (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", 400),
     ] {
         let shown = String::from_utf8_lossy(raw).into_owned();
         assert_eq!(status(raw.to_vec()).await.unwrap(), expected, "malformed: {shown:?}");
     }
-    // pingora answers those itself; it names the same server as every other answer.
+    // pingora answers most of those itself; it names the same server as every other answer. Each 400
+    // ends its connection (the rest of what the client sent cannot be trusted).
     let answer = tokio::task::spawn_blocking(move || raw_answer(http, b"GET / HTTP/9.9\r\nHost: web.example.com\r\n\r\n")).await.unwrap();
     assert!(answer.to_ascii_lowercase().contains("\r\nserver: oxigress\r\n"), "{answer:?}");
+    let answer = tokio::task::spawn_blocking(move || raw_answer(http, b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n")).await.unwrap();
+    assert!(answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{answer:?}");
     // A request shorter than the h2c preface (24 bytes) is answered at once, not held until more bytes
     // come (which they never do): no Host, so no route here.
     assert_eq!(status(b"GET / HTTP/1.0\r\n\r\n".to_vec()).await.unwrap(), 404, "short HTTP/1.0 request");
@@ -125,8 +134,9 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
     assert_eq!(status(upload.into_bytes()).await.unwrap(), 413, "oversized inspected body");
     let elsewhere = format!("POST / HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     assert_eq!(status(elsewhere.into_bytes()).await.unwrap(), 200, "uninspected body");
-    // And a normal request still works.
+    // And a normal request still works, also with a port and in upper case.
     assert_eq!(get_async(http, "web.example.com", "/").await.unwrap().status, 200);
+    assert_eq!(get_async(http, "WEB.Example.com:80", "/").await.unwrap().status, 200);
     gw.shutdown(Duration::from_secs(5)).await;
 }
 

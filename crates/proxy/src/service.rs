@@ -174,7 +174,7 @@ impl ProxyHttp for GatewayProxy {
             Normalized::Path(Cow::Borrowed(_)) => None,
             Normalized::Path(Cow::Owned(path)) => Some(path),
             Normalized::Invalid => {
-                respond(session, 400, b"").await?;
+                reject_malformed(session).await?;
                 return Ok(true);
             }
         };
@@ -184,12 +184,17 @@ impl ProxyHttp for GatewayProxy {
         }
         ctx.settings = Some(settings);
         let req = session.req_header();
-        let host = request_host(req);
+        let Some(host) = checked_request_host(req) else {
+            // why: Envoy checks the authority (`authorityIsValid`) and answers 400; forwarding it would
+            // hand the upstream a `Host` it may read differently (a space, `/`, `?`, `#`, a control byte).
+            reject_malformed(session).await?;
+            return Ok(true);
+        };
         if host.is_empty() && lacks_host(req) {
             if req.version > http::Version::HTTP_10 {
                 // why: RFC 9112 §3.2 (and RFC 9113 §8.3.1 for h2): a request without a host is malformed;
                 // Envoy and nginx answer 400. HTTP/1.0 (health checkers) may omit it, as nginx accepts.
-                respond(session, 400, b"").await?;
+                reject_malformed(session).await?;
                 return Ok(true);
             }
             ctx.host_absent = true;
@@ -1216,6 +1221,39 @@ fn request_host(req: &RequestHeader) -> Cow<'_, str> {
     }
 }
 
+/// [`request_host`], or `None` when the host holds a byte no authority may (RFC 3986 §3.2: only
+/// unreserved characters, sub-delimiters, `:`, `@`, `[`, `]` and `%`), as Envoy's `authorityIsValid`
+/// (nghttp2's authority check) decides. One pass over the bytes checks them and looks for upper case.
+fn checked_request_host(req: &RequestHeader) -> Option<Cow<'_, str>> {
+    let raw = match req.headers.get(http::header::HOST) {
+        Some(value) => value.as_bytes(),
+        None => req.uri.authority().map_or(&b""[..], |a| a.as_str().as_bytes()),
+    };
+    let mut upper = false;
+    for &byte in raw {
+        if !AUTHORITY_BYTES[usize::from(byte)] {
+            return None;
+        }
+        upper |= byte.is_ascii_uppercase();
+    }
+    // Every byte is ASCII here.
+    let host = strip_port(std::str::from_utf8(raw).ok()?);
+    Some(if upper { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
+}
+
+/// The bytes an authority (`host[:port]`, with `userinfo@` and `[IPv6]`) may hold.
+static AUTHORITY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\''
+            | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'[' | b']' | b'%');
+        byte += 1;
+    }
+    table
+};
+
 fn strip_port(authority: &str) -> &str {
     if authority.starts_with('[') {
         // [v6]:port
@@ -1249,6 +1287,13 @@ fn local_header(status: u16, extra: usize, body: &[u8]) -> Result<ResponseHeader
 }
 
 /// Answers with `status` and a short text body (no route, no healthy upstream).
+/// Answers a malformed request 400 and closes the connection after it, as pingora does for the
+/// requests it cannot parse (what else the client sent on it cannot be trusted either).
+async fn reject_malformed(session: &mut Session) -> Result<()> {
+    session.set_keepalive(None);
+    respond(session, 400, b"").await
+}
+
 async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Result<()> {
     let mut header = local_header(status, 0, body)?;
     header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
