@@ -1223,32 +1223,42 @@ fn request_host(req: &RequestHeader) -> Cow<'_, str> {
 
 /// [`request_host`], or `None` when the host holds a byte no authority may (RFC 3986 §3.2: only
 /// unreserved characters, sub-delimiters, `:`, `@`, `[`, `]` and `%`), as Envoy's `authorityIsValid`
-/// (nghttp2's authority check) decides. One pass over the bytes checks them and looks for upper case.
+/// (nghttp2's authority check) decides. One pass over the bytes, without branches, gathers both what
+/// is invalid and whether there is upper case.
 fn checked_request_host(req: &RequestHeader) -> Option<Cow<'_, str>> {
     let raw = match req.headers.get(http::header::HOST) {
         Some(value) => value.as_bytes(),
         None => req.uri.authority().map_or(&b""[..], |a| a.as_str().as_bytes()),
     };
-    let mut upper = false;
-    for &byte in raw {
-        if !AUTHORITY_BYTES[usize::from(byte)] {
-            return None;
-        }
-        upper |= byte.is_ascii_uppercase();
+    let seen = raw.iter().fold(0, |seen, &byte| seen | AUTHORITY_BYTES[usize::from(byte)]);
+    if seen & INVALID != 0 {
+        return None;
     }
     // Every byte is ASCII here.
     let host = strip_port(std::str::from_utf8(raw).ok()?);
-    Some(if upper { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
+    Some(if seen & UPPER != 0 { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
 }
 
-/// The bytes an authority (`host[:port]`, with `userinfo@` and `[IPv6]`) may hold.
-static AUTHORITY_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+/// [`AUTHORITY_BYTES`] flag: a byte no authority may hold.
+const INVALID: u8 = 1;
+/// [`AUTHORITY_BYTES`] flag: an upper-case letter.
+const UPPER: u8 = 2;
+
+/// Per byte, what an authority (`host[:port]`, with `userinfo@` and `[IPv6]`) makes of it: 0 (allowed),
+/// [`UPPER`] or [`INVALID`].
+static AUTHORITY_BYTES: [u8; 256] = {
+    let mut table = [INVALID; 256];
     let mut byte = 0;
     while byte < 256 {
         let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\''
-            | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'[' | b']' | b'%');
+        if b.is_ascii_uppercase() {
+            table[byte] = UPPER;
+        } else if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','
+                | b';' | b'=' | b':' | b'@' | b'[' | b']' | b'%')
+        {
+            table[byte] = 0;
+        }
         byte += 1;
     }
     table
