@@ -50,39 +50,31 @@ spec:
 
 AUTH_HEADER = "x-api-key: token-two"
 
-REQUEST_BLOCK = """apiVersion: extensions.higress.io/v1alpha1
+def wasm_plugin(name, config):
+    """A WasmPlugin `name` (the built-in of that name) in higress-system, `config` its defaultConfig lines."""
+    return """apiVersion: extensions.higress.io/v1alpha1
 kind: WasmPlugin
-metadata: {name: request-block, namespace: higress-system}
+metadata: {name: %s, namespace: higress-system}
 spec:
-  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0
+  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/%s:1.0.0
   defaultConfig:
-    block_urls: [%s]
-    block_regexp_urls: [%s]
-    block_headers: [%s]
-""" % (", ".join(f"/blocked-{i}" for i in range(1, 11)),
-       ", ".join(f'"^/re-{i}/.*"' for i in range(1, 6)),
-       ", ".join(f"bad-agent-{i}" for i in range(1, 6)))
+%s""" % (name, name, "".join(f"    {line}\n" for line in config))
 
-BODY_BLOCK = """apiVersion: extensions.higress.io/v1alpha1
-kind: WasmPlugin
-metadata: {name: request-block, namespace: higress-system}
-spec:
-  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0
-  defaultConfig:
-    block_bodies: [forbidden-word]
-"""
 
-KEY_AUTH = """apiVersion: extensions.higress.io/v1alpha1
-kind: WasmPlugin
-metadata: {name: key-auth, namespace: higress-system}
-spec:
-  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/key-auth:1.0.0
-  defaultConfig:
-    global_auth: true
-    keys: [x-api-key]
-    in_header: true
-    consumers: [{name: consumer1, credential: token-one}, {name: consumer2, credential: token-two}]
-"""
+REQUEST_BLOCK = wasm_plugin("request-block", [
+    "block_urls: [%s]" % ", ".join(f"/blocked-{i}" for i in range(1, 11)),
+    "block_regexp_urls: [%s]" % ", ".join(f'"^/re-{i}/.*"' for i in range(1, 6)),
+    "block_headers: [%s]" % ", ".join(f"bad-agent-{i}" for i in range(1, 6)),
+])
+
+BODY_BLOCK = wasm_plugin("request-block", ["block_bodies: [forbidden-word]"])
+
+KEY_AUTH = wasm_plugin("key-auth", [
+    "global_auth: true",
+    "keys: [x-api-key]",
+    "in_header: true",
+    "consumers: [{name: consumer1, credential: token-one}, {name: consumer2, credential: token-two}]",
+])
 
 
 def plugins(directory, chain):
