@@ -1296,7 +1296,6 @@ fn local_header(status: u16, extra: usize, body: &[u8]) -> Result<ResponseHeader
     Ok(header)
 }
 
-/// Answers with `status` and a short text body (no route, no healthy upstream).
 /// Answers a malformed request 400 and closes the connection after it, as pingora does for the
 /// requests it cannot parse (what else the client sent on it cannot be trusted either).
 async fn reject_malformed(session: &mut Session) -> Result<()> {
@@ -1304,6 +1303,7 @@ async fn reject_malformed(session: &mut Session) -> Result<()> {
     respond(session, 400, b"").await
 }
 
+/// Answers with `status` and a short text body (no route, no healthy upstream).
 async fn respond(session: &mut Session, status: u16, body: &'static [u8]) -> Result<()> {
     let mut header = local_header(status, 0, body)?;
     header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
