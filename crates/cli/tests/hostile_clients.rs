@@ -109,6 +109,9 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
         (b"POST / HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: abc\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
         (b"GET\r\n\r\n", 400),
+        // A target that is no path, URL, `*` or CONNECT authority: 400 (it was routed as `/` and sent
+        // upstream as it came).
+        (b"GET foo/../bar HTTP/1.1\r\nHost: web.example.com\r\n\r\n", 400),
         // A host no authority may be (as Envoy's `authorityIsValid` decides): 400, not forwarded.
         (b"GET / HTTP/1.1\r\nHost: web.example.com x\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: web.example.com/x\r\n\r\n", 400),

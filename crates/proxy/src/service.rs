@@ -168,6 +168,13 @@ impl ProxyHttp for GatewayProxy {
             respond(session, 431, b"").await?;
             return Ok(true);
         }
+        // A target neither origin-form (`/…`) nor absolute-form, asterisk or CONNECT's authority (`GET
+        // foo/../bar`): pingora would route it as `/` and send it upstream verbatim. nginx answers 400.
+        let target = req.raw_path();
+        if target.first() != Some(&b'/') && req.uri.scheme().is_none() && target != b"*" && req.method != http::Method::CONNECT {
+            reject_malformed(session).await?;
+            return Ok(true);
+        }
         // why: Envoy's `normalize_path` (on in Istio's, so Higress's, gateways): routes, plugins and the
         // upstream see `/public/../admin` as `/admin`.
         let normalized = match crate::path_normalize::normalize(req.uri.path()) {
