@@ -112,6 +112,7 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
         // A target that is no path, URL, `*` or CONNECT authority: 400 (it was routed as `/` and sent
         // upstream as it came).
         (b"GET foo/../bar HTTP/1.1\r\nHost: web.example.com\r\n\r\n", 400),
+        (b"GET * HTTP/1.1\r\nHost: web.example.com\r\n\r\n", 400),
         // A host no authority may be (as Envoy's `authorityIsValid` decides): 400, not forwarded.
         (b"GET / HTTP/1.1\r\nHost: web.example.com x\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nHost: web.example.com/x\r\n\r\n", 400),
@@ -137,6 +138,8 @@ async fn oversized_and_malformed_requests_get_clear_answers() {
     assert_eq!(status(upload.into_bytes()).await.unwrap(), 413, "oversized inspected body");
     let elsewhere = format!("POST / HTTP/1.1\r\nHost: web.example.com\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     assert_eq!(status(elsewhere.into_bytes()).await.unwrap(), 200, "uninspected body");
+    // `OPTIONS *` is a valid target (routed as `/`).
+    assert_eq!(status(b"OPTIONS * HTTP/1.1\r\nHost: web.example.com\r\nConnection: close\r\n\r\n".to_vec()).await.unwrap(), 200);
     // And a normal request still works, also with a port and in upper case.
     assert_eq!(get_async(http, "web.example.com", "/").await.unwrap().status, 200);
     assert_eq!(get_async(http, "WEB.Example.com:80", "/").await.unwrap().status, 200);

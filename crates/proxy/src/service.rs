@@ -168,10 +168,15 @@ impl ProxyHttp for GatewayProxy {
             respond(session, 431, b"").await?;
             return Ok(true);
         }
-        // A target neither origin-form (`/…`) nor absolute-form, asterisk or CONNECT's authority (`GET
-        // foo/../bar`): pingora would route it as `/` and send it upstream verbatim. nginx answers 400.
+        // A target neither origin-form (`/…`) nor absolute-form, `OPTIONS *` or CONNECT's authority (`GET
+        // foo/../bar`, `GET *`): pingora would route it as `/` and send it upstream verbatim. nginx answers
+        // 400 (RFC 9112 §3.2.4: the asterisk form is only for OPTIONS).
         let target = req.raw_path();
-        if target.first() != Some(&b'/') && req.uri.scheme().is_none() && target != b"*" && req.method != http::Method::CONNECT {
+        if target.first() != Some(&b'/')
+            && req.uri.scheme().is_none()
+            && !(target == b"*" && req.method == http::Method::OPTIONS)
+            && req.method != http::Method::CONNECT
+        {
             reject_malformed(session).await?;
             return Ok(true);
         }
