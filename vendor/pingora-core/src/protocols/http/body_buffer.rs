@@ -72,12 +72,7 @@ impl FixedBuffer {
             _ if self.is_empty() => None,
             // oxigress patch: the frozen bytes are shared, not copied
             Some(frozen) if self.buffer.is_empty() => Some(frozen.clone()),
-            Some(frozen) => {
-                let mut joined = BytesMut::with_capacity(self.len());
-                joined.extend_from_slice(frozen);
-                joined.extend_from_slice(&self.buffer);
-                Some(joined.freeze())
-            }
+            Some(frozen) => Some(joined(frozen, &self.buffer)),
             None => Some(self.buffer.clone().freeze()),
         }
     }
@@ -93,16 +88,19 @@ impl FixedBuffer {
             let tail = std::mem::take(&mut self.buffer);
             self.frozen = Some(match self.frozen.take() {
                 None => tail.freeze(),
-                Some(head) => {
-                    let mut joined = BytesMut::with_capacity(head.len() + tail.len());
-                    joined.extend_from_slice(&head);
-                    joined.extend_from_slice(&tail);
-                    joined.freeze()
-                }
+                Some(head) => joined(&head, &tail),
             });
         }
         self.frozen.clone()
     }
+}
+
+/// oxigress patch: `head` then `tail`, copied into one `Bytes` (bytes written after a freeze).
+fn joined(head: &[u8], tail: &[u8]) -> Bytes {
+    let mut joined = BytesMut::with_capacity(head.len() + tail.len());
+    joined.extend_from_slice(head);
+    joined.extend_from_slice(tail);
+    joined.freeze()
 }
 
 #[cfg(test)]
