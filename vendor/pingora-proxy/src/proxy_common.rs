@@ -449,28 +449,17 @@ pub(crate) fn sanitize_h1_upstream_request(
         strip_standard_hop_by_hop_headers(req);
     }
 
-    match policy.h1_upgrade {
-        H1UpgradePolicy::WebSocketOnly => {
-            // oxigress patch: already gone when the standard hop-by-hop headers were stripped
-            if !policy.strip_hop_by_hop {
-                req.remove_header(&header::CONNECTION);
-                req.remove_header(&header::UPGRADE);
-                req.remove_header(HTTP2_SETTINGS);
-            }
-            if websocket_upgrade {
-                req.insert_header(header::CONNECTION, "Upgrade")?;
-                req.insert_header(header::UPGRADE, "websocket")?;
-            }
-        }
-        H1UpgradePolicy::Deny => {
-            // oxigress patch: already gone when the standard hop-by-hop headers were stripped
-            if !policy.strip_hop_by_hop {
-                req.remove_header(&header::CONNECTION);
-                req.remove_header(&header::UPGRADE);
-                req.remove_header(HTTP2_SETTINGS);
-            }
-        }
-        H1UpgradePolicy::Preserve => {}
+    // oxigress patch: both policies but Preserve drop the upgrade fields (one block instead of one
+    // per policy); they are already gone when the standard hop-by-hop headers were stripped
+    if policy.h1_upgrade != H1UpgradePolicy::Preserve && !policy.strip_hop_by_hop {
+        req.remove_header(&header::CONNECTION);
+        req.remove_header(&header::UPGRADE);
+        req.remove_header(HTTP2_SETTINGS);
+    }
+    // only ever true under WebSocketOnly
+    if websocket_upgrade {
+        req.insert_header(header::CONNECTION, "Upgrade")?;
+        req.insert_header(header::UPGRADE, "websocket")?;
     }
 
     Ok(())
