@@ -28,26 +28,27 @@ pub fn normalize(path: &str) -> Normalized<'_> {
     let Some(decoded) = decode_unreserved(path.as_bytes()) else {
         return Normalized::Invalid;
     };
+    let is_separator = |b: &u8| *b == b'/' || *b == b'\\';
+    // The segments after the root (a path without its leading separator gets one in the output).
+    let relative = match decoded.split_first() {
+        Some((first, rest)) if is_separator(first) => rest,
+        _ => &decoded[..],
+    };
     let mut segments: Vec<&[u8]> = Vec::new();
     // Whether the path ends in a separator (or a dot segment, which leaves one).
     let mut trailing_slash = false;
-    for segment in decoded.split(|b| *b == b'/' || *b == b'\\') {
+    for segment in relative.split(is_separator) {
         trailing_slash = false;
         match segment {
             b"." => trailing_slash = true,
             b".." => {
-                // Above the root stays at the root. (The empty segment before the leading slash is never
-                // kept, so there is nothing to remove there.)
+                // Above the root stays at the root.
                 segments.pop();
                 trailing_slash = true;
             }
+            // Empty ones (repeated slashes) are kept as they are.
             _ => segments.push(segment),
         }
-    }
-    // `split` gives an empty first segment for the leading slash; the rest are kept as they are
-    // (empty ones are repeated slashes).
-    if segments.first().is_some_and(|s| s.is_empty()) {
-        segments.remove(0);
     }
     let mut out = Vec::with_capacity(decoded.len() + 1);
     for segment in &segments {
