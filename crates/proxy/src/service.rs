@@ -1225,8 +1225,14 @@ fn request_host(req: &RequestHeader) -> Cow<'_, str> {
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
-    let host = strip_port(raw);
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+    host_part(raw, raw.bytes().any(|b| b.is_ascii_uppercase()))
+}
+
+/// `authority` without its port, in lower case; `upper` tells whether it holds upper-case letters
+/// (without any it is borrowed as it is).
+fn host_part(authority: &str, upper: bool) -> Cow<'_, str> {
+    let host = strip_port(authority);
+    if upper {
         Cow::Owned(host.to_ascii_lowercase())
     } else {
         Cow::Borrowed(host)
@@ -1247,8 +1253,7 @@ fn checked_request_host(req: &RequestHeader) -> Option<Cow<'_, str>> {
         return None;
     }
     // Every byte is ASCII here.
-    let host = strip_port(std::str::from_utf8(raw).ok()?);
-    Some(if seen & UPPER != 0 { Cow::Owned(host.to_ascii_lowercase()) } else { Cow::Borrowed(host) })
+    Some(host_part(std::str::from_utf8(raw).ok()?, seen & UPPER != 0))
 }
 
 /// [`AUTHORITY_BYTES`] flag: a byte no authority may hold.
