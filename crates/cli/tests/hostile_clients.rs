@@ -38,6 +38,12 @@ fn gateway(dir: &std::path::Path, backend: SocketAddr, https: bool) -> oxigress_
     instance_with(dir, "hostile", "higress", https)
 }
 
+/// [`gateway`] named `name`, with a header timeout of one second.
+fn one_second_gateway(dir: &std::path::Path, backend: SocketAddr, name: &str, https: bool) -> oxigress_cli::standalone::Instance {
+    write_manifests(dir, backend);
+    instance_listening(dir, name, "higress", one_second_header_timeout(https))
+}
+
 fn write_manifests(dir: &std::path::Path, backend: SocketAddr) {
     let plugin = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: body-check, namespace: higress-system}\n\
 spec:\n  url: oci://x/plugins/request-block:1.0.0\n  matchRules:\n  - ingress: [apps/upload]\n    config: {block_bodies: [forbidden-word]}\n";
@@ -181,8 +187,7 @@ async fn pipelined_requests_are_answered_in_turn_and_bounded_by_the_header_timeo
     use tokio::io::AsyncReadExt;
     let backend = echo("web");
     let dir = tempfile::tempdir().unwrap();
-    write_manifests(dir.path(), backend.addr);
-    let gw = instance_listening(dir.path(), "pipelining", "higress", one_second_header_timeout(false));
+    let gw = one_second_gateway(dir.path(), backend.addr, "pipelining", false);
     let http = gw.http_addr().unwrap();
     let exchange = |writes: Vec<(Duration, &'static [u8])>| async move {
         let mut stream = tokio::net::TcpStream::connect(http).await.unwrap();
@@ -231,9 +236,7 @@ async fn pipelined_requests_are_answered_in_turn_and_bounded_by_the_header_timeo
 async fn slowloris_clients_are_cut_after_the_header_timeout_while_others_are_served() {
     let backend = echo("web");
     let dir = tempfile::tempdir().unwrap();
-    write_manifests(dir.path(), backend.addr);
-    let listen = one_second_header_timeout(false);
-    let gw = instance_listening(dir.path(), "slowloris", "higress", listen);
+    let gw = one_second_gateway(dir.path(), backend.addr, "slowloris", false);
     let http = gw.http_addr().unwrap();
 
     // 64 connections trickle a request head, a byte every 50 ms, and never finish it; 16 more send
@@ -294,9 +297,7 @@ async fn until_closed(mut reader: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> 
 async fn keep_alive_heads_and_tls_handshakes_are_bounded_by_the_header_timeout() {
     let backend = echo("web");
     let dir = tempfile::tempdir().unwrap();
-    write_manifests(dir.path(), backend.addr);
-    let listen = one_second_header_timeout(true);
-    let gw = instance_listening(dir.path(), "keepalive", "higress", listen);
+    let gw = one_second_gateway(dir.path(), backend.addr, "keepalive", true);
     let (http, https) = (gw.http_addr().unwrap(), gw.https_addr().unwrap());
 
     // A keep-alive connection: a first request, then idle for longer than the header timeout (the idle
