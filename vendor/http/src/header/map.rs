@@ -304,6 +304,10 @@ type Size = u16;
 /// This limit falls out from above.
 const MAX_SIZE: usize = 1 << 15;
 
+/// oxigress patch: the largest map a lookup searches entry by entry instead of by hash
+/// (`HeaderMap::find_index`).
+const LINEAR_SEARCH_MAX: usize = 12;
+
 /// An entry in the hash table. This represents the full hash code for an entry
 /// as well as the position of the entry in the `entries` vector.
 #[derive(Copy, Clone)]
@@ -831,8 +835,8 @@ impl<T> HeaderMap<T> {
     where
         K: AsHeaderName,
     {
-        match key.find(self) {
-            Some((_, found)) => {
+        match key.find_index(self) {
+            Some(found) => {
                 let entry = &self.entries[found];
                 Some(&entry.value)
             }
@@ -861,8 +865,8 @@ impl<T> HeaderMap<T> {
     where
         K: AsHeaderName,
     {
-        match key.find(self) {
-            Some((_, found)) => {
+        match key.find_index(self) {
+            Some(found) => {
                 let entry = &mut self.entries[found];
                 Some(&mut entry.value)
             }
@@ -901,7 +905,7 @@ impl<T> HeaderMap<T> {
     {
         GetAll {
             map: self,
-            index: key.find(self).map(|(_, i)| i),
+            index: key.find_index(self),
         }
     }
 
@@ -922,7 +926,7 @@ impl<T> HeaderMap<T> {
     where
         K: AsHeaderName,
     {
-        key.find(self).is_some()
+        key.find_index(self).is_some()
     }
 
     /// An iterator visiting all key-value pairs.
@@ -1552,6 +1556,23 @@ impl<T> HeaderMap<T> {
 
             dist += 1;
         });
+    }
+
+    /// The index in `entries` of `key`, for a lookup that does not need its place in `indices`.
+    ///
+    /// oxigress patch: a map of a few entries (a request or response head usually has fewer than
+    /// a dozen names) is searched entry by entry: comparing names (an enum tag for a standard
+    /// one) costs less than hashing the key and probing. Larger maps are probed as before.
+    #[inline]
+    fn find_index<K>(&self, key: &K) -> Option<usize>
+    where
+        K: Hash + Into<HeaderName> + ?Sized,
+        HeaderName: PartialEq<K>,
+    {
+        if self.entries.len() <= LINEAR_SEARCH_MAX {
+            return self.entries.iter().position(|entry| entry.key == *key);
+        }
+        self.find(key).map(|(_, index)| index)
     }
 
     /// phase 2 is post-insert where we forward-shift `Pos` in the indices.
@@ -3932,6 +3953,10 @@ mod as_header_name {
         #[doc(hidden)]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)>;
 
+        /// oxigress patch: `find` without the place in the index table (`HeaderMap::find_index`).
+        #[doc(hidden)]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize>;
+
         #[doc(hidden)]
         fn as_str(&self) -> &str;
     }
@@ -3947,6 +3972,11 @@ mod as_header_name {
         #[inline]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)> {
             map.find(self)
+        }
+
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            map.find_index(self)
         }
 
         fn as_str(&self) -> &str {
@@ -3965,6 +3995,11 @@ mod as_header_name {
         #[inline]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)> {
             map.find(*self)
+        }
+
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            map.find_index(*self)
         }
 
         fn as_str(&self) -> &str {
@@ -3987,6 +4022,11 @@ mod as_header_name {
             HdrName::from_bytes(self.as_bytes(), move |hdr| map.find(&hdr)).unwrap_or(None)
         }
 
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            HdrName::from_bytes(self.as_bytes(), move |hdr| map.find_index(&hdr)).unwrap_or(None)
+        }
+
         fn as_str(&self) -> &str {
             self
         }
@@ -4005,6 +4045,11 @@ mod as_header_name {
             Sealed::find(&self.as_str(), map)
         }
 
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            Sealed::find_index(&self.as_str(), map)
+        }
+
         fn as_str(&self) -> &str {
             self
         }
@@ -4021,6 +4066,11 @@ mod as_header_name {
         #[inline]
         fn find<T>(&self, map: &HeaderMap<T>) -> Option<(usize, usize)> {
             Sealed::find(*self, map)
+        }
+
+        #[inline]
+        fn find_index<T>(&self, map: &HeaderMap<T>) -> Option<usize> {
+            Sealed::find_index(*self, map)
         }
 
         fn as_str(&self) -> &str {
@@ -4057,4 +4107,68 @@ fn skip_duplicates_during_key_iteration() {
     map.try_append("a", HeaderValue::from_static("a")).unwrap();
     map.try_append("a", HeaderValue::from_static("b")).unwrap();
     assert_eq!(map.keys().count(), map.keys_len());
+}
+
+// oxigress patch: lookups in small maps search the entries in turn, larger ones probe by hash; both
+// must answer as a model does for every key form (`HeaderName`, `&str` in any case, `String`), on
+// both sides of the size where the search changes, while names are added, appended to and removed.
+#[test]
+fn lookups_agree_with_a_model_on_both_sides_of_the_linear_search_limit() {
+    let standard = [
+        crate::header::HOST,
+        crate::header::CONTENT_LENGTH,
+        crate::header::CONTENT_TYPE,
+        crate::header::CONNECTION,
+        crate::header::TRANSFER_ENCODING,
+        crate::header::DATE,
+        crate::header::SERVER,
+        crate::header::ACCEPT,
+        crate::header::UPGRADE,
+        crate::header::ETAG,
+    ];
+    let mut names: Vec<HeaderName> = standard.to_vec();
+    for i in 0..3 * LINEAR_SEARCH_MAX {
+        names.push(HeaderName::from_bytes(format!("x-custom-{i}").as_bytes()).unwrap());
+    }
+    let mut map: HeaderMap<u32> = HeaderMap::default();
+    let mut model: Vec<(HeaderName, Vec<u32>)> = Vec::new();
+    let check = |map: &HeaderMap<u32>, model: &Vec<(HeaderName, Vec<u32>)>| {
+        assert_eq!(map.keys_len(), model.len());
+        for name in &names {
+            let want = model.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+            let upper = name.as_str().to_ascii_uppercase();
+            assert_eq!(map.get(name).copied(), want.as_ref().map(|v| v[0]), "{name}");
+            assert_eq!(map.get(upper.as_str()).copied(), want.as_ref().map(|v| v[0]), "{upper}");
+            assert_eq!(map.get(name.as_str().to_string()).copied(), want.as_ref().map(|v| v[0]));
+            assert_eq!(map.contains_key(name.clone()), want.is_some());
+            let all: Vec<u32> = map.get_all(upper.as_str()).iter().copied().collect();
+            assert_eq!(all, want.clone().unwrap_or_default(), "{upper}");
+        }
+    };
+    // add every name (twice for every third), checking after each step; then remove them in another order
+    for (step, name) in names.iter().enumerate() {
+        map.insert(name.clone(), step as u32);
+        model.push((name.clone(), vec![step as u32]));
+        if step % 3 == 0 {
+            map.append(name.clone(), 1000 + step as u32);
+            model.last_mut().unwrap().1.push(1000 + step as u32);
+        }
+        check(&map, &model);
+    }
+    let odd_then_even = (0..names.len())
+        .filter(|i| i % 2 == 1)
+        .chain((0..names.len()).filter(|i| i % 2 == 0));
+    for step in odd_then_even {
+        let name = &names[step];
+        let want = model.iter().position(|(n, _)| n == name).map(|at| model.remove(at).1[0]);
+        assert_eq!(map.remove(name.as_str()), want, "{name}");
+        for (name, values) in model.iter_mut() {
+            // a mutable lookup finds the same entry as a shared one
+            let value = map.get_mut(name.as_str()).unwrap();
+            *value += 1;
+            values[0] += 1;
+        }
+        check(&map, &model);
+    }
+    assert!(map.is_empty());
 }
