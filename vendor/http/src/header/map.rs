@@ -8,7 +8,7 @@ use std::{fmt, mem, ops, ptr, vec};
 
 use crate::Error;
 
-use super::name::{HdrName, HeaderName, InvalidHeaderName};
+use super::name::{HdrName, HeaderName, InvalidHeaderName, NameBit};
 use super::HeaderValue;
 
 pub use self::as_header_name::AsHeaderName;
@@ -84,6 +84,10 @@ pub struct HeaderMap<T = HeaderValue> {
     entries: Vec<Bucket<T>>,
     extra_values: Vec<ExtraValue<T>>,
     danger: Danger,
+    /// oxigress patch: the bits (`NameBit`) of every name added since the map was made or cleared:
+    /// a lookup of a name whose bit is clear ends without searching. Removing a name leaves its bit
+    /// set, and names may share a bit: a clear bit proves absence, a set one only allows presence.
+    names_seen: u64,
 }
 
 // oxigress patch: a clone keeps the room of the map it copies. The derived `Clone` gave `entries`
@@ -99,6 +103,7 @@ impl<T: Clone> Clone for HeaderMap<T> {
             entries,
             extra_values: self.extra_values.clone(),
             danger: self.danger.clone(),
+            names_seen: self.names_seen,
         }
     }
 }
@@ -525,6 +530,7 @@ impl<T> Default for HeaderMap<T> {
             entries: Vec::new(),
             extra_values: Vec::new(),
             danger: Danger::Green,
+            names_seen: 0,
         }
     }
 }
@@ -598,6 +604,7 @@ impl<T> HeaderMap<T> {
                 entries: Vec::with_capacity(usable_capacity(raw_cap)),
                 extra_values: Vec::new(),
                 danger: Danger::Green,
+                names_seen: 0,
             })
         }
     }
@@ -695,6 +702,7 @@ impl<T> HeaderMap<T> {
         self.entries.clear();
         self.extra_values.clear();
         self.danger = Danger::Green;
+        self.names_seen = 0;
 
         for e in self.indices.iter_mut() {
             *e = Pos::none();
@@ -1560,15 +1568,19 @@ impl<T> HeaderMap<T> {
 
     /// The index in `entries` of `key`, for a lookup that does not need its place in `indices`.
     ///
-    /// oxigress patch: a map of a few entries (a request or response head usually has fewer than
-    /// a dozen names) is searched entry by entry: comparing names (an enum tag for a standard
-    /// one) costs less than hashing the key and probing. Larger maps are probed as before.
+    /// oxigress patch: a name never added (`names_seen`) is absent without a search; a map of a few
+    /// entries (a request or response head usually has fewer than a dozen names) is searched entry
+    /// by entry: comparing names (an enum tag for a standard one) costs less than hashing the key
+    /// and probing. Larger maps are probed as before.
     #[inline]
     fn find_index<K>(&self, key: &K) -> Option<usize>
     where
-        K: Hash + Into<HeaderName> + ?Sized,
+        K: Hash + Into<HeaderName> + NameBit + ?Sized,
         HeaderName: PartialEq<K>,
     {
+        if self.names_seen & key.name_bit() == 0 {
+            return None; // never added (most lookups: framing and upgrade fields a head lacks)
+        }
         if self.entries.len() <= LINEAR_SEARCH_MAX {
             return self.entries.iter().position(|entry| entry.key == *key);
         }
@@ -1728,6 +1740,8 @@ impl<T> HeaderMap<T> {
             return Err(MaxSizeReached::new());
         }
 
+        // oxigress patch: every name enters the map here
+        self.names_seen |= key.name_bit();
         self.entries.push(Bucket {
             hash,
             key,
@@ -4109,9 +4123,10 @@ fn skip_duplicates_during_key_iteration() {
     assert_eq!(map.keys().count(), map.keys_len());
 }
 
-// oxigress patch: lookups in small maps search the entries in turn, larger ones probe by hash; both
-// must answer as a model does for every key form (`HeaderName`, `&str` in any case, `String`), on
-// both sides of the size where the search changes, while names are added, appended to and removed.
+// oxigress patch: lookups skip names never added (`names_seen`), search small maps entry by entry and
+// probe larger ones by hash; all must answer as a model does for every key form (`HeaderName`, `&str`
+// in any case, `String`), on both sides of the size where the search changes, while names are added
+// (insert, append, entry, extend), removed, drained and cleared.
 #[test]
 fn lookups_agree_with_a_model_on_both_sides_of_the_linear_search_limit() {
     let standard = [
@@ -4171,4 +4186,22 @@ fn lookups_agree_with_a_model_on_both_sides_of_the_linear_search_limit() {
         check(&map, &model);
     }
     assert!(map.is_empty());
+    // names come back through the entry API and `extend`; `drain` and `clear` empty the map
+    for (step, name) in names.iter().enumerate().filter(|(step, _)| step % 2 == 0) {
+        map.entry(name.clone()).or_insert(step as u32);
+        model.push((name.clone(), vec![step as u32]));
+        check(&map, &model);
+    }
+    map.extend(names.iter().skip(1).step_by(2).map(|name| (name.clone(), 7)));
+    model.extend(names.iter().skip(1).step_by(2).map(|name| (name.clone(), vec![7])));
+    check(&map, &model);
+    assert_eq!(map.drain().count(), names.len());
+    model.clear();
+    check(&map, &model);
+    map.insert(crate::header::HOST, 1);
+    model.push((crate::header::HOST, vec![1]));
+    check(&map, &model);
+    map.clear();
+    model.clear();
+    check(&map, &model);
 }

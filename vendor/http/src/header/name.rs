@@ -57,6 +57,35 @@ struct MaybeLower<'a> {
     lower: bool,
 }
 
+/// oxigress patch: the bit a name sets in `HeaderMap::names_seen`: bit 63 for every custom name, the
+/// low six bits of its tag for a standard one (so the last standard names share bits with the first,
+/// and the 64th with the custom names: a shared bit can only make a lookup search, never miss).
+pub(super) trait NameBit {
+    fn name_bit(&self) -> u64;
+}
+
+#[inline]
+fn name_bit<T>(repr: &Repr<T>) -> u64 {
+    match repr {
+        Repr::Standard(standard) => 1 << (*standard as u8 & 63),
+        Repr::Custom(_) => 1 << 63,
+    }
+}
+
+impl NameBit for HeaderName {
+    #[inline]
+    fn name_bit(&self) -> u64 {
+        name_bit(&self.inner)
+    }
+}
+
+impl<'a> NameBit for HdrName<'a> {
+    #[inline]
+    fn name_bit(&self) -> u64 {
+        name_bit(&self.inner)
+    }
+}
+
 /// A possible error when converting a `HeaderName` from another type.
 pub struct InvalidHeaderName {
     _priv: (),
