@@ -426,6 +426,7 @@ impl PreferredHttpVersion {
 }
 
 use futures::future::FutureExt;
+use crate::protocols::l4::stream::{IdleProbe, Stream as L4Stream};
 use tokio::io::AsyncReadExt;
 
 /// oxigress patch: whether a connection taken from the pool can carry a request to `peer`: connected to
@@ -469,9 +470,20 @@ fn connected_to<P: Peer>(peer: &P, stream: &Stream) -> bool {
 
 /// Test whether a stream is already closed or not reusable (server sent unexpected data)
 fn test_reusable_stream(stream: &mut Stream, unexpected_data_conn_count: &AtomicU64) -> bool {
-    let mut buf = [0; 1];
-    // tokio::task::unconstrained because now_or_never may yield None when the future is ready
-    let result = tokio::task::unconstrained(stream.read(&mut buf[..])).now_or_never();
+    // oxigress patch: a plain TCP stream is probed without a read future (`probe_idle`)
+    let probe = stream
+        .as_any()
+        .downcast_ref::<L4Stream>()
+        .map_or(IdleProbe::Unknown, L4Stream::probe_idle);
+    let result = match probe {
+        IdleProbe::Idle => None,
+        IdleProbe::Read(read) => Some(read),
+        IdleProbe::Unknown => {
+            let mut buf = [0; 1];
+            // tokio::task::unconstrained because now_or_never may yield None when the future is ready
+            tokio::task::unconstrained(stream.read(&mut buf[..])).now_or_never()
+        }
+    };
     if let Some(data_result) = result {
         match data_result {
             Ok(n) => {
