@@ -269,7 +269,15 @@ impl TransportConnector {
     /// oxigress patch: from the [`IdlePool`]; a pooled connection found closed, holding data or
     /// connected elsewhere is closed and the next one tried.
     pub async fn reused_stream<P: Peer + Send + Sync>(&self, peer: &P) -> Option<Stream> {
-        let key = peer.reuse_hash();
+        self.reused_stream_keyed(peer, peer.reuse_hash()).await
+    }
+
+    /// oxigress patch: [`Self::reused_stream`] with `peer`'s reuse hash already computed (`key`).
+    pub async fn reused_stream_keyed<P: Peer + Send + Sync>(
+        &self,
+        peer: &P,
+        key: u64,
+    ) -> Option<Stream> {
         while let Some(mut stream) = self.connection_pool.take(key) {
             // test_reusable_stream: we assume server would never actively send data
             // first on an idle stream.
@@ -313,7 +321,16 @@ impl TransportConnector {
         &self,
         peer: &P,
     ) -> Result<(Stream, bool)> {
-        let reused_stream = self.reused_stream(peer).await;
+        self.get_stream_keyed(peer, peer.reuse_hash()).await
+    }
+
+    /// oxigress patch: [`Self::get_stream`] with `peer`'s reuse hash already computed (`key`).
+    pub async fn get_stream_keyed<P: Peer + Send + Sync + 'static>(
+        &self,
+        peer: &P,
+        key: u64,
+    ) -> Result<(Stream, bool)> {
+        let reused_stream = self.reused_stream_keyed(peer, key).await;
         if let Some(s) = reused_stream {
             Ok((s, true))
         } else {

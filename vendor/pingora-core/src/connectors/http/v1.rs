@@ -36,9 +36,12 @@ impl Connector {
         &self,
         peer: &P,
     ) -> Result<(Box<HttpSession>, bool)> {
-        // oxigress patch: sessions are boxed (see `protocols::http::client::HttpSession::H1`)
-        let (stream, reused) = self.transport.get_stream(peer).await?;
-        let http = Box::new(HttpSession::new_with_options(stream, peer));
+        // oxigress patch: sessions are boxed (see `protocols::http::client::HttpSession::H1`); the
+        // peer's reuse hash is computed once, for the pool lookup and for the release
+        let key = peer.reuse_hash();
+        let (stream, reused) = self.transport.get_stream_keyed(peer, key).await?;
+        let mut http = Box::new(HttpSession::new_with_options(stream, peer));
+        http.set_reuse_key(key);
         Ok((http, reused))
     }
 
@@ -46,8 +49,10 @@ impl Connector {
         &self,
         peer: &P,
     ) -> Option<Box<HttpSession>> {
-        let stream = self.transport.reused_stream(peer).await?;
-        let http = Box::new(HttpSession::new_with_options(stream, peer));
+        let key = peer.reuse_hash();
+        let stream = self.transport.reused_stream_keyed(peer, key).await?;
+        let mut http = Box::new(HttpSession::new_with_options(stream, peer));
+        http.set_reuse_key(key);
         Some(http)
     }
 
@@ -58,9 +63,11 @@ impl Connector {
         idle_timeout: Option<Duration>,
     ) {
         session.respect_keepalive();
+        // oxigress patch: pooled under the key it was taken or made under (not hashed again)
+        let key = session.reuse_key();
         if let Some(stream) = session.reuse_boxed().await {
-            self.transport
-                .release_stream(stream, peer.reuse_hash(), idle_timeout);
+            let key = key.unwrap_or_else(|| peer.reuse_hash());
+            self.transport.release_stream(stream, key, idle_timeout);
         }
     }
 
@@ -153,6 +160,40 @@ ZZ\r\n",
 
         connector.release_http_session(http, &peer, None).await;
         assert!(connector.reused_http_session(&peer).await.is_none());
+        server.abort();
+    }
+
+    /// oxigress patch: a released connection is pooled under the reuse hash of the peer it was made
+    /// for, recorded when it was made (the peer is not hashed again on release).
+    #[tokio::test]
+    async fn a_released_connection_is_pooled_under_the_key_it_was_made_for() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request_byte = [0];
+            stream.read_exact(&mut request_byte).await.unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.unwrap();
+            std::future::pending::<()>().await;
+        });
+
+        let connector = Connector::new(None);
+        let peer = HttpPeer::new(address, false, "".into());
+        let other = HttpPeer::new(address, false, "other.example".into());
+        assert_ne!(peer.reuse_hash(), other.reuse_hash());
+        let (mut http, reused) = connector.get_http_session(&peer).await.unwrap();
+        assert!(!reused);
+        assert_eq!(http.reuse_key(), Some(peer.reuse_hash()));
+        let request = RequestHeader::build("GET", b"/", None).unwrap();
+        http.write_request_header(Box::new(request)).await.unwrap();
+        http.read_response().await.unwrap();
+        assert_eq!(http.read_body_ref().await.unwrap(), Some(&b"ok"[..]));
+        assert_eq!(http.read_body_ref().await.unwrap(), None);
+
+        connector.release_http_session(http, &other, None).await;
+        assert!(connector.reused_http_session(&other).await.is_none());
+        let again = connector.reused_http_session(&peer).await.expect("pooled under its own key");
+        assert_eq!(again.reuse_key(), Some(peer.reuse_hash()));
         server.abort();
     }
 

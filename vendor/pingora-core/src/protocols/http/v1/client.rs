@@ -79,6 +79,9 @@ pub struct HttpSession {
     // If allowed, does not fail with error on invalid content-length
     // (treats as close-delimited response).
     allow_h1_response_invalid_content_length: bool,
+    // oxigress patch: the reuse hash of the peer this connection was made or taken for, when the
+    // connector computed it (`Connector::get_http_session`); the connection is pooled under it
+    reuse_key: Option<u64>,
 }
 
 /// `Keep-Alive: timeout=5, max=1000` => 5, 1000 (oxigress patch: pingora's
@@ -139,7 +142,19 @@ impl HttpSession {
             received_upgrade_req_body: false,
             close_delimited_resp: false,
             allow_h1_response_invalid_content_length: false,
+            reuse_key: None,
         }
+    }
+
+    /// oxigress patch: the reuse hash (`Peer::reuse_hash`) the connector found this connection
+    /// under or made it for, if it recorded one; it is pooled under that key when released.
+    pub fn reuse_key(&self) -> Option<u64> {
+        self.reuse_key
+    }
+
+    /// oxigress patch: see [`Self::reuse_key`].
+    pub fn set_reuse_key(&mut self, key: u64) {
+        self.reuse_key = Some(key);
     }
 
     /// Create a new http client session and apply peer options
