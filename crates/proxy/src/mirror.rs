@@ -167,12 +167,7 @@ fn head(request: &RequestHeader) -> String {
         request.method,
         request.uri.path_and_query().map_or("/", |p| p.as_str())
     );
-    let host = request
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| request.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
+    let host = crate::service::request_authority(request);
     head.push_str(&format!("host: {}\r\n", shadow_host(host)));
     for (name, value) in &request.headers {
         let skip = [

@@ -291,14 +291,8 @@ impl ProxyHttp for GatewayProxy {
         }
         if let Some(redirect) = route.policy.redirect_for(self.https) {
             let req = session.req_header();
-            let host = req
-                .headers
-                .get(http::header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .or_else(|| req.uri.authority().map(|a| a.as_str()))
-                .unwrap_or("");
             let path = req.uri.path_and_query().map_or("/", |p| p.as_str());
-            let target = location(redirect, self.https, host, path);
+            let target = location(redirect, self.https, request_authority(req), path);
             let mut header = local_header(redirect.code, 2, b"")?;
             header.insert_header(http::header::LOCATION, target)?;
             header.insert_header(http::header::CONTENT_LENGTH, 0)?;
@@ -1217,14 +1211,19 @@ async fn send_local_reply(session: &mut Session, header: ResponseHeader, body: B
     Ok(())
 }
 
-/// The request's host: `Host` (HTTP/1) or the URI authority (HTTP/2), without port, lower case.
-fn request_host(req: &RequestHeader) -> Cow<'_, str> {
-    let raw = req
-        .headers
+/// The request's authority as sent: `Host` (HTTP/1) or the URI authority (HTTP/2), port and case
+/// kept; empty when there is none.
+pub(crate) fn request_authority(req: &RequestHeader) -> &str {
+    req.headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+/// The request's host: [`request_authority`] without port, lower case.
+fn request_host(req: &RequestHeader) -> Cow<'_, str> {
+    let raw = request_authority(req);
     host_part(raw, raw.bytes().any(|b| b.is_ascii_uppercase()))
 }
 
