@@ -30,6 +30,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// of the caller's. A caller's slices past these are taken by its next write.
 const MAX_SLICES: usize = 16;
 
+/// The room a buffer of a larger capacity allocates first, and keeps: what small writes need. Only
+/// a burst of writes (a TLS stream's records for a large response) grows it to its full capacity,
+/// and the emptied buffer gives that room back, so an idle connection holds at most this much.
+const KEPT_ROOM: usize = 4096;
+
 /// A write buffer in front of `W` that coalesces what it holds with the write that overflows it.
 #[derive(Debug)]
 pub struct WriteBuffer<W> {
@@ -72,11 +77,16 @@ impl<W> WriteBuffer<W> {
         &self.buf[self.written..]
     }
 
-    /// Mark `n` buffered bytes as written; an emptied buffer starts again at its beginning.
+    /// Mark `n` buffered bytes as written; an emptied buffer starts again at its beginning, and
+    /// gives back room beyond [`KEPT_ROOM`].
     fn consume(&mut self, n: usize) {
         self.written += n;
         if self.written >= self.buf.len() {
-            self.buf.clear();
+            if self.buf.capacity() > KEPT_ROOM {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
             self.written = 0;
         }
     }
@@ -88,9 +98,16 @@ impl<W> WriteBuffer<W> {
 
     /// Buffer `buf`, which fits.
     fn extend(&mut self, buf: &[u8]) {
-        if self.buf.capacity() == 0 {
-            // the whole buffer at once: a connection that never buffers never allocates it
-            self.buf.reserve_exact(self.capacity);
+        let needed = self.buf.len() + buf.len();
+        if needed > self.buf.capacity() {
+            // allocated when first needed (a connection that never buffers never allocates), in at
+            // most two steps: up to `KEPT_ROOM`, then the whole capacity
+            let room = if needed <= KEPT_ROOM {
+                self.capacity.min(KEPT_ROOM)
+            } else {
+                self.capacity
+            };
+            self.buf.reserve_exact(room - self.buf.len());
         }
         self.buf.extend_from_slice(buf);
     }
@@ -311,6 +328,26 @@ mod tests {
         let written: Vec<u8> = w.get_ref().calls.concat();
         assert_eq!(written, b"head0123456789xy");
         assert!(w.get_ref().calls.iter().all(|c| c.len() <= 3));
+    }
+
+    #[tokio::test]
+    async fn a_large_buffer_gathers_a_burst_and_gives_its_room_back_when_emptied() {
+        let mut w = WriteBuffer::with_capacity(8 * KEPT_ROOM, Recorder::default());
+        w.write_all(b"small").await.unwrap();
+        assert_eq!(w.buf.capacity(), KEPT_ROOM);
+        let record = vec![b'r'; 2 * KEPT_ROOM];
+        for _ in 0..3 {
+            w.write_all(&record).await.unwrap();
+        }
+        assert!(w.get_ref().calls.is_empty(), "a burst within the capacity waits");
+        assert_eq!(w.buf.capacity(), 8 * KEPT_ROOM);
+        w.flush().await.unwrap();
+        assert_eq!(w.get_ref().calls.len(), 1, "one write for the burst");
+        assert_eq!(w.get_ref().calls[0].len(), 5 + 6 * KEPT_ROOM);
+        assert_eq!(w.buf.capacity(), 0, "the room is given back");
+        w.write_all(b"small").await.unwrap();
+        w.flush().await.unwrap();
+        assert_eq!(w.buf.capacity(), KEPT_ROOM, "small writes keep their room");
     }
 
     #[tokio::test]
