@@ -898,7 +898,11 @@ impl HttpSession {
         // no need to add these headers to 1xx responses
         if !header.status.is_informational() && self.update_resp_headers {
             /* update headers */
-            header.insert_header(header::DATE, date::get_cached_date())?;
+            // oxigress patch: a `Date` the response has (the upstream's) is kept, as Envoy keeps
+            // it; one is added where it lacks
+            if !header.headers.contains_key(header::DATE) {
+                header.insert_header(header::DATE, date::get_cached_date())?;
+            }
 
             // TODO: make these lazy static
             // oxigress patch: static values (a `&str` is copied into new bytes on every response)
@@ -2797,6 +2801,28 @@ mod tests_stream {
             .write_response_header_ref(&new_response)
             .await
             .unwrap();
+    }
+
+    /// oxigress patch: the response's own `Date` (the upstream's) is kept; one is added where it lacks.
+    #[tokio::test]
+    async fn a_response_date_is_kept_and_a_missing_one_added() {
+        let read_wire = b"GET / HTTP/1.1\r\n\r\n";
+        let mock_io = Builder::new().read(read_wire).build();
+        let mut http_stream = HttpSession::new(Box::new(mock_io));
+        http_stream.read_request().await.unwrap();
+
+        let upstream_date = "Mon, 01 Jan 2001 00:00:00 GMT";
+        let mut dated = ResponseHeader::build(StatusCode::OK, None).unwrap();
+        dated.append_header(header::DATE, upstream_date).unwrap();
+        http_stream.prepare_response_header(&mut dated).unwrap();
+        let dates: Vec<_> = dated.headers.get_all(header::DATE).iter().collect();
+        assert_eq!(dates, vec![upstream_date]);
+
+        let mut undated = ResponseHeader::build(StatusCode::OK, None).unwrap();
+        http_stream.prepare_response_header(&mut undated).unwrap();
+        let date = undated.headers.get(header::DATE).expect("a Date is added");
+        assert!(date.to_str().unwrap().ends_with(" GMT"));
+        assert_ne!(date, upstream_date);
     }
 
     #[tokio::test]
