@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use pingora::tls::pkey::PKey;
@@ -17,6 +18,9 @@ use pingora::tls::ssl::{Ssl, SslAcceptor, SslConnector, SslMethod, SslVerifyMode
 use pingora::tls::tokio_ssl::SslStream;
 use pingora::tls::x509::X509;
 use tokio::io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+
+/// The longest any step of these tests waits.
+const LIMIT: Duration = Duration::from_secs(30);
 
 /// A transport that counts the flushes asked of it.
 struct Counted {
@@ -64,7 +68,8 @@ async fn tls_pair() -> (SslStream<Counted>, SslStream<DuplexStream>, Arc<AtomicU
     let mut server = SslStream::new(Ssl::new(acceptor.context()).unwrap(), server_io).unwrap();
     let client_ssl = connector.configure().unwrap().into_ssl("gather.test").unwrap();
     let mut client = SslStream::new(client_ssl, client_io).unwrap();
-    let (accepted, connected) = tokio::join!(Pin::new(&mut server).accept(), Pin::new(&mut client).connect());
+    let handshakes = async { tokio::join!(Pin::new(&mut server).accept(), Pin::new(&mut client).connect()) };
+    let (accepted, connected) = tokio::time::timeout(LIMIT, handshakes).await.unwrap();
     accepted.unwrap();
     connected.unwrap();
     (server, client, flushes)
@@ -81,7 +86,7 @@ async fn a_write_of_many_records_leaves_the_flush_to_the_writer() {
     server.flush().await.unwrap();
     assert_eq!(flushes.load(Ordering::SeqCst), before + 1);
     let mut got = vec![0; body.len()];
-    client.read_exact(&mut got).await.unwrap();
+    tokio::time::timeout(LIMIT, client.read_exact(&mut got)).await.unwrap().unwrap();
     assert_eq!(got, body);
 }
 
@@ -116,13 +121,17 @@ async fn an_h2_response_of_many_frames_is_flushed_fewer_times_than_it_has_frames
     });
     let request = http::Request::get("https://gather.test/").body(()).unwrap();
     let (response, _) = sender.send_request(request, true).unwrap();
-    let mut response = response.await.unwrap().into_body();
-    let mut got = Vec::new();
-    while let Some(chunk) = response.data().await {
-        let chunk = chunk.unwrap();
-        response.flow_control().release_capacity(chunk.len()).unwrap();
-        got.extend_from_slice(&chunk);
-    }
+    let receive = async {
+        let mut response = response.await.unwrap().into_body();
+        let mut got = Vec::new();
+        while let Some(chunk) = response.data().await {
+            let chunk = chunk.unwrap();
+            response.flow_control().release_capacity(chunk.len()).unwrap();
+            got.extend_from_slice(&chunk);
+        }
+        got
+    };
+    let got = tokio::time::timeout(LIMIT, receive).await.unwrap();
     assert_eq!(got, body);
     let flushed = flushes.load(Ordering::SeqCst) - before.load(Ordering::SeqCst);
     assert!((1..=FRAMES / 4).contains(&flushed), "{flushed} flushes for {FRAMES} DATA frames");
