@@ -904,14 +904,21 @@ impl HttpSession {
                 header.insert_header(header::DATE, date::get_cached_date())?;
             }
 
-            // TODO: make these lazy static
-            // oxigress patch: static values (a `&str` is copied into new bytes on every response)
-            let connection_value = if self.will_keepalive() {
-                HeaderValue::from_static("keep-alive")
-            } else {
-                HeaderValue::from_static("close")
-            };
-            header.insert_header(header::CONNECTION, connection_value)?;
+            // oxigress patch: static values (a `&str` is copied into new bytes on every response);
+            // and a connection kept alive for an HTTP/1.1 client, whose default that is, says
+            // nothing (the upstream's own `Connection` removed), as Envoy answers: `keep-alive` is
+            // said to an HTTP/1.0 client only
+            if !self.will_keepalive() {
+                header.insert_header(header::CONNECTION, HeaderValue::from_static("close"))?;
+            } else if self
+                .request_header
+                .as_ref()
+                .is_some_and(|req| req.version == Version::HTTP_10)
+            {
+                header.insert_header(header::CONNECTION, HeaderValue::from_static("keep-alive"))?;
+            } else if header.headers.contains_key(header::CONNECTION) {
+                header.remove_header(&header::CONNECTION);
+            }
         }
 
         if header.status == 101 {
@@ -2823,6 +2830,37 @@ mod tests_stream {
         let date = undated.headers.get(header::DATE).expect("a Date is added");
         assert!(date.to_str().unwrap().ends_with(" GMT"));
         assert_ne!(date, upstream_date);
+    }
+
+    /// oxigress patch: `Connection` says `close` when the connection closes and `keep-alive` to an
+    /// HTTP/1.0 client it stays open for; to an HTTP/1.1 client kept alive it says nothing.
+    #[tokio::test]
+    async fn connection_is_said_only_where_it_is_not_the_default() {
+        async fn answered(request: &'static [u8], upstream_says: Option<&str>) -> Option<String> {
+            let mock_io = Builder::new().read(request).build();
+            let mut http_stream = HttpSession::new(Box::new(mock_io));
+            http_stream.read_request().await.unwrap();
+            let mut response = ResponseHeader::build(StatusCode::OK, None).unwrap();
+            if let Some(value) = upstream_says {
+                response.append_header(header::CONNECTION, value).unwrap();
+            }
+            http_stream.prepare_response_header(&mut response).unwrap();
+            let values: Vec<_> = response.headers.get_all(header::CONNECTION).iter().collect();
+            assert!(values.len() <= 1, "{values:?}");
+            values.first().map(|v| v.to_str().unwrap().to_string())
+        }
+        assert_eq!(answered(b"GET / HTTP/1.1\r\n\r\n", None).await, None);
+        assert_eq!(answered(b"GET / HTTP/1.1\r\n\r\n", Some("keep-alive")).await, None);
+        assert_eq!(answered(b"GET / HTTP/1.1\r\n\r\n", Some("close")).await, None);
+        assert_eq!(
+            answered(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", None).await.as_deref(),
+            Some("close")
+        );
+        assert_eq!(
+            answered(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", None).await.as_deref(),
+            Some("keep-alive")
+        );
+        assert_eq!(answered(b"GET / HTTP/1.0\r\n\r\n", Some("keep-alive")).await.as_deref(), Some("close"));
     }
 
     #[tokio::test]
