@@ -21,6 +21,14 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// oxigress patch: a boxed session on `stream`, made or taken for `peer`, that remembers the reuse
+/// hash (`key`) it is pooled under when released.
+fn keyed_session<P: Peer>(stream: crate::protocols::Stream, peer: &P, key: u64) -> Box<HttpSession> {
+    let mut http = Box::new(HttpSession::new_with_options(stream, peer));
+    http.set_reuse_key(key);
+    http
+}
+
 pub struct Connector {
     transport: TransportConnector,
 }
@@ -40,9 +48,7 @@ impl Connector {
         // peer's reuse hash is computed once, for the pool lookup and for the release
         let key = peer.reuse_hash();
         let (stream, reused) = self.transport.get_stream_keyed(peer, key).await?;
-        let mut http = Box::new(HttpSession::new_with_options(stream, peer));
-        http.set_reuse_key(key);
-        Ok((http, reused))
+        Ok((keyed_session(stream, peer, key), reused))
     }
 
     pub async fn reused_http_session<P: Peer + Send + Sync + 'static>(
@@ -51,9 +57,7 @@ impl Connector {
     ) -> Option<Box<HttpSession>> {
         let key = peer.reuse_hash();
         let stream = self.transport.reused_stream_keyed(peer, key).await?;
-        let mut http = Box::new(HttpSession::new_with_options(stream, peer));
-        http.set_reuse_key(key);
-        Some(http)
+        Some(keyed_session(stream, peer, key))
     }
 
     pub async fn release_http_session<P: Peer + Send + Sync + 'static>(

@@ -916,7 +916,7 @@ impl HttpSession {
                 .is_some_and(|req| req.version == Version::HTTP_10)
             {
                 header.insert_header(header::CONNECTION, HeaderValue::from_static("keep-alive"))?;
-            } else if header.headers.contains_key(header::CONNECTION) {
+            } else {
                 header.remove_header(&header::CONNECTION);
             }
         }
