@@ -4,14 +4,15 @@
 # keep-alive requests (8 connections, small body, same nginx backend as bench/proxy.sh) are sent, the
 # counters dumped. Prints instructions per request and the top functions (inclusive of nothing: self cost).
 #
-# Usage: bench/callgrind.sh [--requests N] [--proxy oxigress|nginx|envoy|haproxy ...] [--top K] [--chain C]
+# Usage: bench/callgrind.sh [--requests N] [--proxy oxigress|nginx|envoy|haproxy ...] [--top K] [--chain C] [--close]
 #   Default: 5,000 requests, oxigress and nginx. --chain gives oxigress a plugin chain (empty, request-block or
 #   auth, as bench/plugin-chain.sh; requests then carry the key-auth header). OXIGRESS_ARGS adds flags to oxigress (e.g. --work-stealing). The profiles (P.callgrind, for callgrind_annotate --tree=caller)
+#   --close: every request says `Connection: close` (a new connection per request; the counted requests only).
 #   and their annotation (P.txt) stay in bench/results/callgrind/ (not committed).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-requests=5000 top=25 proxies=() chain=empty
+requests=5000 top=25 proxies=() chain=empty close=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --requests) requests=$2; shift ;;
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
         --top) top=$2; shift ;;
         --chain) chain=$2; shift ;;
         --quick) requests=2000 ;;
+        --close) close=(-H 'Connection: close') ;;
         *) echo "unknown flag $1" >&2; exit 2 ;;
     esac
     shift
@@ -114,7 +116,7 @@ for p in "${proxies[@]}"; do
     wait_until 180 curl -fs -o /dev/null -H "$auth_header" "http://127.0.0.1:$port/" || { echo "$p does not answer under valgrind" >&2; tail "$work/$p.valgrind.log" >&2; exit 1; }
     h2load --h1 -n 1000 -c 8 -t 1 -H "$auth_header" "http://127.0.0.1:$port/" >/dev/null
     callgrind_control -z "$pid" >/dev/null
-    h2load --h1 -n "$requests" -c 8 -t 1 -H "$auth_header" "http://127.0.0.1:$port/" > "$work/$p.h2load"
+    h2load --h1 -n "$requests" -c 8 -t 1 -H "$auth_header" "${close[@]}" "http://127.0.0.1:$port/" > "$work/$p.h2load"
     grep -q "$requests succeeded" "$work/$p.h2load" || { echo "$p: not all requests succeeded" >&2; cat "$work/$p.h2load" >&2; }
     callgrind_control -d "$pid" >/dev/null
     kill "$pid"; wait "$pid" 2>/dev/null || true

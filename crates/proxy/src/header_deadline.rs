@@ -123,12 +123,13 @@ fn prefer_h2<'a>(_: &mut SslRef, offered: &'a [u8]) -> Result<&'a [u8], AlpnErro
 }
 
 impl<A: UnboxedHttpApp + Send + Sync + 'static> HeaderDeadline<A> {
-    /// Whether the connection speaks HTTP/2 (`None`: it closed or timed out before saying).
-    async fn is_h2(&self, stream: &mut Stream) -> Option<bool> {
+    /// Whether the connection speaks HTTP/2 (`None`: it closed or timed out before saying); `h2c`:
+    /// whether a plain connection may.
+    async fn is_h2(stream: &mut Stream, h2c: bool) -> Option<bool> {
         if stream.get_ssl_digest().is_some() {
             return Some(matches!(stream.selected_alpn_proto(), Some(ALPN::H2)));
         }
-        if !self.inner.server_options().is_some_and(|o| o.h2c) {
+        if !h2c {
             return Some(false);
         }
         // Not every stream supports peeking (then: HTTP/1). The first byte that differs from the
@@ -149,7 +150,9 @@ impl<A: UnboxedHttpApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> 
         let stream = DeadlineStream::new(stream, self.timeout);
         let idle = stream.idle_timeout();
         let mut stream: Stream = Box::new(stream);
-        if self.is_h2(&mut stream).await? {
+        // asked once per connection (the live options come from the snapshot)
+        let options = self.inner.server_options();
+        if Self::is_h2(&mut stream, options.is_some_and(|o| o.h2c)).await? {
             // pingora's HTTP/2 handling; the stream forwards from here on (the preface was the head).
             return ServerApp::process_new(&self.inner, stream, shutdown).await;
         }
@@ -157,7 +160,7 @@ impl<A: UnboxedHttpApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> 
         // before each next request.
         let mut session = ServerSession::new_http1(stream);
         session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
-        session.set_keepalive_reuses_remaining(self.inner.server_options().and_then(|o| o.keepalive_request_limit));
+        session.set_keepalive_reuses_remaining(options.and_then(|o| o.keepalive_request_limit));
         let mut result = self.inner.process_http_request(session, shutdown).await;
         while let Some((stream, settings)) = result.map(ReusedHttpStream::consume) {
             // The stream pingora hands back is the one given to it above.

@@ -136,6 +136,15 @@ impl ConnectionNominations {
                 );
             }
 
+            // oxigress patch: the two options nearly every `Connection` header carries take their
+            // name from a constant: `from_bytes` allocates a custom name for each (the same name,
+            // lowercase; neither is protected, so the check below would pass them anyway).
+            if let Some(name) = common_connection_option(token) {
+                headers[len] = Some(name);
+                len += 1;
+                continue;
+            }
+
             // `HeaderName` lowercases, so the protected-set check below cannot be evaded via casing.
             let name = match HeaderName::from_bytes(token) {
                 Ok(name) => name,
@@ -172,6 +181,19 @@ impl ConnectionNominations {
         for name in self.headers.into_iter().take(self.len).flatten() {
             req.remove_header(&name);
         }
+    }
+}
+
+/// oxigress patch: `close` and `keep-alive` (any case) as field names, without parsing them.
+fn common_connection_option(token: &[u8]) -> Option<HeaderName> {
+    static CLOSE: HeaderName = HeaderName::from_static("close");
+    static KEEP_ALIVE_NAME: HeaderName = HeaderName::from_static(KEEP_ALIVE);
+    if token.eq_ignore_ascii_case(b"close") {
+        Some(CLOSE.clone())
+    } else if token.eq_ignore_ascii_case(KEEP_ALIVE.as_bytes()) {
+        Some(KEEP_ALIVE_NAME.clone())
+    } else {
+        None
     }
 }
 
@@ -860,6 +882,31 @@ mod tests {
 
         assert!(request.headers.get("connection").is_none());
         assert!(request.headers.get("x-private-hop").is_none());
+    }
+
+    // oxigress patch: `close` and `keep-alive` take their names from constants; what they nominate
+    // is removed all the same, in any case, and a field only spelled like them is kept.
+    #[test]
+    fn common_connection_options_nominate_their_fields_in_any_case() {
+        let mut request = request_with_headers(&[
+            ("Connection", "CLOSE, Keep-Alive, X-Private-Hop"),
+            ("close", "a"),
+            ("keep-alive", "b"),
+            ("X-Private-Hop", "c"),
+            ("closed", "d"),
+        ]);
+        let mut policy = HttpUpstreamRequestPolicy::standard();
+        policy.strip_hop_by_hop = false;
+
+        sanitize_h2_upstream_request(&mut request, policy).unwrap();
+
+        assert!(request.headers.get("close").is_none());
+        assert!(request.headers.get("keep-alive").is_none());
+        assert!(request.headers.get("x-private-hop").is_none());
+        assert_eq!(request.headers["closed"], "d");
+        assert_eq!(common_connection_option(b"cLoSe"), Some(HeaderName::from_static("close")));
+        assert_eq!(common_connection_option(b"keep-alivE"), Some(HeaderName::from_static("keep-alive")));
+        assert_eq!(common_connection_option(b"keep"), None);
     }
 
     #[test]

@@ -319,6 +319,11 @@ impl Shutdown for DeadlineStream {
     async fn shutdown(&mut self) {
         self.inner.shutdown().await;
     }
+
+    /// The wrapped stream's own close (a plain socket is flushed, not shut down: it is dropped next).
+    async fn close(&mut self) {
+        self.inner.close().await;
+    }
 }
 
 impl UniqueID for DeadlineStream {

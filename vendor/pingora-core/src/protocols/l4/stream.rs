@@ -842,6 +842,13 @@ impl Shutdown for Stream {
             debug!("Failed to shutdown connection: {:?}", e);
         });
     }
+
+    // oxigress patch: flushed, not shut down: the drop that follows closes the socket.
+    async fn close(&mut self) {
+        AsyncWriteExt::flush(self).await.unwrap_or_else(|e| {
+            debug!("Failed to flush a closing connection: {:?}", e);
+        });
+    }
 }
 
 impl GetTimingDigest for Stream {
@@ -1193,6 +1200,41 @@ mod tests {
         let mut buffer = vec![];
         stream.read_to_end(&mut buffer).await.unwrap();
         assert_eq!(buffer, message);
+    }
+
+    // oxigress patch: `close` flushes what is buffered and leaves the socket open for the drop to
+    // close (no `shutdown(2)`: a write after it still succeeds, and the peer reads everything,
+    // then the end); `shutdown` ends the writing side at once.
+    #[tokio::test]
+    async fn close_flushes_and_leaves_the_end_to_the_drop() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let connect = TcpStream::connect(listener.local_addr().unwrap());
+        let (ours, theirs) = tokio::join!(connect, listener.accept());
+        let mut stream: Stream = ours.unwrap().into();
+        let mut theirs = theirs.unwrap().0;
+        stream.write_all(b"abc").await.unwrap();
+        Shutdown::close(&mut stream).await;
+        let mut seen = [0u8; 3];
+        theirs.read_exact(&mut seen).await.unwrap();
+        assert_eq!(&seen, b"abc", "close flushes the buffered bytes");
+        stream.write_all(b"def").await.unwrap();
+        stream.flush().await.unwrap();
+        drop(stream);
+        let mut rest = vec![];
+        theirs.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"def", "still open after close; the drop ends it");
+
+        let connect = TcpStream::connect(listener.local_addr().unwrap());
+        let (ours, theirs) = tokio::join!(connect, listener.accept());
+        let mut stream: Stream = ours.unwrap().into();
+        let mut theirs = theirs.unwrap().0;
+        stream.write_all(b"abc").await.unwrap();
+        Shutdown::shutdown(&mut stream).await;
+        let mut all = vec![];
+        theirs.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"abc", "shutdown ends the stream while it is still held");
+        let written = async { stream.write_all(b"def").await?; stream.flush().await };
+        assert!(written.await.is_err(), "no write after a shutdown");
     }
 
     // oxigress patch: `peek_prefix` takes what has arrived in one read, reads more only while the

@@ -1570,7 +1570,9 @@ impl HttpSession {
     async fn prepare_reuse(&mut self) -> Result<Option<Option<BytesMut>>> {
         if !self.will_keepalive() {
             debug!("HTTP shutdown connection");
-            self.shutdown().await;
+            // oxigress patch: `close`, not `shutdown`: the session (and its stream) is dropped
+            // as soon as this returns
+            self.underlying_stream.close().await;
             Ok(None)
         } else {
             self.drain_request_body().await?;
