@@ -321,14 +321,21 @@ impl UninitializedStream {
                 callback.process(&mut self.l4).await?;
             }
 
-            // oxigress patch: the TLS handshake's future (1.4 KB more than the stream) lives on the
-            // heap, so the connection task of every plain connection, whose future embeds this one,
-            // is moved around (spawned, polled, finished) at a quarter of the size.
-            let tls_stream = Box::pin(tls.tls_handshake(self.l4)).await?;
+            let tls_stream = tls.tls_handshake(self.l4).await?;
             Ok(Box::new(tls_stream))
         } else {
             Ok(Box::new(self.l4))
         }
+    }
+
+    /// oxigress patch: what [`Self::handshake`] makes of a plain (not TLS) connection, without
+    /// a future: its stream, ready to serve. `Err(self)` for a TLS connection.
+    pub fn into_plain(mut self) -> std::result::Result<Stream, Self> {
+        if self.tls.is_some() {
+            return Err(self);
+        }
+        self.l4.set_buffer(self.l4_buffer);
+        Ok(Box::new(self.l4))
     }
 
     /// Get the peer address of the connection if available
@@ -538,6 +545,30 @@ mod test {
     #[cfg(feature = "any_tls")]
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
+
+    // oxigress patch: a plain connection's stream comes out of `into_plain` ready to serve
+    #[tokio::test]
+    async fn a_plain_connection_needs_no_handshake() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap());
+        let (ours, peer) = tokio::join!(listener.accept(), peer);
+        let mut peer = peer.unwrap();
+        let io = UninitializedStream {
+            l4: ours.unwrap().0.into(),
+            tls: None,
+            l4_buffer: Default::default(),
+            pre_tls_callback: None,
+        };
+        let Ok(mut stream) = io.into_plain() else {
+            panic!("a plain connection is served as it is")
+        };
+        stream.write_all(b"hello").await.unwrap();
+        stream.flush().await.unwrap();
+        let mut seen = [0u8; 5];
+        peer.read_exact(&mut seen).await.unwrap();
+        assert_eq!(&seen, b"hello");
+    }
 
     #[tokio::test]
     async fn test_listen_tcp() {
