@@ -291,7 +291,8 @@ impl TransportStack {
     }
 
     pub async fn accept(&self) -> Result<UninitializedStream> {
-        let stream = self.l4.accept().await?;
+        // oxigress patch: boxed as soon as accepted (see `UninitializedStream::l4`)
+        let stream = Box::new(self.l4.accept().await?);
         Ok(UninitializedStream {
             l4: stream,
             tls: self.tls.clone(),
@@ -306,7 +307,10 @@ impl TransportStack {
 }
 
 pub(crate) struct UninitializedStream {
-    l4: L4Stream,
+    /// oxigress patch: boxed, so what is passed from the accept to the connection's task is a few
+    /// words instead of the 376-byte stream (moved about ten times), and a plain connection's
+    /// `Stream` is this box itself
+    l4: Box<L4Stream>,
     tls: Option<Arc<Acceptor>>,
     l4_buffer: L4BufferSettings,
     pre_tls_callback: Option<PreTlsCallback>,
@@ -318,13 +322,13 @@ impl UninitializedStream {
         if let Some(tls) = self.tls {
             // Process pre-TLS data if a callback is configured (e.g., PROXY protocol)
             if let Some(ref callback) = self.pre_tls_callback {
-                callback.process(&mut self.l4).await?;
+                callback.process(&mut *self.l4).await?;
             }
 
-            let tls_stream = tls.tls_handshake(self.l4).await?;
+            let tls_stream = tls.tls_handshake(*self.l4).await?;
             Ok(Box::new(tls_stream))
         } else {
-            Ok(Box::new(self.l4))
+            Ok(self.l4)
         }
     }
 
@@ -335,7 +339,7 @@ impl UninitializedStream {
             return Err(self);
         }
         self.l4.set_buffer(self.l4_buffer);
-        Ok(Box::new(self.l4))
+        Ok(self.l4)
     }
 
     /// Get the peer address of the connection if available
@@ -555,7 +559,7 @@ mod test {
         let (ours, peer) = tokio::join!(listener.accept(), peer);
         let mut peer = peer.unwrap();
         let io = UninitializedStream {
-            l4: ours.unwrap().0.into(),
+            l4: Box::new(ours.unwrap().0.into()),
             tls: None,
             l4_buffer: Default::default(),
             pre_tls_callback: None,
