@@ -6,9 +6,10 @@
 #
 # Usage: bench/callgrind.sh [--requests N] [--proxy oxigress|nginx|envoy|haproxy ...] [--top K] [--chain C] [--close]
 #   Default: 5,000 requests, oxigress and nginx. --chain gives oxigress a plugin chain (empty, request-block or
-#   auth, as bench/plugin-chain.sh; requests then carry the key-auth header). OXIGRESS_ARGS adds flags to oxigress (e.g. --work-stealing). The profiles (P.callgrind, for callgrind_annotate --tree=caller)
-#   --close: every request says `Connection: close` (a new connection per request; the counted requests only).
-#   and their annotation (P.txt) stay in bench/results/callgrind/ (not committed).
+#   auth, as bench/plugin-chain.sh; requests then carry the key-auth header). --close: every counted request
+#   says `Connection: close` (a new connection per request). OXIGRESS_ARGS adds flags to oxigress (e.g.
+#   --work-stealing). The profiles (P.callgrind, for callgrind_annotate --tree=caller) and their annotation
+#   (P.txt) stay in bench/results/callgrind/ (not committed).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
