@@ -324,6 +324,11 @@ impl Shutdown for DeadlineStream {
     async fn close(&mut self) {
         self.inner.close().await;
     }
+
+    /// The wrapped stream's own cork (a TCP socket sends its last bytes with the FIN).
+    fn cork_until_close(&mut self) {
+        self.inner.cork_until_close();
+    }
 }
 
 impl UniqueID for DeadlineStream {

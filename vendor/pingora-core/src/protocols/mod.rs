@@ -53,6 +53,12 @@ pub trait Shutdown {
     {
         self.shutdown().await
     }
+
+    /// oxigress patch: what is written from now on is the connection's last: [`Self::close`]
+    /// follows. A TCP socket holds back its last part-filled segment (`TCP_CORK`) so that
+    /// `close(2)`, which pushes what is held, sends it together with the FIN: one segment instead
+    /// of two. By default nothing.
+    fn cork_until_close(&mut self) {}
 }
 
 /// Define how a given session/connection identifies itself.

@@ -286,6 +286,14 @@ pub fn get_tcp_info(_fd: RawSocket) -> io::Result<TCP_INFO> {
     Ok(unsafe { TCP_INFO::new() })
 }
 
+/// oxigress patch: hold back part-filled segments until the socket is uncorked or closed (see
+/// `Shutdown::cork_until_close`). See TCP_CORK.
+#[cfg(target_os = "linux")]
+pub fn set_cork(fd: RawFd) -> Result<()> {
+    set_opt(fd, libc::IPPROTO_TCP, libc::TCP_CORK, 1 as c_int)
+        .or_err(ConnectError, "failed to set TCP_CORK")
+}
+
 /// Set the TCP receive buffer size. See SO_RCVBUF.
 #[cfg(target_os = "linux")]
 pub fn set_recv_buf(fd: RawFd, val: usize) -> Result<()> {

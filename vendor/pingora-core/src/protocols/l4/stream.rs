@@ -37,6 +37,8 @@ use tokio::net::TcpStream;
 use tokio::net::UnixStream;
 
 use crate::protocols::l4::ext::{set_tcp_keepalive, TcpKeepalive};
+#[cfg(target_os = "linux")]
+use crate::protocols::l4::ext::set_cork;
 use crate::protocols::l4::virt;
 // oxigress patch: the write buffer coalesces an overflowing write with what it holds
 use crate::protocols::l4::write_buffer::WriteBuffer;
@@ -849,6 +851,16 @@ impl Shutdown for Stream {
             debug!("Failed to flush a closing connection: {:?}", e);
         });
     }
+
+    // oxigress patch: `TCP_CORK` on a TCP socket; a failure only costs the saving.
+    fn cork_until_close(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let RawStream::Tcp(s) = &self.stream_mut().get_mut().stream {
+            if let Err(e) = set_cork(s.as_raw_fd()) {
+                debug!("Failed to cork a closing connection: {e}");
+            }
+        }
+    }
 }
 
 impl GetTimingDigest for Stream {
@@ -1046,7 +1058,7 @@ impl AccumulatedDuration {
 
 #[cfg(test)]
 #[cfg(target_os = "linux")]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
     use tokio::io::AsyncReadExt;
@@ -1235,6 +1247,47 @@ mod tests {
         assert_eq!(all, b"abc", "shutdown ends the stream while it is still held");
         let written = async { stream.write_all(b"def").await?; stream.flush().await };
         assert!(written.await.is_err(), "no write after a shutdown");
+    }
+
+    // oxigress patch: `cork_until_close` corks a TCP socket; what is written after it still
+    // arrives, with the end, when the stream is closed and dropped
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn cork_until_close_holds_the_last_write_for_the_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let connect = TcpStream::connect(listener.local_addr().unwrap());
+        let (ours, theirs) = tokio::join!(connect, listener.accept());
+        let ours = ours.unwrap();
+        let fd = ours.as_raw_fd();
+        let mut stream: Stream = ours.into();
+        let mut theirs = theirs.unwrap().0;
+        assert_eq!(tcp_cork(fd), 0);
+        Shutdown::cork_until_close(&mut stream);
+        assert_eq!(tcp_cork(fd), 1, "corked");
+        stream.write_all(b"abc").await.unwrap();
+        Shutdown::close(&mut stream).await;
+        drop(stream);
+        let mut all = vec![];
+        theirs.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"abc", "the close sends what the cork held, then the end");
+    }
+
+    /// The socket's `TCP_CORK` option.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn tcp_cork(fd: std::os::unix::io::RawFd) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let got = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_CORK,
+                &mut value as *mut libc::c_int as *mut libc::c_void,
+                &mut len,
+            )
+        };
+        assert_eq!(got, 0, "getsockopt TCP_CORK");
+        value
     }
 
     // oxigress patch: `peek_prefix` takes what has arrived in one read, reads more only while the

@@ -1390,6 +1390,15 @@ impl BodyWriter {
         self.write_body_data(stream, Pieces::new(pieces)).await
     }
 
+    /// oxigress patch: whether writing `len` more bytes completes a `Content-Length` body (that
+    /// write flushes: it is the answer's last).
+    pub fn completed_by(&self, len: usize) -> bool {
+        match self.body_mode {
+            BM::ContentLength(total, written) => written < total && written + len >= total,
+            _ => false,
+        }
+    }
+
     pub fn finished(&self) -> bool {
         match self.body_mode {
             BM::Complete(_) => true,

@@ -40,6 +40,9 @@ pub(crate) mod test_util {
     pub(crate) struct FlushTrackingMock {
         inner: Mock,
         flush_count: Arc<AtomicUsize>,
+        // oxigress patch: bytes written so far, and that count when `cork_until_close` was called
+        written: usize,
+        corked_after: Arc<AtomicUsize>,
     }
 
     impl FlushTrackingMock {
@@ -49,9 +52,17 @@ pub(crate) mod test_util {
                 FlushTrackingMock {
                     inner: mock,
                     flush_count: flush_count.clone(),
+                    written: 0,
+                    corked_after: Arc::new(AtomicUsize::new(usize::MAX)),
                 },
                 flush_count,
             )
+        }
+
+        /// oxigress patch: how many bytes had been written when the stream was corked for its
+        /// close (`usize::MAX`: not corked).
+        pub(crate) fn corked_after(&self) -> Arc<AtomicUsize> {
+            self.corked_after.clone()
         }
 
         pub(crate) fn flush_count(counter: &Arc<AtomicUsize>) -> usize {
@@ -75,7 +86,12 @@ pub(crate) mod test_util {
             cx: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<std::io::Result<usize>> {
-            Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+            let this = self.get_mut();
+            let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = &result {
+                this.written += n;
+            }
+            result
         }
 
         fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -102,6 +118,10 @@ pub(crate) mod test_util {
     #[async_trait::async_trait]
     impl Shutdown for FlushTrackingMock {
         async fn shutdown(&mut self) -> () {}
+
+        fn cork_until_close(&mut self) {
+            self.corked_after.store(self.written, Ordering::Relaxed);
+        }
     }
     impl UniqueID for FlushTrackingMock {
         fn id(&self) -> UniqueIDType {

@@ -117,6 +117,8 @@ pub struct HttpSession {
     /// Whether this session is an upgraded session. This flag is calculated when sending the
     /// response header to the client.
     upgraded: bool,
+    /// oxigress patch: whether the stream was corked for the close (`cork_if_last_write`)
+    corked: bool,
     /// Digest to track underlying connection metrics
     digest: Box<Digest>,
     /// Minimum send rate to the client
@@ -201,6 +203,7 @@ impl HttpSession {
             body_bytes_read: 0,
             retry_buffer: None,
             upgraded: false,
+            corked: false,
             digest,
             min_send_rate: None,
             ignore_info_resp: false,
@@ -699,6 +702,10 @@ impl HttpSession {
             Ok(()) => {
                 // flush the stream if 1xx header or there is no response body
                 if flush || self.body_writer.finished() {
+                    // oxigress patch: a header-only answer may be the connection's last write
+                    if self.body_writer.finished() && !header.status.is_informational() {
+                        self.cork_if_last_write();
+                    }
                     self.underlying_stream
                         .flush()
                         .await
@@ -1029,6 +1036,7 @@ impl HttpSession {
     }
 
     async fn do_write_body(&mut self, buf: &[u8]) -> Result<Option<usize>> {
+        self.cork_if_body_completed_by(buf.len());
         let written = self
             .body_writer
             .write_body(&mut self.underlying_stream, buf)
@@ -1117,6 +1125,7 @@ impl HttpSession {
     async fn do_write_body_buf(&mut self) -> Result<Option<usize>> {
         // oxigress patch: a lone piece is written from its own bytes (see `body_write_pending`)
         if let Some(data) = self.body_write_pending.take() {
+            self.cork_if_body_completed_by(data.len());
             let written = self
                 .body_writer
                 .write_body(&mut self.underlying_stream, &data)
@@ -1131,6 +1140,7 @@ impl HttpSession {
             return Ok(None);
         }
 
+        self.cork_if_body_completed_by(self.body_write_pieces.iter().map(Bytes::len).sum());
         let written = self
             .body_writer
             .write_body_pieces(&mut self.underlying_stream, &self.body_write_pieces)
@@ -1172,6 +1182,8 @@ impl HttpSession {
     /// For chunked encoding response, this call will also send the last chunk.
     /// For upgraded sessions, this call will also close the reading of the client body.
     pub async fn finish_body(&mut self) -> Result<Option<usize>> {
+        // oxigress patch: before the end of the body is written: it may be the connection's last
+        self.cork_if_last_write();
         let res = self.body_writer.finish(&mut self.underlying_stream).await?;
         self.underlying_stream
             .flush()
@@ -1184,6 +1196,32 @@ impl HttpSession {
         );
         self.maybe_force_close_body_reader();
         Ok(res)
+    }
+
+    /// oxigress patch: called before the write and flush that end the answer. When the connection
+    /// closes after it (no keep-alive, not upgraded) and nothing the client sent is left unread,
+    /// the stream is corked ([`crate::protocols::Shutdown::cork_until_close`]): the close then
+    /// sends the answer's last bytes with the FIN. Unread client data must not be there:
+    /// `close(2)` on a socket with unread data resets the connection and drops what is held.
+    /// Once per session.
+    fn cork_if_last_write(&mut self) {
+        if !self.corked
+            && !self.upgraded
+            && !self.will_keepalive()
+            && self.body_reader.body_done()
+            && !self.body_reader.has_bytes_overread()
+        {
+            self.corked = true;
+            self.underlying_stream.cork_until_close();
+        }
+    }
+
+    /// oxigress patch: before a body write of `len` bytes: the write that completes a
+    /// `Content-Length` body flushes, and may be the connection's last.
+    fn cork_if_body_completed_by(&mut self, len: usize) {
+        if self.body_writer.completed_by(len) {
+            self.cork_if_last_write();
+        }
     }
 
     /// Return how many response body bytes (application, not wire) already sent downstream
@@ -3902,6 +3940,125 @@ mod test_proxy_tasks {
         );
 
         // On next call to write_proxy_tasks(), Step 1 will resume the "world" write
+    }
+
+    // oxigress patch: the end of an answer is corked for the close only when the connection
+    // closes after it and the client's request was read to its end
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_last_answer_is_corked_for_the_close() {
+        use crate::protocols::l4::stream::{tests::tcp_cork, Stream as L4Stream};
+        use std::os::unix::io::AsRawFd;
+        use tokio::io::AsyncReadExt;
+        use tokio::net::{TcpListener, TcpStream};
+
+        async fn serve(request: &'static [u8], header_only: bool) -> (libc::c_int, Vec<u8>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let connect = TcpStream::connect(listener.local_addr().unwrap());
+            let (client, ours) = tokio::join!(connect, listener.accept());
+            let (mut client, ours) = (client.unwrap(), ours.unwrap().0);
+            let fd = ours.as_raw_fd();
+            client.write_all(request).await.unwrap();
+            let stream: L4Stream = ours.into();
+            let mut session = HttpSession::new(Box::new(stream));
+            session.read_request().await.unwrap();
+            session.is_body_empty(); // the proxy asks this, which sets up the body reader
+            let status = if header_only { 204 } else { 200 };
+            let mut header = ResponseHeader::build(status, None).unwrap();
+            if !header_only {
+                header.insert_header("Content-Length", "2").unwrap();
+            }
+            session.write_response_header(Box::new(header)).await.unwrap();
+            if !header_only {
+                session.write_body(b"ok").await.unwrap();
+            }
+            session.finish_body().await.unwrap();
+            let corked = tcp_cork(fd);
+            let reused = session.reuse().await.unwrap();
+            let kept = reused.is_some();
+            drop(reused);
+            let mut answer = vec![];
+            if !kept {
+                // what arrived before the end, or before a reset (a request left unread)
+                let _ = client.read_to_end(&mut answer).await;
+            }
+            (corked, answer)
+        }
+
+        let (corked, answer) = serve(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", false).await;
+        assert_eq!(corked, 1, "Connection: close");
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(answer.ends_with(b"\r\n\r\nok"), "the whole answer, then the end: {answer:?}");
+
+        let (corked, answer) = serve(b"GET / HTTP/1.0\r\nHost: a\r\n\r\n", true).await;
+        assert_eq!(corked, 1, "HTTP/1.0, header-only answer");
+        assert!(answer.starts_with(b"HTTP/1.1 204 No Content\r\n"), "{answer:?}");
+
+        let (corked, _) = serve(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false).await;
+        assert_eq!(corked, 0, "kept alive");
+
+        let unread_body = b"POST / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 100000\r\n\r\nabc";
+        let (corked, answer) = serve(unread_body, false).await;
+        assert_eq!(corked, 0, "the request body is not read to its end");
+        assert!(answer.ends_with(b"\r\n\r\nok"), "{answer:?}");
+
+        let pipelined = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
+        let (corked, _) = serve(pipelined, false).await;
+        assert_eq!(corked, 0, "bytes of a next request were read");
+    }
+
+    // oxigress patch: the cork comes before the write that ends the answer (a `Content-Length`
+    // body's last bytes, a chunked body's last chunk, a header-only answer's flush)
+    #[tokio::test]
+    async fn the_cork_comes_before_the_last_write() {
+        use std::sync::atomic::Ordering;
+
+        // (bytes written when the stream was corked, the length of the header)
+        async fn corked_after(body: Option<&'static [u8]>, chunked: bool) -> (usize, usize) {
+            let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+            let mut header = ResponseHeader::build(if body.is_some() { 200 } else { 204 }, None).unwrap();
+            if let Some(body) = body {
+                if chunked {
+                    header.insert_header("Transfer-Encoding", "chunked").unwrap();
+                } else {
+                    header.insert_header("Content-Length", body.len().to_string()).unwrap();
+                }
+            }
+            let mut wire = BytesMut::new();
+            http_resp_header_to_buf(&header, &mut wire).unwrap();
+            let header_len = wire.len();
+            let mut mock = Builder::new();
+            mock.read(request).write(&wire);
+            match (body, chunked) {
+                (Some(body), true) => {
+                    mock.write(format!("{:x}\r\n", body.len()).as_bytes()).write(body).write(b"\r\n");
+                    mock.write(b"0\r\n\r\n");
+                }
+                (Some(body), false) => {
+                    mock.write(body);
+                }
+                (None, _) => {}
+            }
+            let (mock, _) = FlushTrackingMock::new(mock.build());
+            let corked_after = mock.corked_after();
+            let mut session = HttpSession::new(Box::new(mock));
+            session.update_resp_headers = false;
+            session.read_request().await.unwrap();
+            assert!(session.is_body_empty());
+            session.write_response_header(Box::new(header)).await.unwrap();
+            if let Some(body) = body {
+                session.write_body(body).await.unwrap();
+            }
+            session.finish_body().await.unwrap();
+            (corked_after.load(Ordering::Relaxed), header_len)
+        }
+
+        let (corked, header) = corked_after(Some(b"hello"), false).await;
+        assert_eq!(corked, header, "after the header, before the Content-Length body");
+        let (corked, header) = corked_after(None, false).await;
+        assert_eq!(corked, header, "before the flush of a header-only answer");
+        let (corked, header) = corked_after(Some(b"hello"), true).await;
+        assert_eq!(corked, header + "5\r\nhello\r\n".len(), "before the last chunk");
     }
 
     use crate::protocols::http::v1::test_util::FlushTrackingMock;

@@ -79,7 +79,8 @@ pub async fn handshake_with_callback<S: IO>(
 #[async_trait]
 impl<S> Shutdown for SslStream<S>
 where
-    S: AsyncRead + AsyncWrite + Sync + Unpin + Send,
+    // oxigress patch: `Shutdown` for `cork_until_close`
+    S: AsyncRead + AsyncWrite + Shutdown + Sync + Unpin + Send,
 {
     async fn shutdown(&mut self) {
         match <Self as AsyncWriteExt>::shutdown(self).await {
@@ -88,6 +89,12 @@ where
                 warn!("TLS shutdown failed, {e}");
             }
         }
+    }
+
+    // oxigress patch: the socket under the TLS stream is corked: the shutdown's close_notify
+    // and the FIN go with the answer's last record
+    fn cork_until_close(&mut self) {
+        self.get_mut().cork_until_close();
     }
 }
 
