@@ -323,17 +323,23 @@ impl BodyReader {
     /// oxigress patch: the body bytes `buf_ref` names (as [Self::get_body]) as owned `Bytes`. A large
     /// piece that is the whole buffer of a sized or read-until-closed body (the next read starts
     /// with an empty buffer anyway) leaves with the buffer itself instead of being copied: the next
-    /// read gets a new buffer. Smaller pieces, and chunked bodies (whose parse state points into
-    /// the rest of the buffer), are copied.
+    /// read gets a new buffer. The last piece of a sized body, when it is the whole buffer, leaves
+    /// with it whatever its size (no read follows). Smaller pieces, and chunked bodies (whose
+    /// parse state points into the rest of the buffer), are copied.
     pub fn take_body(&mut self, buf_ref: &BufRef) -> Bytes {
         /// Below this a copy costs less than a new read buffer.
         const TAKE_WHOLE_MIN: usize = 8 * 1024;
-        let whole_buffer = matches!(
-            self.body_state,
-            PS::Partial(..) | PS::Complete(_) | PS::UntilClose(_)
-        ) && buf_ref.0 == 0
+        let is_whole_buffer = |body_buf: &Option<BytesMut>| {
+            buf_ref.0 == 0 && body_buf.as_ref().is_some_and(|b| b.len() == buf_ref.1)
+        };
+        if matches!(self.body_state, PS::Complete(_)) && is_whole_buffer(&self.body_buf) {
+            // oxigress patch: the buffer itself, an empty one left in its place (a buffer of its
+            // own becomes the `Bytes` as it is; no split, which would first make it shared)
+            return self.body_buf.as_mut().map(std::mem::take).unwrap_or_default().freeze();
+        }
+        let whole_buffer = matches!(self.body_state, PS::Partial(..) | PS::UntilClose(_))
             && buf_ref.len() >= TAKE_WHOLE_MIN
-            && self.body_buf.as_ref().is_some_and(|b| b.len() == buf_ref.1);
+            && is_whole_buffer(&self.body_buf);
         match self.body_buf.as_mut() {
             Some(buf) if whole_buffer => buf.split().freeze(),
             _ => Bytes::copy_from_slice(self.get_body(buf_ref)),

@@ -39,6 +39,9 @@ pub struct HttpSession {
     pub(crate) underlying_stream: Stream,
     raw_header: Option<BufRef>,
     preread_body: Option<BufRef>,
+    /// oxigress patch: the body bytes read with a final head, split from its buffer (the head
+    /// keeps `buf`): the body reader adopts them instead of copying them
+    preread_owned: Option<BytesMut>,
     body_reader: BodyReader,
     body_writer: BodyWriter,
     // timeouts:
@@ -123,6 +126,7 @@ impl HttpSession {
             response_header_read_buf: BytesMut::new(),
             raw_header: None,
             preread_body: None,
+            preread_owned: None,
             body_reader: BodyReader::new(true),
             body_writer: BodyWriter::new(),
             keepalive_timeout: KeepaliveStatus::Off,
@@ -299,6 +303,7 @@ impl HttpSession {
     fn clear_response_header_read_state(&mut self) {
         self.response_header_read_buf.clear();
         self.preread_body = None;
+        self.preread_owned = None;
     }
 
     fn fail_response_header_read<T>(&mut self, e: pingora_error::BError) -> Result<T> {
@@ -374,7 +379,14 @@ impl HttpSession {
                             return self.fail_response_header_read(e);
                         }
 
-                        let buf = std::mem::take(&mut self.response_header_read_buf).freeze();
+                        let mut read = std::mem::take(&mut self.response_header_read_buf);
+                        // oxigress patch: a final head's body bytes are split off where they
+                        // were read, for the body reader to adopt; an informational head's stay
+                        // in `buf` for the next head
+                        let preread_owned = (!response_header.status.is_informational()
+                            && read.len() > s)
+                            .then(|| read.split_off(s));
+                        let buf = read.freeze();
 
                         // oxigress patch: names parsed in place, framing headers noted on the way
                         // (see server.rs read_request)
@@ -420,7 +432,12 @@ impl HttpSession {
                         }
 
                         self.raw_header = Some(BufRef(0, s));
-                        self.preread_body = Some(BufRef(s, total_read));
+                        self.preread_body = Some(if preread_owned.is_some() {
+                            BufRef(s, s)
+                        } else {
+                            BufRef(s, total_read)
+                        });
+                        self.preread_owned = preread_owned;
                         self.buf = buf;
                         self.resp_conn_keepalive = conn_keepalive.flatten();
                         self.resp_keepalive_values = keepalive_params.unwrap_or_default();
@@ -794,6 +811,11 @@ impl HttpSession {
         if self.body_reader.need_init() {
             // follow https://datatracker.ietf.org/doc/html/rfc9112#section-6.3
             let preread_body = self.preread_body.as_ref().unwrap().get(&self.buf[..]);
+            // oxigress patch: body bytes split off the head are adopted, not copied
+            if let Some(owned) = self.preread_owned.take() {
+                self.init_body_reader_owned(owned);
+                return;
+            }
 
             let upgraded = if let Some(code) = self.get_status() {
                 match code.as_u16() {
@@ -832,6 +854,27 @@ impl HttpSession {
                 self.body_reader.init_close_delimited(preread_body);
                 self.close_delimited_resp = true;
             }
+        }
+    }
+
+    /// oxigress patch: [`Self::init_body_reader`] for body bytes that came with a final head
+    /// (`preread_owned`; never a 1xx head, so never an upgrade): the same framing decisions, with
+    /// the body reader's `_owned` setups.
+    fn init_body_reader_owned(&mut self, preread: BytesMut) {
+        let status = self.get_status().map(|code| code.as_u16());
+        let head_request = self
+            .request_written
+            .as_ref()
+            .is_some_and(|req| req.method == http::method::Method::HEAD);
+        if matches!(status, Some(204 | 304)) || head_request {
+            self.body_reader.init_content_length_owned(0, preread);
+        } else if self.is_chunked_encoding() {
+            self.body_reader.init_chunked_owned(preread);
+        } else if let Some(cl) = self.get_content_length().unwrap_or(None) {
+            self.body_reader.init_content_length_owned(cl, preread);
+        } else {
+            self.body_reader.init_close_delimited_owned(preread);
+            self.close_delimited_resp = true;
         }
     }
 
@@ -1092,6 +1135,44 @@ mod tests_stream {
 
     fn init_log() {
         let _ = env_logger::builder().is_test(true).try_init();
+    }
+
+    // oxigress patch: the body bytes read with a head are not copied: a body that came whole with
+    // its head is handed on from where it was read; a longer one continues from the next read,
+    // and a chunked one is decoded from there, as before
+    #[tokio::test]
+    async fn a_body_read_with_its_head_is_not_copied() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let mut http_stream = HttpSession::new(Box::new(Builder::new().read(wire).build()));
+        let head_len = http_stream.read_response().await.unwrap();
+        assert_eq!(http_stream.buf.len(), head_len, "the head keeps only the head");
+        let head_end = http_stream.buf.as_ptr() as usize + head_len;
+        let read = http_stream.read_body_bytes().await.unwrap().unwrap();
+        assert_eq!(&read[..], b"hello");
+        assert_eq!(read.as_ptr() as usize, head_end, "right after the head, where it was read");
+        assert!(http_stream.read_body_bytes().await.unwrap().is_none());
+        assert!(http_stream.is_body_done());
+
+        let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let mut wire = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        wire.extend_from_slice(&body);
+        // the mock hands a read as much as it has room for: the first read ends inside the body
+        let mut http_stream = HttpSession::new(Box::new(Builder::new().read(&wire).build()));
+        http_stream.read_response().await.unwrap();
+        let mut got = vec![];
+        while let Some(piece) = http_stream.read_body_bytes().await.unwrap() {
+            got.extend_from_slice(&piece);
+        }
+        assert_eq!(got, body);
+        assert!(http_stream.is_body_done());
+
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+        let mut http_stream = HttpSession::new(Box::new(Builder::new().read(wire).build()));
+        http_stream.read_response().await.unwrap();
+        let read = http_stream.read_body_bytes().await.unwrap().unwrap();
+        assert_eq!(&read[..], b"hello");
+        assert!(http_stream.read_body_bytes().await.unwrap().is_none());
+        assert!(http_stream.is_body_done());
     }
 
     #[tokio::test]
