@@ -88,14 +88,15 @@ fn is_websocket_upgrade_request(req: &RequestHeader, downstream_is_http11: bool)
 }
 
 struct ConnectionNominations {
-    headers: [Option<HeaderName>; MAX_CONNECTION_NOMINATIONS],
-    len: usize,
+    // oxigress patch: a `Vec`, empty (no allocation) unless a field to remove is nominated; was an
+    // array of ten `Option<HeaderName>` (320 bytes moved with every parse)
+    headers: Vec<HeaderName>,
 }
 
 impl ConnectionNominations {
-    fn parse(req: &RequestHeader, reject_malformed: bool) -> Result<Self> {
-        let mut headers = std::array::from_fn(|_| None);
-        let mut len = 0;
+    /// oxigress patch: `present` is [`hop_by_hop_fields_present`] of `req`.
+    fn parse(req: &RequestHeader, reject_malformed: bool, present: u16) -> Result<Self> {
+        let mut headers = Vec::new();
         let mut nomination_count = 0;
 
         // This is inspired by Envoy's defensive Connection-header sanitization checks. Bound the
@@ -138,10 +139,12 @@ impl ConnectionNominations {
 
             // oxigress patch: the two options nearly every `Connection` header carries take their
             // name from a constant: `from_bytes` allocates a custom name for each (the same name,
-            // lowercase; neither is protected, so the check below would pass them anyway).
-            if let Some(name) = common_connection_option(token) {
-                headers[len] = Some(name);
-                len += 1;
+            // lowercase; neither is protected, so the check below would pass them anyway). Each
+            // names a field to remove only when the request has one of that name (it rarely has).
+            if let Some((name, bit)) = common_connection_option(token) {
+                if present & bit != 0 {
+                    headers.push(name);
+                }
                 continue;
             }
 
@@ -170,42 +173,59 @@ impl ConnectionNominations {
                 );
             }
 
-            headers[len] = Some(name);
-            len += 1;
+            headers.push(name);
         }
 
-        Ok(Self { headers, len })
+        Ok(Self { headers })
     }
 
     fn remove_from(self, req: &mut RequestHeader) {
-        for name in self.headers.into_iter().take(self.len).flatten() {
+        for name in self.headers {
             req.remove_header(&name);
         }
     }
 }
 
-/// oxigress patch: `close` and `keep-alive` (any case) as field names, without parsing them.
-fn common_connection_option(token: &[u8]) -> Option<HeaderName> {
+/// oxigress patch: `close` and `keep-alive` (any case) as field names, without parsing them, with
+/// their bit in [`hop_by_hop_fields_present`].
+fn common_connection_option(token: &[u8]) -> Option<(HeaderName, u16)> {
     static CLOSE: HeaderName = HeaderName::from_static("close");
     static KEEP_ALIVE_NAME: HeaderName = HeaderName::from_static(KEEP_ALIVE);
     if token.eq_ignore_ascii_case(b"close") {
-        Some(CLOSE.clone())
+        Some((CLOSE.clone(), CLOSE_FIELD))
     } else if token.eq_ignore_ascii_case(KEEP_ALIVE.as_bytes()) {
-        Some(KEEP_ALIVE_NAME.clone())
+        Some((KEEP_ALIVE_NAME.clone(), 1 << KEEP_ALIVE_INDEX))
     } else {
         None
     }
 }
 
-fn strip_standard_hop_by_hop_headers(req: &mut RequestHeader) {
-    // oxigress patch: one pass over the names present notes which of these the request carries, and
-    // only those are removed (pingora removed all ten: a lookup each, a `&str` name parsed first).
+/// oxigress patch: the bit of a field named `close` in [`hop_by_hop_fields_present`] (after the
+/// bits of [`STANDARD_HOP_BY_HOP`]).
+const CLOSE_FIELD: u16 = 1 << STANDARD_HOP_BY_HOP.len();
+/// oxigress patch: the bits of [`STANDARD_HOP_BY_HOP`] in [`hop_by_hop_fields_present`].
+const STANDARD_FIELDS: u16 = CLOSE_FIELD - 1;
+/// oxigress patch: where `keep-alive` is in [`STANDARD_HOP_BY_HOP`].
+const KEEP_ALIVE_INDEX: usize = 0;
+
+/// oxigress patch: in one pass over the names `req` carries, a bit for each field of
+/// [`STANDARD_HOP_BY_HOP`] present (bit i for entry i) and [`CLOSE_FIELD`] for a field named
+/// `close` (the field a `Connection: close` nominates).
+fn hop_by_hop_fields_present(req: &RequestHeader) -> u16 {
     let mut present = 0u16;
     for name in req.headers.keys() {
         if let Some(i) = standard_hop_by_hop_index(name) {
             present |= 1 << i;
+        } else if name.as_str() == "close" {
+            present |= CLOSE_FIELD;
         }
     }
+    present
+}
+
+/// oxigress patch: `present` is [`hop_by_hop_fields_present`] of `req`: only the fields present are
+/// removed (pingora removed all ten: a lookup each, a `&str` name parsed first).
+fn strip_standard_hop_by_hop_headers(req: &mut RequestHeader, present: u16) {
     for (i, name) in STANDARD_HOP_BY_HOP.iter().enumerate() {
         if present & (1 << i) != 0 {
             req.remove_header(name);
@@ -226,11 +246,6 @@ static STANDARD_HOP_BY_HOP: [HeaderName; 10] = [
     header::UPGRADE,
     HeaderName::from_static(HTTP2_SETTINGS),
 ];
-
-/// oxigress patch: whether `name` is one of the headers [`strip_standard_hop_by_hop_headers`] removes.
-fn is_standard_hop_by_hop_header(name: &HeaderName) -> bool {
-    standard_hop_by_hop_index(name).is_some()
-}
 
 /// oxigress patch: where `name` is in [`STANDARD_HOP_BY_HOP`]. Compared with each constant in
 /// turn (the standard names are one-byte compares), which is cheaper than a search of the array:
@@ -445,14 +460,18 @@ pub(crate) fn sanitize_h1_upstream_request(
     }
     // oxigress patch: a request without any of the hop-by-hop headers (`Connection`, `Upgrade`, ...)
     // has nothing to remove: no `Connection` to nominate fields, no upgrade, no field to strip. One
-    // pass over the names present instead of a `Connection` parse and the removals below.
-    if !req.headers.keys().any(is_standard_hop_by_hop_header) {
+    // pass over the names present instead of a `Connection` parse and the removals below; what it
+    // notes serves the parse and the strip.
+    let present = hop_by_hop_fields_present(req);
+    if present & STANDARD_FIELDS == 0 {
         return Ok(());
     }
 
     let nominations = policy
         .strip_connection_nominated
-        .then(|| ConnectionNominations::parse(req, policy.reject_malformed_connection_nominations))
+        .then(|| {
+            ConnectionNominations::parse(req, policy.reject_malformed_connection_nominations, present)
+        })
         .transpose()?;
 
     if policy.h1_upgrade == H1UpgradePolicy::Preserve && req.headers.contains_key(header::UPGRADE) {
@@ -468,7 +487,7 @@ pub(crate) fn sanitize_h1_upstream_request(
     }
 
     if policy.strip_hop_by_hop {
-        strip_standard_hop_by_hop_headers(req);
+        strip_standard_hop_by_hop_headers(req, present);
     }
 
     // oxigress patch: both policies but Preserve drop the upgrade fields (one block instead of one
@@ -506,12 +525,14 @@ pub(crate) fn sanitize_h2_upstream_request(
     req: &mut RequestHeader,
     policy: HttpUpstreamRequestPolicy,
 ) -> Result<()> {
+    // oxigress patch: the fields present, for the parse and the strip
+    let present = hop_by_hop_fields_present(req);
     if policy.strip_connection_nominated {
-        ConnectionNominations::parse(req, policy.reject_malformed_connection_nominations)?
+        ConnectionNominations::parse(req, policy.reject_malformed_connection_nominations, present)?
             .remove_from(req);
     }
     if policy.strip_hop_by_hop {
-        strip_standard_hop_by_hop_headers(req);
+        strip_standard_hop_by_hop_headers(req, present);
     }
     Ok(())
 }
@@ -904,9 +925,39 @@ mod tests {
         assert!(request.headers.get("keep-alive").is_none());
         assert!(request.headers.get("x-private-hop").is_none());
         assert_eq!(request.headers["closed"], "d");
-        assert_eq!(common_connection_option(b"cLoSe"), Some(HeaderName::from_static("close")));
-        assert_eq!(common_connection_option(b"keep-alivE"), Some(HeaderName::from_static("keep-alive")));
+        assert_eq!(common_connection_option(b"cLoSe"), Some((HeaderName::from_static("close"), CLOSE_FIELD)));
+        assert_eq!(
+            common_connection_option(b"keep-alivE"),
+            Some((HeaderName::from_static("keep-alive"), 1 << KEEP_ALIVE_INDEX))
+        );
+        assert_eq!(STANDARD_HOP_BY_HOP[KEEP_ALIVE_INDEX], "keep-alive");
         assert_eq!(common_connection_option(b"keep"), None);
+    }
+
+    // oxigress patch: `close` and `keep-alive` nominate a field only when one is there; one pass
+    // over the names notes both kinds of field
+    #[test]
+    fn connection_options_remove_the_fields_present() {
+        let fields = [("Host", "a"), ("Connection", "close"), ("X-Other", "b")];
+        let mut request = request_with_headers(&fields);
+        let present = hop_by_hop_fields_present(&request);
+        assert_eq!(present, 1 << 7, "only Connection");
+        let nominations = ConnectionNominations::parse(&request, true, present).unwrap();
+        assert!(nominations.headers.is_empty(), "no field named close to remove");
+        sanitize_h1_upstream_request(&mut request, HttpUpstreamRequestPolicy::standard(), true).unwrap();
+        let names: Vec<_> = request.headers.keys().map(|n| n.as_str().to_owned()).collect();
+        assert_eq!(names, ["host", "x-other"]);
+
+        let fields = [("Connection", "Close, keep-alive"), ("close", "x"), ("Keep-Alive", "timeout=5")];
+        let mut request = request_with_headers(&fields);
+        let present = hop_by_hop_fields_present(&request);
+        assert_eq!(present, CLOSE_FIELD | 1 << 7 | 1 << KEEP_ALIVE_INDEX);
+        let nominations = ConnectionNominations::parse(&request, true, present).unwrap();
+        assert_eq!(nominations.headers, ["close", "keep-alive"]);
+        let mut policy = HttpUpstreamRequestPolicy::standard();
+        policy.strip_hop_by_hop = false;
+        sanitize_h1_upstream_request(&mut request, policy, true).unwrap();
+        assert!(request.headers.is_empty(), "{:?}", request.headers);
     }
 
     #[test]
