@@ -190,11 +190,10 @@ impl ConnectionNominations {
 /// their bit in [`hop_by_hop_fields_present`].
 fn common_connection_option(token: &[u8]) -> Option<(HeaderName, u16)> {
     static CLOSE: HeaderName = HeaderName::from_static("close");
-    static KEEP_ALIVE_NAME: HeaderName = HeaderName::from_static(KEEP_ALIVE);
     if token.eq_ignore_ascii_case(b"close") {
         Some((CLOSE.clone(), CLOSE_FIELD))
     } else if token.eq_ignore_ascii_case(KEEP_ALIVE.as_bytes()) {
-        Some((KEEP_ALIVE_NAME.clone(), 1 << KEEP_ALIVE_INDEX))
+        Some((STANDARD_HOP_BY_HOP[KEEP_ALIVE_INDEX].clone(), 1 << KEEP_ALIVE_INDEX))
     } else {
         None
     }
@@ -267,7 +266,7 @@ fn standard_hop_by_hop_index(name: &HeaderName) -> Option<usize> {
         8
     } else {
         match name.as_str() {
-            KEEP_ALIVE => 0,
+            KEEP_ALIVE => KEEP_ALIVE_INDEX,
             PROXY_CONNECTION => 1,
             HTTP2_SETTINGS => 9,
             _ => return None,

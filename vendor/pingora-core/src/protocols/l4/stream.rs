@@ -1251,7 +1251,6 @@ pub(crate) mod tests {
 
     // oxigress patch: `cork_until_close` corks a TCP socket; what is written after it still
     // arrives, with the end, when the stream is closed and dropped
-    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn cork_until_close_holds_the_last_write_for_the_close() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1273,7 +1272,6 @@ pub(crate) mod tests {
     }
 
     /// The socket's `TCP_CORK` option.
-    #[cfg(target_os = "linux")]
     pub(crate) fn tcp_cork(fd: std::os::unix::io::RawFd) -> libc::c_int {
         let mut value: libc::c_int = -1;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;

@@ -31,6 +31,16 @@ use crate::protocols::http::HttpTask;
 use crate::protocols::{Digest, SocketAddr, Stream, UniqueID, UniqueIDType};
 use crate::utils::{BufRef, KVRef};
 
+/// oxigress patch: how a response body is framed ([`HttpSession::response_body_framing`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResponseBodyFraming {
+    /// `Content-Length` (zero for a body-less status or a `HEAD` request)
+    Length(usize),
+    Chunked,
+    /// until the connection closes (also an upgraded connection)
+    UntilClose,
+}
+
 /// The HTTP 1.x client session
 pub struct HttpSession {
     buf: Bytes,
@@ -808,74 +818,69 @@ impl HttpSession {
     }
 
     fn init_body_reader(&mut self) {
-        if self.body_reader.need_init() {
-            // follow https://datatracker.ietf.org/doc/html/rfc9112#section-6.3
+        if !self.body_reader.need_init() {
+            return;
+        }
+        let Some(framing) = self.response_body_framing() else {
+            // informational headers, not enough to init body reader
+            return;
+        };
+        // oxigress patch: body bytes split off the head are adopted, not copied
+        if let Some(preread) = self.preread_owned.take() {
+            match framing {
+                ResponseBodyFraming::Length(cl) => {
+                    self.body_reader.init_content_length_owned(cl, preread)
+                }
+                ResponseBodyFraming::Chunked => self.body_reader.init_chunked_owned(preread),
+                ResponseBodyFraming::UntilClose => {
+                    self.body_reader.init_close_delimited_owned(preread)
+                }
+            }
+        } else {
             let preread_body = self.preread_body.as_ref().unwrap().get(&self.buf[..]);
-            // oxigress patch: body bytes split off the head are adopted, not copied
-            if let Some(owned) = self.preread_owned.take() {
-                self.init_body_reader_owned(owned);
-                return;
-            }
-
-            let upgraded = if let Some(code) = self.get_status() {
-                match code.as_u16() {
-                    101 => self.is_upgrade_req(),
-                    100..=199 => {
-                        // informational headers, not enough to init body reader
-                        return;
-                    }
-                    204 | 304 => {
-                        // no body by definition
-                        self.body_reader.init_content_length(0, preread_body);
-                        return;
-                    }
-                    _ => false,
+            match framing {
+                ResponseBodyFraming::Length(cl) => {
+                    self.body_reader.init_content_length(cl, preread_body)
                 }
-            } else {
-                false
-            };
-
-            if let Some(req) = self.request_written.as_ref() {
-                if req.method == http::method::Method::HEAD {
-                    self.body_reader.init_content_length(0, preread_body);
-                    return;
+                ResponseBodyFraming::Chunked => self.body_reader.init_chunked(preread_body),
+                ResponseBodyFraming::UntilClose => {
+                    self.body_reader.init_close_delimited(preread_body)
                 }
             }
-
-            if upgraded {
-                self.body_reader.init_close_delimited(preread_body);
-                self.close_delimited_resp = true;
-            } else if self.is_chunked_encoding() {
-                // if chunked encoding, content-length should be ignored
-                self.body_reader.init_chunked(preread_body);
-            } else if let Some(cl) = self.get_content_length().unwrap_or(None) {
-                self.body_reader.init_content_length(cl, preread_body);
-            } else {
-                self.body_reader.init_close_delimited(preread_body);
-                self.close_delimited_resp = true;
-            }
+        }
+        if framing == ResponseBodyFraming::UntilClose {
+            self.close_delimited_resp = true;
         }
     }
 
-    /// oxigress patch: [`Self::init_body_reader`] for body bytes that came with a final head
-    /// (`preread_owned`; never a 1xx head, so never an upgrade): the same framing decisions, with
-    /// the body reader's `_owned` setups.
-    fn init_body_reader_owned(&mut self, preread: BytesMut) {
-        let status = self.get_status().map(|code| code.as_u16());
+    /// How the response's body is framed, following
+    /// https://datatracker.ietf.org/doc/html/rfc9112#section-6.3; `None` for an informational
+    /// head (not enough to set up the body reader). oxigress patch: decided here once for
+    /// [`Self::init_body_reader`], whether it copies or adopts the body bytes read with the head.
+    fn response_body_framing(&self) -> Option<ResponseBodyFraming> {
+        let upgraded = match self.get_status().map(|code| code.as_u16()) {
+            Some(101) => self.is_upgrade_req(),
+            Some(100..=199) => return None,
+            // no body by definition
+            Some(204 | 304) => return Some(ResponseBodyFraming::Length(0)),
+            _ => false,
+        };
         let head_request = self
             .request_written
             .as_ref()
             .is_some_and(|req| req.method == http::method::Method::HEAD);
-        if matches!(status, Some(204 | 304)) || head_request {
-            self.body_reader.init_content_length_owned(0, preread);
+        Some(if head_request {
+            ResponseBodyFraming::Length(0)
+        } else if upgraded {
+            ResponseBodyFraming::UntilClose
         } else if self.is_chunked_encoding() {
-            self.body_reader.init_chunked_owned(preread);
+            // if chunked encoding, content-length should be ignored
+            ResponseBodyFraming::Chunked
         } else if let Some(cl) = self.get_content_length().unwrap_or(None) {
-            self.body_reader.init_content_length_owned(cl, preread);
+            ResponseBodyFraming::Length(cl)
         } else {
-            self.body_reader.init_close_delimited_owned(preread);
-            self.close_delimited_resp = true;
-        }
+            ResponseBodyFraming::UntilClose
+        })
     }
 
     /// Whether this request is for upgrade

@@ -1125,7 +1125,6 @@ impl HttpSession {
     async fn do_write_body_buf(&mut self) -> Result<Option<usize>> {
         // oxigress patch: a lone piece is written from its own bytes (see `body_write_pending`)
         if let Some(data) = self.body_write_pending.take() {
-            self.cork_if_body_completed_by(data.len());
             let written = self
                 .body_writer
                 .write_body(&mut self.underlying_stream, &data)
@@ -1140,7 +1139,6 @@ impl HttpSession {
             return Ok(None);
         }
 
-        self.cork_if_body_completed_by(self.body_write_pieces.iter().map(Bytes::len).sum());
         let written = self
             .body_writer
             .write_body_pieces(&mut self.underlying_stream, &self.body_write_pieces)
@@ -1161,6 +1159,7 @@ impl HttpSession {
             || self.body_write_pieces.iter().map(Bytes::len).sum(),
             Bytes::len,
         );
+        self.cork_if_body_completed_by(len);
         match self.write_timeout(len) {
             Some(t) => match timeout(t, self.do_write_body_buf()).await {
                 Ok(res) => res,
@@ -4014,7 +4013,12 @@ mod test_proxy_tasks {
         use std::sync::atomic::Ordering;
 
         // (bytes written when the stream was corked, the length of the header)
-        async fn corked_after(body: Option<&'static [u8]>, chunked: bool) -> (usize, usize) {
+        // `as_tasks`: the answer handed over as the proxy does (`response_duplex_vec`)
+        async fn corked_after(
+            body: Option<&'static [u8]>,
+            chunked: bool,
+            as_tasks: bool,
+        ) -> (usize, usize) {
             let request = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
             let mut header = ResponseHeader::build(if body.is_some() { 200 } else { 204 }, None).unwrap();
             if let Some(body) = body {
@@ -4045,20 +4049,28 @@ mod test_proxy_tasks {
             session.update_resp_headers = false;
             session.read_request().await.unwrap();
             assert!(session.is_body_empty());
-            session.write_response_header(Box::new(header)).await.unwrap();
-            if let Some(body) = body {
-                session.write_body(body).await.unwrap();
+            if as_tasks {
+                let body = HttpTask::Body(body.map(Bytes::from_static), true);
+                let tasks = vec![HttpTask::Header(Box::new(header), false), body];
+                assert!(session.response_duplex_vec(tasks).await.unwrap());
+            } else {
+                session.write_response_header(Box::new(header)).await.unwrap();
+                if let Some(body) = body {
+                    session.write_body(body).await.unwrap();
+                }
+                session.finish_body().await.unwrap();
             }
-            session.finish_body().await.unwrap();
             (corked_after.load(Ordering::Relaxed), header_len)
         }
 
-        let (corked, header) = corked_after(Some(b"hello"), false).await;
-        assert_eq!(corked, header, "after the header, before the Content-Length body");
-        let (corked, header) = corked_after(None, false).await;
+        for as_tasks in [false, true] {
+            let (corked, header) = corked_after(Some(b"hello"), false, as_tasks).await;
+            assert_eq!(corked, header, "after the header, before the Content-Length body");
+            let (corked, header) = corked_after(Some(b"hello"), true, as_tasks).await;
+            assert_eq!(corked, header + "5\r\nhello\r\n".len(), "before the last chunk");
+        }
+        let (corked, header) = corked_after(None, false, false).await;
         assert_eq!(corked, header, "before the flush of a header-only answer");
-        let (corked, header) = corked_after(Some(b"hello"), true).await;
-        assert_eq!(corked, header + "5\r\nhello\r\n".len(), "before the last chunk");
     }
 
     use crate::protocols::http::v1::test_util::FlushTrackingMock;
