@@ -604,6 +604,17 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
+    /// Only a body no plugin, replacement, rewrite or compression touches: such a body may go from the
+    /// upstream's socket to the client's without being read (`splice(2)`).
+    fn response_body_may_bypass_filters(&self, _session: &Session, ctx: &RequestCtx) -> bool {
+        ctx.body_streams.is_empty()
+            && ctx.exchanges.is_empty()
+            && ctx.replacement_body.is_none()
+            && !ctx.body_replaced
+            && ctx.response_body.is_none()
+            && ctx.gzip.is_none()
+    }
+
     fn response_body_filter(
         &self,
         session: &mut Session,
@@ -686,6 +697,9 @@ impl ProxyHttp for GatewayProxy {
         metrics.latency.observe(elapsed);
         if error.is_some() && ctx.upstream.is_some() {
             metrics.upstream_errors.inc();
+        }
+        if let Some(spliced) = session.downstream_session.as_http1().map(|h1| h1.body_bytes_spliced()).filter(|n| *n > 0) {
+            metrics.spliced_response_bytes.inc_by(spliced as u64);
         }
         if let Some(route) = &ctx.route {
             for usage in ctx.exchanges.iter().flatten().filter_map(|x| x.llm_usage()) {

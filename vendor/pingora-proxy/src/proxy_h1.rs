@@ -275,6 +275,9 @@ where
         let mut serve_from_cache = ServeFromCache::new();
         let mut range_body_filter = RangeBodyFilter::new();
         let mut watch_downstream = true;
+        // A large `Content-Length` body may go from socket to socket (`splice_response_body`): its
+        // reads stop once the head and the bytes read with it are in hand.
+        let mut may_splice = splice_may_apply(session);
         loop {
             let first = tokio::select! {
                 biased;
@@ -295,7 +298,10 @@ where
                 push_upstream_task(&mut tasks, first, &mut send_error, &mut upstream_can_reuse);
             // Tasks already readable are written with this one. A task read after an informational
             // head would be another head, whose read is not safe to abandon half way.
-            while !upstream_done && !ends_with_informational_head(&tasks) {
+            while !upstream_done
+                && !ends_with_informational_head(&tasks)
+                && !(may_splice && body_to_splice(client_session).is_some())
+            {
                 match tokio::task::unconstrained(client_session.read_response_task()).now_or_never() {
                     Some(res) => {
                         upstream_done = push_upstream_task(
@@ -325,6 +331,18 @@ where
             let response_done = session.write_response_tasks(tasks).await?;
             if response_done || upstream_done {
                 break;
+            }
+            if may_splice && body_to_splice(client_session).is_some() {
+                // Asked once, after the head went through the response filters.
+                may_splice = false;
+                if matches!(range_body_filter.range, RangeType::None)
+                    && !session.upstream_compression.is_enabled()
+                    && self.inner.response_body_may_bypass_filters(session, ctx)
+                {
+                    // Spliced: the body is complete, and the next read ends the response. A
+                    // failed splice cut the body: neither connection is reused.
+                    splice_response_body(session, client_session).await?;
+                }
             }
         }
 
@@ -1230,6 +1248,55 @@ fn bodyless_fast_path_applies(session: &mut Session) -> bool {
         && !session.downstream_session.supports_proxy_task_api()
         && session.as_ref().get_retry_buffer().is_none()
         && session.as_mut().is_body_empty()
+}
+
+/// oxigress patch: the smallest rest of a response body worth splicing: below it a read and a
+/// write copy less than the pipe's two system calls cost.
+const SPLICE_MIN_BODY: usize = 16 * 1024;
+
+/// oxigress patch: whether this exchange's response body could be spliced at all: an HTTP/1
+/// client on a plain TCP connection, and no downstream module that would filter the body.
+fn splice_may_apply(session: &mut Session) -> bool {
+    cfg!(target_os = "linux")
+        && session.downstream_modules_ctx.is_empty()
+        && match &mut *session.downstream_session {
+            HttpSession::H1(server) => server.is_plain_tcp(),
+            _ => false,
+        }
+}
+
+/// oxigress patch: how much of the upstream's response body can be spliced, when enough.
+fn body_to_splice(client_session: &mut HttpSessionV1) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    return client_session
+        .body_left_to_splice()
+        .filter(|left| *left >= SPLICE_MIN_BODY);
+    #[cfg(not(target_os = "linux"))]
+    return None;
+}
+
+/// oxigress patch: moves the rest of the upstream's response body to the client with `splice(2)`
+/// ([`pingora_core::protocols::http::v1::server::HttpSession::splice_body_from`]) when both ends
+/// allow it; otherwise nothing happens and the body is read and written as usual.
+async fn splice_response_body(
+    session: &mut Session,
+    client_session: &mut HttpSessionV1,
+) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if let HttpSession::H1(server) = &mut *session.downstream_session {
+        use pingora_core::protocols::l4::splice::SpliceSide;
+        return match server.splice_body_from(client_session, SPLICE_MIN_BODY).await {
+            Ok(moved) => {
+                if let Some(moved) = moved {
+                    debug!("spliced {moved} bytes of response body");
+                }
+                Ok(())
+            }
+            Err((SpliceSide::Source, e)) => Err(e.into_up()),
+            Err((SpliceSide::Destination, e)) => Err(e.into_down()),
+        };
+    }
+    Ok(())
 }
 
 /// oxigress patch: adds a task read from the upstream to `tasks` as the upstream half of

@@ -489,6 +489,16 @@ pub trait ProxyHttp {
         Ok(())
     }
 
+    /// oxigress patch: whether this response's body may bypass [Self::response_body_filter()] and
+    /// [Self::upstream_response_body_filter()], asked after [Self::response_filter()] ran. When
+    /// it may, and the body is a `Content-Length` body between plain TCP connections, the proxy
+    /// moves it from the upstream socket to the downstream one with `splice(2)` without reading
+    /// it; the body filters are then not called for it at all (not even with its end). By
+    /// default `false`.
+    fn response_body_may_bypass_filters(&self, _session: &Session, _ctx: &Self::CTX) -> bool {
+        false
+    }
+
     /// Similar to [Self::response_filter()] but for response body chunks
     fn response_body_filter(
         &self,

@@ -21,7 +21,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pingora::protocols::raw_connect::ProxyDigest;
 use pingora::protocols::{
-    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, Stream, TimingDigest,
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, SpliceSocket, Ssl, Stream,
+    TimingDigest,
     UniqueID, UniqueIDType, ALPN,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -382,6 +383,16 @@ impl GetSocketDigest for DeadlineStream {
 
     fn set_socket_digest(&mut self, digest: SocketDigest) {
         self.inner.set_socket_digest(digest);
+    }
+}
+
+/// Between heads the stream only forwards, so a body may be spliced straight into the socket under it.
+impl SpliceSocket for DeadlineStream {
+    fn splice_stream(&mut self) -> Option<&mut pingora::protocols::l4::stream::Stream> {
+        match self.phase {
+            Phase::Forward => self.inner.splice_stream(),
+            _ => None,
+        }
     }
 }
 

@@ -59,6 +59,9 @@ pub struct ProxyMetrics {
     pub latency: LatencyHistogram,
     /// Requests that failed talking to the upstream.
     pub upstream_errors: Counter,
+    /// Response body bytes moved from the upstream's connection to the client's without being read
+    /// (`splice(2)`).
+    pub spliced_response_bytes: Counter,
     /// Snapshots applied.
     pub snapshots_applied: Counter,
     /// Counters of requests that matched no route.
@@ -89,16 +92,32 @@ impl ProxyMetrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = LatencyHistogram::default();
         let upstream_errors = Counter::default();
+        let spliced_response_bytes = Counter::default();
         let snapshots_applied = Counter::default();
         registry.register("oxigress_requests", "Requests by route and status class", requests.clone());
         registry.register("oxigress_request_duration_seconds", "Request duration", latency.clone());
         registry.register("oxigress_upstream_errors", "Requests that failed talking to the upstream", upstream_errors.clone());
+        registry.register(
+            "oxigress_spliced_response_bytes",
+            "Response body bytes moved from the upstream's connection to the client's without being read (splice)",
+            spliced_response_bytes.clone(),
+        );
         registry.register("oxigress_snapshots_applied", "Configuration snapshots the proxy swapped in", snapshots_applied.clone());
         let plugin_decisions = Family::<PluginLabels, Counter>::default();
         registry.register("oxigress_plugin_decisions", "Plugin decisions by plugin", plugin_decisions.clone());
         let unrouted = RouteMetrics::new(&requests, "");
         let ai = AiMetrics::register(registry);
-        Self { requests, latency, upstream_errors, snapshots_applied, unrouted, plugin_decisions, ai, labelled: Arc::default() }
+        Self {
+            requests,
+            latency,
+            upstream_errors,
+            spliced_response_bytes,
+            snapshots_applied,
+            unrouted,
+            plugin_decisions,
+            ai,
+            labelled: Arc::default(),
+        }
     }
 
     /// Removes the series of every route and plugin `snapshot` (the one just applied) no longer has, and

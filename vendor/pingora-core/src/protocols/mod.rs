@@ -61,6 +61,15 @@ pub trait Shutdown {
     fn cork_until_close(&mut self) {}
 }
 
+/// oxigress patch: the plain TCP stream a stream is or wraps, for moving a body from socket to
+/// socket with `splice(2)` (see `l4::splice`). By default none: TLS, unix sockets and test streams
+/// take the ordinary path.
+pub trait SpliceSocket {
+    fn splice_stream(&mut self) -> Option<&mut l4::stream::Stream> {
+        None
+    }
+}
+
 /// Define how a given session/connection identifies itself.
 pub trait UniqueID {
     /// The ID returned should be unique among all existing connections of the same type.
@@ -114,6 +123,7 @@ pub trait IO:
     AsyncRead
     + AsyncWrite
     + Shutdown
+    + SpliceSocket
     + UniqueID
     + Ssl
     + GetTimingDigest
@@ -135,6 +145,7 @@ impl<
         T: AsyncRead
             + AsyncWrite
             + Shutdown
+            + SpliceSocket
             + UniqueID
             + Ssl
             + GetTimingDigest
@@ -192,6 +203,7 @@ mod ext_io_impl {
     }
 
     impl Peek for Mock {}
+    impl SpliceSocket for Mock {}
 
     use std::io::Cursor;
 
@@ -221,6 +233,7 @@ mod ext_io_impl {
         }
     }
     impl<T> Peek for Cursor<T> {}
+    impl<T> SpliceSocket for Cursor<T> {}
 
     use tokio::io::DuplexStream;
 
@@ -251,6 +264,7 @@ mod ext_io_impl {
     }
 
     impl Peek for DuplexStream {}
+    impl SpliceSocket for DuplexStream {}
 }
 
 #[cfg(unix)]
@@ -291,6 +305,7 @@ pub mod ext_test {
     }
 
     impl Peek for tokio::net::UnixStream {}
+    impl super::SpliceSocket for tokio::net::UnixStream {}
 }
 
 #[cfg(unix)]

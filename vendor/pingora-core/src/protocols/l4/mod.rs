@@ -17,6 +17,9 @@
 pub mod ext;
 pub mod listener;
 pub mod socket;
+// oxigress patch
+#[cfg(target_os = "linux")]
+pub mod splice;
 pub mod stream;
 pub mod virt;
 pub mod write_buffer;

@@ -596,6 +596,31 @@ impl Stream {
         self.stream.as_mut().expect("stream should always be set")
     }
 
+    #[cfg(target_os = "linux")]
+    /// oxigress patch: whether bytes can be spliced from or into this stream
+    /// ([`super::splice::splice_exact`]): a TCP socket with nothing rewound, nothing in the read
+    /// buffer and nothing waiting in the write buffer (flush first).
+    pub fn splice_ready(&self) -> bool {
+        if !self.rewind_read_buf.is_empty() || !self.stream().writer().buffer().is_empty() {
+            return false;
+        }
+        if let BufferedStream::BufferedRead(reader) = self.stream() {
+            if !reader.buffer().is_empty() {
+                return false;
+            }
+        }
+        self.splice_tcp().is_some()
+    }
+
+    #[cfg(target_os = "linux")]
+    /// oxigress patch: the TCP socket under this stream, if it is one.
+    pub(super) fn splice_tcp(&self) -> Option<&TcpStream> {
+        match &self.stream().get_ref().stream {
+            RawStream::Tcp(tcp) => Some(tcp),
+            _ => None,
+        }
+    }
+
     /// oxigress patch: account the time reads wait for data (`get_read_pending_time`); off by
     /// default, when that time reads as zero.
     pub fn set_track_read_pending_time(&mut self, track: bool) {
@@ -801,6 +826,17 @@ impl UniqueID for Stream {
 }
 
 impl Ssl for Stream {}
+
+// oxigress patch: a TCP stream is its own splice socket
+impl crate::protocols::SpliceSocket for Stream {
+    fn splice_stream(&mut self) -> Option<&mut Stream> {
+        #[cfg(target_os = "linux")]
+        if self.splice_tcp().is_some() {
+            return Some(self);
+        }
+        None
+    }
+}
 
 #[async_trait]
 impl Peek for Stream {

@@ -94,6 +94,8 @@ impl GetSocketDigest for DummyIO {
 }
 
 impl Peek for DummyIO {}
+// oxigress patch
+impl crate::protocols::SpliceSocket for DummyIO {}
 
 #[async_trait]
 impl crate::protocols::Shutdown for DummyIO {

@@ -409,6 +409,25 @@ impl BodyReader {
         self.body_state == PS::Complete(0)
     }
 
+    /// oxigress patch: how many bytes of a `Content-Length` body are still on the stream when
+    /// every byte read so far was handed out (none wait here): what can be spliced past this
+    /// reader instead of read ([`Self::body_spliced`]).
+    pub fn remaining_unbuffered(&self) -> Option<usize> {
+        match self.body_state {
+            PS::Partial(_, remaining) if self.rewind_buf_len == 0 => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// oxigress patch: the last `len` bytes of a `Content-Length` body were moved past this reader
+    /// (spliced): the body is complete.
+    pub fn body_spliced(&mut self, len: usize) {
+        if let PS::Partial(read, remaining) = self.body_state {
+            debug_assert_eq!(len, remaining, "a splice moves the rest of the body");
+            self.body_state = PS::Complete(read + len);
+        }
+    }
+
     fn finish_body_buf(&mut self, end_of_body: usize, total_read: usize) {
         let body_buf_mut = self.body_buf.as_mut().expect("must have read body buf");
         // remove unused buffer
@@ -1415,6 +1434,22 @@ impl BodyWriter {
 
     pub fn is_close_delimited(&self) -> bool {
         matches!(self.body_mode, BM::UntilClose(_))
+    }
+
+    /// oxigress patch: how much of a `Content-Length` body is still to be written.
+    pub fn content_length_left(&self) -> Option<usize> {
+        match self.body_mode {
+            BM::ContentLength(total, written) if written < total => Some(total - written),
+            _ => None,
+        }
+    }
+
+    /// oxigress patch: `len` bytes of a `Content-Length` body were written past this writer
+    /// (spliced into the stream).
+    pub fn body_spliced(&mut self, len: usize) {
+        if let BM::ContentLength(total, written) = self.body_mode {
+            self.body_mode = BM::ContentLength(total, written + len);
+        }
     }
 
     // oxigress patch: over any `Buf` (see `write_body_data`)

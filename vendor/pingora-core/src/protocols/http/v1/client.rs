@@ -658,6 +658,28 @@ impl HttpSession {
         self.bytes_sent
     }
 
+    /// oxigress patch: how much of a `Content-Length` response body is still on the connection,
+    /// none of it read yet, when the connection is a plain TCP socket with nothing buffered: what
+    /// [`super::server::HttpSession::splice_body_from`] can move to the client without reading it.
+    #[cfg(target_os = "linux")]
+    pub fn body_left_to_splice(&mut self) -> Option<usize> {
+        let left = self.body_reader.remaining_unbuffered()?;
+        let stream = self.underlying_stream.splice_stream()?;
+        stream.splice_ready().then_some(left)
+    }
+
+    /// oxigress patch: the plain TCP stream under this session (see [`Self::body_left_to_splice`]).
+    #[cfg(target_os = "linux")]
+    pub(super) fn splice_stream(&mut self) -> Option<&mut crate::protocols::l4::stream::Stream> {
+        self.underlying_stream.splice_stream()
+    }
+
+    /// oxigress patch: the last `len` bytes of the response body were spliced to the client.
+    pub(super) fn body_spliced(&mut self, len: usize) {
+        self.body_reader.body_spliced(len);
+        self.body_recv = self.body_recv.saturating_add(len);
+    }
+
     /// Whether there is no more body to read.
     pub fn is_body_done(&mut self) -> bool {
         self.init_body_reader();

@@ -145,4 +145,5 @@ pub(crate) mod test_util {
         }
     }
     impl Peek for FlushTrackingMock {}
+    impl crate::protocols::SpliceSocket for FlushTrackingMock {}
 }

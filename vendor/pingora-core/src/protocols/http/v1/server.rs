@@ -98,6 +98,8 @@ pub struct HttpSession {
     body_write_pieces: Vec<Bytes>,
     /// Track how many application (not on the wire) body bytes already sent
     body_bytes_sent: usize,
+    /// oxigress patch: how many of `body_bytes_sent` were spliced (`splice_body_from`)
+    body_bytes_spliced: usize,
     /// Track how many application (not on the wire) body bytes already read
     body_bytes_read: usize,
     /// Whether to update headers like connection, Date
@@ -200,6 +202,7 @@ impl HttpSession {
             write_timeout: None,
             total_drain_timeout: None,
             body_bytes_sent: 0,
+            body_bytes_spliced: 0,
             body_bytes_read: 0,
             retry_buffer: None,
             upgraded: false,
@@ -1223,9 +1226,73 @@ impl HttpSession {
         }
     }
 
+    /// oxigress patch: moves the rest of `upstream`'s response body to this connection with
+    /// `splice(2)` (`l4::splice`): the bytes pass from socket to socket without being read into the
+    /// process and written out again. Only when both connections are plain TCP with nothing
+    /// buffered, the upstream body is a `Content-Length` body of at least `min_len` bytes not yet
+    /// read, and this answer's `Content-Length` body has exactly that much left (what was written
+    /// of it is flushed first). Returns how many bytes moved, `None` when it does not apply (then
+    /// nothing changed but a flush). On an error the side it happened on is named; neither
+    /// connection can be reused then.
+    #[cfg(target_os = "linux")]
+    pub async fn splice_body_from(
+        &mut self,
+        upstream: &mut super::client::HttpSession,
+        min_len: usize,
+    ) -> std::result::Result<Option<usize>, (crate::protocols::l4::splice::SpliceSide, Box<Error>)>
+    {
+        use crate::protocols::l4::splice::{splice_exact, SpliceSide};
+        let Some(len) = upstream.body_left_to_splice() else {
+            return Ok(None);
+        };
+        if len < min_len
+            || self.upgraded
+            || self.body_writer.content_length_left() != Some(len)
+            || self.body_write_pending.is_some()
+            || !self.body_write_pieces.is_empty()
+        {
+            return Ok(None);
+        }
+        self.underlying_stream
+            .flush()
+            .await
+            .or_err(WriteError, "flushing before a splice")
+            .map_err(|e| (SpliceSide::Destination, e))?;
+        if !self
+            .underlying_stream
+            .splice_stream()
+            .is_some_and(|s| s.splice_ready())
+        {
+            return Ok(None);
+        }
+        self.cork_if_body_completed_by(len);
+        let read_timeout = upstream.read_timeout;
+        let (Some(src), Some(dst)) = (upstream.splice_stream(), self.underlying_stream.splice_stream())
+        else {
+            return Ok(None);
+        };
+        splice_exact(src, dst, len, read_timeout, self.write_timeout).await?;
+        upstream.body_spliced(len);
+        self.body_writer.body_spliced(len);
+        self.body_bytes_sent += len;
+        self.body_bytes_spliced += len;
+        Ok(Some(len))
+    }
+
+    /// oxigress patch: whether this connection is a plain TCP socket (not TLS, not a unix socket).
+    pub fn is_plain_tcp(&mut self) -> bool {
+        self.underlying_stream.splice_stream().is_some()
+    }
+
     /// Return how many response body bytes (application, not wire) already sent downstream
     pub fn body_bytes_sent(&self) -> usize {
         self.body_bytes_sent
+    }
+
+    /// oxigress patch: how many of the response body bytes sent were spliced from the upstream's
+    /// connection ([`Self::splice_body_from`]) instead of written from memory.
+    pub fn body_bytes_spliced(&self) -> usize {
+        self.body_bytes_spliced
     }
 
     /// Return how many request body bytes (application, not wire) already read from downstream

@@ -219,3 +219,5 @@ impl SslDigest {
 
 // TODO: implement Peek if needed
 impl<T> Peek for SslStream<T> {}
+// oxigress patch: TLS records are not spliced
+impl<T> crate::protocols::SpliceSocket for SslStream<T> {}

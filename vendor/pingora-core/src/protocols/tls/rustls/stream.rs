@@ -429,3 +429,5 @@ impl SslDigest {
 }
 
 impl<S> Peek for TlsStream<S> {}
+// oxigress patch
+impl<S> crate::protocols::SpliceSocket for TlsStream<S> {}

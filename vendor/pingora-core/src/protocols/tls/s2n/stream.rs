@@ -323,6 +323,8 @@ impl SslDigest {
 }
 
 impl<S: AsyncRead + AsyncWrite + std::marker::Unpin> Peek for TlsStream<S> {}
+// oxigress patch
+impl<S> crate::protocols::SpliceSocket for TlsStream<S> {}
 
 #[async_trait]
 impl<S: Shutdown + AsyncRead + AsyncWrite + std::marker::Unpin + Send> Shutdown for TlsStream<S> {
