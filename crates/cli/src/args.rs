@@ -163,6 +163,11 @@ pub struct ListenArgs {
     /// connection on the thread that accepted it (the default: faster per core).
     #[arg(long)]
     pub work_stealing: bool,
+    /// Read and write every response body. By default a large body no plugin or compression touches is
+    /// passed from the upstream's connection to the client's with `splice(2)` on plain HTTP/1, never
+    /// entering the gateway; this turns that off.
+    #[arg(long)]
+    pub no_splice: bool,
 }
 
 /// `oxigress controller`.

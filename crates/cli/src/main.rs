@@ -65,6 +65,7 @@ fn listen(args: &ListenArgs) -> GatewayConfig {
         header_timeout: Duration::from_secs(args.header_timeout),
         threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         work_stealing: args.work_stealing,
+        splice: !args.no_splice,
     }
 }
 

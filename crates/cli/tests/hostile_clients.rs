@@ -417,5 +417,6 @@ fn one_second_header_timeout(https: bool) -> oxigress_proxy::GatewayConfig {
         header_timeout: Duration::from_secs(1),
         threads: 1,
         work_stealing: false,
+        splice: true,
     }
 }

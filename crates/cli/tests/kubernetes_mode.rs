@@ -59,7 +59,7 @@ fn gateway(name: &str, controller: SocketAddr) -> GatewayProcess {
     let any = Some(local(0));
     GatewayProcess::start(GatewayProcessConfig {
         stream,
-        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 16, header_timeout: Duration::from_secs(60), threads: 1, work_stealing: false },
+        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 16, header_timeout: Duration::from_secs(60), threads: 1, work_stealing: false, splice: true },
     })
     .unwrap()
 }
@@ -208,7 +208,7 @@ async fn a_gateway_with_the_wrong_token_gets_nothing() {
     let any = Some(local(0));
     let gw = GatewayProcess::start(GatewayProcessConfig {
         stream,
-        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 4, header_timeout: Duration::from_secs(60), threads: 1, work_stealing: false },
+        listen: GatewayConfig { http: any, https: None, admin: any, upstream_pool_size: 4, header_timeout: Duration::from_secs(60), threads: 1, work_stealing: false, splice: true },
     })
     .unwrap();
     let mut link = gw.link();

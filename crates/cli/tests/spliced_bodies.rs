@@ -2,7 +2,9 @@
 //! with `splice(2)`, without being read into the gateway (vendor/pingora-core `l4/splice.rs`, issue 8).
 //! End to end: the bytes arrive unchanged whatever their size and however the upstream writes them,
 //! the upstream connection is reused after a spliced body, a body the upstream cuts short ends the
-//! client's answer instead of hanging it, and a body compression must see is still read and gzipped.
+//! client's answer instead of hanging it, a body compression must see is still read and gzipped, and a
+//! plugin that acts on requests alone (request-block) leaves its route's bodies to the splice. With
+//! `--no-splice` (`GatewayConfig::splice` off) every body is read and written.
 //! `oxigress_spliced_response_bytes` tells which way a body went. The backend is scripted, in-process,
 //! on an ephemeral port.
 
@@ -186,4 +188,49 @@ async fn a_body_compression_must_see_is_read_and_gzipped() {
     let r = get_with(http, "app.example.com", &format!("/bytes/{n}"), &[]).await;
     assert_eq!(r.body.len(), n);
     assert!(spliced_bytes(admin).await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_acts_on_requests_alone_leaves_bodies_to_the_splice() {
+    let backend = ScriptedBackend::start().await;
+    let block = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: block, namespace: higress-system}\n\
+spec:\n  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0\n  defaultConfig:\n    block_urls: [/bytes/7]\n";
+    let (_dir, gw) = higress_instance(&[
+        ("svc.yaml", service_ports("app", &[backend.port])),
+        ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
+        ("block.yaml", block.to_string()),
+    ]);
+    let (http, admin) = (gw.http_addr().unwrap(), gw.admin_addr().unwrap());
+    let blocked = get_with(http, "app.example.com", "/bytes/7", &[]).await;
+    assert_eq!(blocked.status, 403, "the plugin is on the route");
+    let r = get_with(http, "app.example.com", "/bytes/300000", &[]).await;
+    assert_eq!((r.status, r.body.len()), (200, 300_000));
+    assert!(r.body.as_bytes() == pattern(300_000), "the body arrives unchanged");
+    assert!(spliced_bytes(admin).await > 200_000, "the body was spliced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_splicing_off_every_body_is_read_and_written() {
+    let backend = ScriptedBackend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "class.yaml", &ingress_class("higress"));
+    write(dir.path(), "svc.yaml", &service_ports("app", &[backend.port]));
+    write(dir.path(), "ing.yaml", &annotated_ingress("app", "app.example.com", "app", &[]));
+    let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listen = oxigress_proxy::GatewayConfig {
+        http: any,
+        https: None,
+        admin: any,
+        upstream_pool_size: 4,
+        header_timeout: std::time::Duration::from_secs(60),
+        threads: 1,
+        work_stealing: false,
+        splice: false,
+    };
+    let gw = instance_listening(dir.path(), "higress-gateway", "higress", listen);
+    let (http, admin) = (gw.http_addr().unwrap(), gw.admin_addr().unwrap());
+    let r = get_with(http, "app.example.com", "/bytes/1000000", &[]).await;
+    assert_eq!((r.status, r.body.len()), (200, 1_000_000));
+    assert!(r.body.as_bytes() == pattern(1_000_000), "the body arrives unchanged");
+    assert_eq!(spliced_bytes(admin).await, 0, "nothing was spliced");
 }

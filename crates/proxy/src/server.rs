@@ -54,6 +54,9 @@ pub struct GatewayConfig {
     pub threads: usize,
     /// One work-stealing runtime for all data-plane threads instead of one runtime per thread.
     pub work_stealing: bool,
+    /// Large response bodies no plugin or compression touches go from the upstream's connection to the
+    /// client's with `splice(2)` on plain HTTP/1 (see [`crate::GatewayProxy`]).
+    pub splice: bool,
 }
 
 /// Why an instance could not start.
@@ -162,7 +165,7 @@ impl Gateway {
 
         let http_addr = config.http.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = http_addr {
-            let mut proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), false));
+            let mut proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), false, config.splice));
             let mut options = HttpServerOptions::default();
             options.h2c = true;
             proxy.server_options = Some(options);
@@ -180,7 +183,7 @@ impl Gateway {
 
         let https_addr = config.https.map(|addr| bind(addr, &fds)).transpose()?;
         if let Some(addr) = https_addr {
-            let proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), true));
+            let proxy = pingora::proxy::http_proxy(&server_conf, GatewayProxy::new(state.clone(), true, config.splice));
             let proxy = LiveH2::new(proxy, state.clone());
             // TLS is done by HeaderDeadline (so the handshake has a deadline): a plain TCP listener.
             let tls = TlsHandshake::new(Box::new(CertificateSelector::new(state.clone())), DEFAULT_CIPHERS)

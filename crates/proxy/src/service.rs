@@ -40,12 +40,14 @@ const X_REAL_IP_NAME: http::HeaderName = http::HeaderName::from_static("x-real-i
 pub struct GatewayProxy {
     state: Arc<ProxyState>,
     https: bool,
+    splice: bool,
 }
 
 impl GatewayProxy {
-    /// A proxy for `state`; `https` says whether the listener terminates TLS.
-    pub fn new(state: Arc<ProxyState>, https: bool) -> Self {
-        Self { state, https }
+    /// A proxy for `state`; `https` says whether the listener terminates TLS; `splice` whether a large
+    /// response body nothing has to see may pass from the upstream's socket to the client's unread.
+    pub fn new(state: Arc<ProxyState>, https: bool, splice: bool) -> Self {
+        Self { state, https, splice }
     }
 }
 
@@ -604,11 +606,13 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
-    /// Only a body no plugin, replacement, rewrite or compression touches: such a body may go from the
-    /// upstream's socket to the client's without being read (`splice(2)`).
+    /// Only a body no plugin exchange, replacement, rewrite or compression touches (plugins that act on
+    /// the request alone, such as request-block or key-auth, have no exchange): such a body may go from
+    /// the upstream's socket to the client's without being read (`splice(2)`).
     fn response_body_may_bypass_filters(&self, _session: &Session, ctx: &RequestCtx) -> bool {
-        ctx.body_streams.is_empty()
-            && ctx.exchanges.is_empty()
+        self.splice
+            && ctx.body_streams.is_empty()
+            && ctx.exchanges.iter().all(Option::is_none)
             && ctx.replacement_body.is_none()
             && !ctx.body_replaced
             && ctx.response_body.is_none()

@@ -276,8 +276,9 @@ where
         let mut range_body_filter = RangeBodyFilter::new();
         let mut watch_downstream = true;
         // A large `Content-Length` body may go from socket to socket (`splice_response_body`): its
-        // reads stop once the head and the bytes read with it are in hand.
-        let mut may_splice = splice_may_apply(session);
+        // reads stop once the head and the bytes read with it are in hand. The body is looked at
+        // first: most are small, and then nothing else is asked.
+        let mut may_splice = true;
         loop {
             let first = tokio::select! {
                 biased;
@@ -300,7 +301,9 @@ where
             // head would be another head, whose read is not safe to abandon half way.
             while !upstream_done
                 && !ends_with_informational_head(&tasks)
-                && !(may_splice && body_to_splice(client_session).is_some())
+                && !(may_splice
+                    && body_to_splice(client_session).is_some()
+                    && splice_may_apply(session))
             {
                 match tokio::task::unconstrained(client_session.read_response_task()).now_or_never() {
                     Some(res) => {
@@ -335,7 +338,8 @@ where
             if may_splice && body_to_splice(client_session).is_some() {
                 // Asked once, after the head went through the response filters.
                 may_splice = false;
-                if matches!(range_body_filter.range, RangeType::None)
+                if splice_may_apply(session)
+                    && matches!(range_body_filter.range, RangeType::None)
                     && !session.upstream_compression.is_enabled()
                     && self.inner.response_body_may_bypass_filters(session, ctx)
                 {

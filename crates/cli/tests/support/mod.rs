@@ -48,7 +48,7 @@ pub fn higress_instance(files: &[(&str, String)]) -> (tempfile::TempDir, Instanc
 pub fn instance_with(dir: &Path, name: &str, class: &str, https: bool) -> Instance {
     let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     let https = if https { any } else { None };
-    let listen = GatewayConfig { http: any, https, admin: any, upstream_pool_size: 64, header_timeout: Duration::from_secs(60), threads: 1, work_stealing: false };
+    let listen = GatewayConfig { http: any, https, admin: any, upstream_pool_size: 64, header_timeout: Duration::from_secs(60), threads: 1, work_stealing: false, splice: true };
     instance_listening(dir, name, class, listen)
 }
 

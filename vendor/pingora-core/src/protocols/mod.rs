@@ -65,6 +65,7 @@ pub trait Shutdown {
 /// socket with `splice(2)` (see `l4::splice`). By default none: TLS, unix sockets and test streams
 /// take the ordinary path.
 pub trait SpliceSocket {
+    /// The plain TCP stream under this one, if bytes may be spliced into or out of it directly.
     fn splice_stream(&mut self) -> Option<&mut l4::stream::Stream> {
         None
     }
