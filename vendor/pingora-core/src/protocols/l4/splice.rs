@@ -108,11 +108,11 @@ impl SplicePipe {
         Ok(n)
     }
 
-    /// Moves what the pipe holds into the socket `to`, as much as it takes; `more` tells TCP more
-    /// is coming (`SPLICE_F_MORE`, as `MSG_MORE`), so that it need not send a part-filled segment.
-    fn drain_into(&mut self, to: RawFd, more: bool) -> io::Result<usize> {
-        let flags = if more { libc::SPLICE_F_MORE } else { 0 };
-        let n = splice(self.read.as_raw_fd(), to, self.held, flags)?;
+    /// Moves what the pipe holds into the socket `to`, as much as it takes. Without
+    /// `SPLICE_F_MORE`: TCP would hold a part-filled segment back for the next piece, which an
+    /// upstream that pauses delays.
+    fn drain_into(&mut self, to: RawFd) -> io::Result<usize> {
+        let n = splice(self.read.as_raw_fd(), to, self.held, 0)?;
         self.held -= n;
         Ok(n)
     }
@@ -186,11 +186,10 @@ pub async fn splice_exact(
             }
             left -= n;
         } else {
-            let more = left > 0;
             let n = side(
                 SpliceSide::Destination,
                 wait_io(to, Interest::WRITABLE, write_timeout, WriteTimedout, WriteError, || {
-                    pipe.drain_into(to.as_raw_fd(), more)
+                    pipe.drain_into(to.as_raw_fd())
                 })
                 .await,
             )?;
