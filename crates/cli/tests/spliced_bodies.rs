@@ -14,56 +14,23 @@ mod support;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use support::backend::*;
-use support::raw::{read_head, read_request, read_response};
+use support::raw::{read_head, read_request, read_response, ScriptedListener};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// The body of `n` bytes the backend sends: a pattern that shows a byte out of place.
 fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'a' + (i * 7 % 26) as u8).collect()
 }
 
-/// A backend answering by path:
+/// The backend's script, by path:
 /// - `/bytes/N`: `N` bytes of [`pattern`] with a `Content-Length`, written in pieces of 10,000 with a
 ///   yield between them (so a splice waits for the upstream now and then);
 /// - `/cut/N`: claims `N` bytes, sends half of them and closes the connection.
-///
-/// It counts the connections it accepted.
-struct ScriptedBackend {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ScriptedBackend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl ScriptedBackend {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let accepted = connections.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                accepted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let _ = serve(stream).await;
-                });
-            }
-        });
-        Self { port, connections, task }
-    }
-}
-
 async fn serve(stream: TcpStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
@@ -85,7 +52,7 @@ async fn serve(stream: TcpStream) -> std::io::Result<()> {
     }
 }
 
-fn gateway(backend: &ScriptedBackend, config: Option<&str>) -> (tempfile::TempDir, oxigress_cli::standalone::Instance) {
+fn gateway(backend: &ScriptedListener, config: Option<&str>) -> (tempfile::TempDir, oxigress_cli::standalone::Instance) {
     let mut files = vec![
         ("svc.yaml", service_ports("app", &[backend.port])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
@@ -110,7 +77,7 @@ async fn spliced_bytes(admin: SocketAddr) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_bodies_arrive_unchanged_and_the_upstream_connection_is_reused() {
-    let backend = ScriptedBackend::start().await;
+    let backend = ScriptedListener::start(serve).await;
     let (_dir, gw) = gateway(&backend, None);
     let (http, admin) = (gw.http_addr().unwrap(), gw.admin_addr().unwrap());
     assert_eq!(spliced_bytes(admin).await, 0);
@@ -134,7 +101,7 @@ async fn large_bodies_arrive_unchanged_and_the_upstream_connection_is_reused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_the_upstream_cuts_short_ends_the_answer() {
-    let backend = ScriptedBackend::start().await;
+    let backend = ScriptedListener::start(serve).await;
     let (_dir, gw) = gateway(&backend, None);
     let http = gw.http_addr().unwrap();
     for _ in 0..2 {
@@ -155,7 +122,7 @@ async fn a_body_the_upstream_cuts_short_ends_the_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_compression_must_see_is_read_and_gzipped() {
-    let backend = ScriptedBackend::start().await;
+    let backend = ScriptedListener::start(serve).await;
     let (_dir, gw) = gateway(&backend, Some("gzip:\n  minContentLength: 100\n"));
     let (http, admin) = (gw.http_addr().unwrap(), gw.admin_addr().unwrap());
     let n = 300_000;
@@ -192,7 +159,7 @@ async fn a_body_compression_must_see_is_read_and_gzipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_that_acts_on_requests_alone_leaves_bodies_to_the_splice() {
-    let backend = ScriptedBackend::start().await;
+    let backend = ScriptedListener::start(serve).await;
     let block = "apiVersion: extensions.higress.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: block, namespace: higress-system}\n\
 spec:\n  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request-block:1.0.0\n  defaultConfig:\n    block_urls: [/bytes/7]\n";
     let (_dir, gw) = higress_instance(&[
@@ -211,7 +178,7 @@ spec:\n  url: oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/request
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_splicing_off_every_body_is_read_and_written() {
-    let backend = ScriptedBackend::start().await;
+    let backend = ScriptedListener::start(serve).await;
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "class.yaml", &ingress_class("higress"));
     write(dir.path(), "svc.yaml", &service_ports("app", &[backend.port]));

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use support::backend::*;
 use oxigress_cli::standalone::Instance;
-use support::raw::{read_request, read_response};
+use support::raw::{read_request, read_response, ScriptedListener};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// A backend answering by path:
 /// - `/hang`: never answers; counts the requests that arrived and the connections the gateway closed
@@ -29,9 +29,8 @@ use tokio::net::{TcpListener, TcpStream};
 /// - `/until-close`: an HTTP/1.0 answer without a length, ended by closing the connection;
 /// - anything else: `200` with the request body (or `ok` without one).
 struct ScriptedBackend {
-    port: u16,
+    listener: ScriptedListener,
     hangs: Arc<Hangs>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 /// What `/hang` saw.
@@ -41,27 +40,12 @@ struct Hangs {
     hung_up_on: AtomicUsize,
 }
 
-impl Drop for ScriptedBackend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 impl ScriptedBackend {
     async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
         let hangs = Arc::new(Hangs::default());
         let seen = hangs.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, seen).await;
-                });
-            }
-        });
-        Self { port, hangs, task }
+        let listener = ScriptedListener::start(move |stream| serve(stream, seen.clone())).await;
+        Self { listener, hangs }
     }
 }
 
@@ -107,7 +91,7 @@ async fn serve(stream: TcpStream, hangs: Arc<Hangs>) -> std::io::Result<()> {
 
 fn gateway(backend: &ScriptedBackend) -> (tempfile::TempDir, Instance, SocketAddr) {
     let (dir, gw) = higress_instance(&[
-        ("svc.yaml", service_ports("app", &[backend.port])),
+        ("svc.yaml", service_ports("app", &[backend.listener.port])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
     ]);
     let http = gw.http_addr().unwrap();

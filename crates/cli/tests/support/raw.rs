@@ -10,6 +10,44 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+/// A scripted backend: accepts connections on an ephemeral 127.0.0.1 port and serves each with the
+/// script on its own task; counts the connections; stops when dropped.
+pub struct ScriptedListener {
+    pub port: u16,
+    /// Connections accepted so far.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ScriptedListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ScriptedListener {
+    pub async fn start<F, Fut>(script: F) -> Self
+    where
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = connections.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let served = script(stream);
+                tokio::spawn(async move {
+                    let _ = served.await;
+                });
+            }
+        });
+        Self { port, connections, task }
+    }
+}
+
 /// A backend answering, on keep-alive connections:
 /// - `/slow`: 200 `slow` after `slow_for`;
 /// - `/stream`: 200, chunked: `chunks` chunks `chunk-<i>\n`, 100 ms apart, the first at once and the
