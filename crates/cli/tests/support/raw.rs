@@ -3,6 +3,7 @@
 //! status and every connection error can be counted.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use tokio::sync::Semaphore;
 pub struct ScriptedListener {
     pub port: u16,
     /// Connections accepted so far.
-    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    pub connections: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -33,11 +34,11 @@ impl ScriptedListener {
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
         let accepted = connections.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let served = script(stream);
                 tokio::spawn(async move {
                     let _ = served.await;

@@ -158,7 +158,7 @@ pub async fn splice_exact(
         SpliceSide::Source,
         take_pipe().or_err(InternalError, "creating a pipe to splice through"),
     )?;
-    let (Some(from), Some(to)) = (src.splice_tcp(), dst.splice_tcp()) else {
+    let (Some(from), Some(to)) = (src.tcp(), dst.tcp()) else {
         return Err((
             SpliceSide::Source,
             Error::explain(InternalError, "splice between streams that are not plain TCP"),

@@ -575,20 +575,35 @@ impl Stream {
     /// A read through `AsyncRead` layers (this stream, its buffers, the raw wrapper, tokio's
     /// registration) inside `now_or_never` cost about 340 instructions for the same answer.
     pub(crate) fn probe_idle(&self) -> IdleProbe {
-        if !self.rewind_read_buf.is_empty() {
+        if !self.nothing_buffered_to_read() {
             return IdleProbe::Unknown;
         }
-        if let BufferedStream::BufferedRead(reader) = self.stream() {
-            if !reader.buffer().is_empty() {
-                return IdleProbe::Unknown;
-            }
-        }
-        match &self.stream().get_ref().stream {
-            RawStream::Tcp(tcp) => match tcp.try_read(&mut [0; 1]) {
+        match self.tcp() {
+            Some(tcp) => match tcp.try_read(&mut [0; 1]) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => IdleProbe::Idle,
                 read => IdleProbe::Read(read),
             },
-            _ => IdleProbe::Unknown,
+            None => IdleProbe::Unknown,
+        }
+    }
+
+    /// oxigress patch: whether a read would go to the socket: nothing rewound, nothing in the read
+    /// buffer.
+    fn nothing_buffered_to_read(&self) -> bool {
+        if !self.rewind_read_buf.is_empty() {
+            return false;
+        }
+        match self.stream() {
+            BufferedStream::BufferedRead(reader) => reader.buffer().is_empty(),
+            BufferedStream::UnbufferedRead(_) => true,
+        }
+    }
+
+    /// oxigress patch: the TCP socket under this stream, if it is one.
+    pub(super) fn tcp(&self) -> Option<&TcpStream> {
+        match &self.stream().get_ref().stream {
+            RawStream::Tcp(tcp) => Some(tcp),
+            _ => None,
         }
     }
 
@@ -601,24 +616,9 @@ impl Stream {
     /// ([`super::splice::splice_exact`]): a TCP socket with nothing rewound, nothing in the read
     /// buffer and nothing waiting in the write buffer (flush first).
     pub fn splice_ready(&self) -> bool {
-        if !self.rewind_read_buf.is_empty() || !self.stream().writer().buffer().is_empty() {
-            return false;
-        }
-        if let BufferedStream::BufferedRead(reader) = self.stream() {
-            if !reader.buffer().is_empty() {
-                return false;
-            }
-        }
-        self.splice_tcp().is_some()
-    }
-
-    #[cfg(target_os = "linux")]
-    /// oxigress patch: the TCP socket under this stream, if it is one.
-    pub(super) fn splice_tcp(&self) -> Option<&TcpStream> {
-        match &self.stream().get_ref().stream {
-            RawStream::Tcp(tcp) => Some(tcp),
-            _ => None,
-        }
+        self.nothing_buffered_to_read()
+            && self.stream().writer().buffer().is_empty()
+            && self.tcp().is_some()
     }
 
     /// oxigress patch: account the time reads wait for data (`get_read_pending_time`); off by
@@ -830,8 +830,7 @@ impl Ssl for Stream {}
 // oxigress patch: a TCP stream is its own splice socket
 impl crate::protocols::SpliceSocket for Stream {
     fn splice_stream(&mut self) -> Option<&mut Stream> {
-        #[cfg(target_os = "linux")]
-        if self.splice_tcp().is_some() {
+        if self.tcp().is_some() {
             return Some(self);
         }
         None
