@@ -162,14 +162,18 @@ impl<A: UnboxedHttpApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> 
         session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
         session.set_keepalive_reuses_remaining(options.and_then(|o| o.keepalive_request_limit));
         let mut result = self.inner.process_http_request(session, shutdown).await;
-        while let Some((stream, settings)) = result.map(ReusedHttpStream::consume) {
-            // The stream pingora hands back is the one given to it above.
-            let Ok(mut stream) = stream.into_any().downcast::<DeadlineStream>() else {
+        // The session pingora hands back is the finished one, renewed for the next request on the
+        // same stream (no new session, digest or box per request).
+        while let Some((mut session, settings)) = result.map(ReusedHttpStream::consume_session) {
+            // The stream under it is the one given to pingora above.
+            let Some(stream) = session
+                .stream_mut()
+                .and_then(|stream| stream.as_any_mut().downcast_mut::<DeadlineStream>())
+            else {
                 tracing::error!("keep-alive stream is not the header-deadline stream; closing it");
                 return None;
             };
             stream.next_request(settings.as_ref().and_then(HttpPersistentSettings::pipelined_prefix));
-            let mut session = ServerSession::new_http1(stream);
             if let Some(settings) = settings {
                 settings.apply_to_session(&mut session);
             }

@@ -188,14 +188,30 @@ impl HttpPersistentSettings {
 
 #[derive(Debug)]
 pub struct ReusedHttpStream {
-    stream: Stream,
+    // oxigress patch: a finished HTTP/1 session renewed for the next request, or a bare stream
+    connection: ReusedConnection,
     persistent_settings: Option<HttpPersistentSettings>,
+}
+
+/// oxigress patch: what a [`ReusedHttpStream`] holds.
+enum ReusedConnection {
+    Stream(Stream),
+    Session(Box<crate::protocols::http::v1::server::HttpSession>),
+}
+
+impl std::fmt::Debug for ReusedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stream(stream) => f.debug_tuple("Stream").field(stream).finish(),
+            Self::Session(session) => f.debug_tuple("Session").field(session.stream()).finish(),
+        }
+    }
 }
 
 impl ReusedHttpStream {
     pub fn new(stream: Stream, persistent_settings: Option<HttpPersistentSettings>) -> Self {
         ReusedHttpStream {
-            stream,
+            connection: ReusedConnection::Stream(stream),
             persistent_settings,
         }
     }
@@ -206,15 +222,33 @@ impl ReusedHttpStream {
         reusable: ReusableHttpStream,
         mut persistent_settings: HttpPersistentSettings,
     ) -> Self {
-        let (stream, pipelined_prefix) = reusable.into_parts();
+        let (session, pipelined_prefix) = reusable.into_session_parts();
         if let Some(prefix) = pipelined_prefix {
             persistent_settings.set_pipelined_prefix(prefix);
         }
-        Self::new(stream, Some(persistent_settings))
+        ReusedHttpStream {
+            connection: ReusedConnection::Session(session),
+            persistent_settings: Some(persistent_settings),
+        }
     }
 
     pub fn consume(self) -> (Stream, Option<HttpPersistentSettings>) {
-        (self.stream, self.persistent_settings)
+        let stream = match self.connection {
+            ReusedConnection::Stream(stream) => stream,
+            ReusedConnection::Session(session) => session.into_inner_boxed(),
+        };
+        (stream, self.persistent_settings)
+    }
+
+    /// oxigress patch: the HTTP/1 session for the connection's next request (the finished one,
+    /// renewed in place, when there was one; else a new session on the stream) and the settings to
+    /// apply to it.
+    pub fn consume_session(self) -> (ServerSession, Option<HttpPersistentSettings>) {
+        let session = match self.connection {
+            ReusedConnection::Stream(stream) => ServerSession::new_http1(stream),
+            ReusedConnection::Session(session) => ServerSession::H1(session),
+        };
+        (session, self.persistent_settings)
     }
 }
 
@@ -364,8 +398,10 @@ where
             );
 
             let mut result = self.process_new_http(session, shutdown).await;
-            while let Some((stream, persistent_settings)) = result.map(|r| r.consume()) {
-                let mut session = ServerSession::new_http1(stream);
+            // oxigress patch: the finished session, renewed, serves the next request
+            while let Some((mut session, persistent_settings)) =
+                result.map(|r| r.consume_session())
+            {
                 if let Some(persistent_settings) = persistent_settings {
                     persistent_settings.apply_to_session(&mut session);
                 }

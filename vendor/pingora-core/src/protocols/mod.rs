@@ -140,6 +140,10 @@ pub trait IO:
     fn as_any(&self) -> &dyn Any;
     /// helper to cast back of the concrete type
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// oxigress patch: helper to cast as the mutable reference of the concrete type (an
+    /// application reaches its own stream type inside a session it keeps, see
+    /// [`http::v1::server::HttpSession::stream_mut`])
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<
@@ -167,7 +171,76 @@ where
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
 }
+
+/// oxigress patch: a stream that is no connection: it reads as closed and refuses writes. A
+/// zero-sized placeholder (boxing it allocates nothing) for a session that hands its stream on (see
+/// [`http::v1::server::HttpSession`]'s in-place renewal between keep-alive requests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Detached;
+
+impl AsyncRead for Detached {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        _buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Detached {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        _buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[async_trait]
+impl Shutdown for Detached {
+    async fn shutdown(&mut self) -> () {}
+}
+impl UniqueID for Detached {
+    fn id(&self) -> UniqueIDType {
+        0
+    }
+}
+impl Ssl for Detached {}
+impl GetTimingDigest for Detached {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        vec![]
+    }
+}
+impl GetProxyDigest for Detached {
+    fn get_proxy_digest(&self) -> Option<Arc<raw_connect::ProxyDigest>> {
+        None
+    }
+}
+impl GetSocketDigest for Detached {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        None
+    }
+}
+impl Peek for Detached {}
+impl SpliceSocket for Detached {}
 
 /// The type of any established transport layer connection
 pub type Stream = Box<dyn IO>;

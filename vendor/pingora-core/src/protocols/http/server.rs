@@ -31,16 +31,26 @@ use std::any::Any;
 use std::time::Duration;
 
 /// A reusable HTTP/1.x stream and bytes already read for the next request.
-#[derive(Debug)]
 pub struct ReusableHttpStream {
-    stream: Stream,
+    // oxigress patch: the finished HTTP/1 session, renewed for the connection's next request,
+    // instead of its stream (the next request keeps the session's allocation and digest)
+    session: Box<SessionV1>,
     pipelined_prefix: Option<BytesMut>,
 }
 
+impl std::fmt::Debug for ReusableHttpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReusableHttpStream")
+            .field("stream", self.session.stream())
+            .field("pipelined_prefix", &self.pipelined_prefix)
+            .finish()
+    }
+}
+
 impl ReusableHttpStream {
-    pub(crate) fn new(stream: Stream, pipelined_prefix: Option<BytesMut>) -> Self {
+    pub(crate) fn new(session: Box<SessionV1>, pipelined_prefix: Option<BytesMut>) -> Self {
         Self {
-            stream,
+            session,
             pipelined_prefix,
         }
     }
@@ -48,7 +58,13 @@ impl ReusableHttpStream {
     /// Split the reusable connection into its underlying stream and optional
     /// bytes already read for the next pipelined request.
     pub fn into_parts(self) -> (Stream, Option<BytesMut>) {
-        (self.stream, self.pipelined_prefix)
+        (self.session.into_inner_boxed(), self.pipelined_prefix)
+    }
+
+    /// oxigress patch: split the reusable connection into the HTTP/1 session ready for its next
+    /// request and the bytes already read of that request, if any.
+    pub fn into_session_parts(self) -> (Box<SessionV1>, Option<BytesMut>) {
+        (self.session, self.pipelined_prefix)
     }
 }
 
@@ -921,6 +937,15 @@ impl Session {
             Self::H2(_) => None,
             Self::Subrequest(_) => None,
             Self::Custom(_) => None,
+        }
+    }
+
+    /// oxigress patch: the mutable reference of the [Stream] of an HTTP/1 session (see
+    /// [`Self::stream`]).
+    pub fn stream_mut(&mut self) -> Option<&mut Stream> {
+        match self {
+            Self::H1(s) => Some(s.stream_mut()),
+            Self::H2(_) | Self::Subrequest(_) | Self::Custom(_) => None,
         }
     }
 

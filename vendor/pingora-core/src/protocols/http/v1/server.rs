@@ -122,7 +122,9 @@ pub struct HttpSession {
     /// oxigress patch: whether the stream was corked for the close (`cork_if_last_write`)
     corked: bool,
     /// Digest to track underlying connection metrics
-    digest: Box<Digest>,
+    // oxigress patch: inline (was boxed): it moves with the session into the connection's next
+    // request (`renew`)
+    digest: Digest,
     /// Minimum send rate to the client
     min_send_rate: Option<usize>,
     /// When this is enabled informational response headers will not be proxied downstream
@@ -176,14 +178,30 @@ impl HttpSession {
     /// The created session needs to call [`Self::read_request()`] first before performing
     /// any other operations.
     pub fn new(underlying_stream: Stream) -> Self {
-        // TODO: maybe we should put digest in the connection itself
-        let digest = Box::new(Digest {
+        let digest = Digest {
             ssl_digest: underlying_stream.get_ssl_digest(),
             timing_digest: underlying_stream.get_timing_digest(),
             proxy_digest: underlying_stream.get_proxy_digest(),
             socket_digest: underlying_stream.get_socket_digest(),
-        });
+        };
+        Self::with_digest(underlying_stream, digest)
+    }
 
+    /// oxigress patch: ready this session, in place, for the next request on its connection: every
+    /// field as [`Self::new`] sets it, the stream and the connection's digest kept (they describe
+    /// the connection, not a request). A keep-alive connection so keeps one session allocation and
+    /// one digest instead of a new box, digest and timing list per request.
+    fn renew(&mut self) {
+        let stream = std::mem::replace(
+            &mut self.underlying_stream,
+            Box::new(crate::protocols::Detached),
+        );
+        let digest = std::mem::take(&mut self.digest);
+        *self = Self::with_digest(stream, digest);
+    }
+
+    /// A new session on `underlying_stream` whose connection is described by `digest`.
+    fn with_digest(underlying_stream: Stream, digest: Digest) -> Self {
         HttpSession {
             underlying_stream,
             buf: Bytes::new(), // zero size, with be replaced by parsed header later
@@ -1653,20 +1671,19 @@ impl HttpSession {
     /// If the connection cannot be reused, the underlying stream will be closed and `None` will be
     /// returned. If there was an error while draining any remaining request body that error will
     /// be returned.
-    pub async fn reuse(mut self) -> Result<Option<ReusableHttpStream>> {
+    pub async fn reuse(self) -> Result<Option<ReusableHttpStream>> {
         // oxigress patch: shared with `reuse_boxed`
-        Ok(self
-            .prepare_reuse()
-            .await?
-            .map(|pipelined_prefix| ReusableHttpStream::new(self.underlying_stream, pipelined_prefix)))
+        Box::new(self).reuse_boxed().await
     }
 
-    /// oxigress patch: [`Self::reuse`] for a session in a box, without moving it out of the box.
+    /// oxigress patch: [`Self::reuse`] for a session in a box, without moving it out of the box:
+    /// the reusable connection is this session, renewed for the next request (see `renew`).
     pub async fn reuse_boxed(mut self: Box<Self>) -> Result<Option<ReusableHttpStream>> {
-        Ok(self
-            .prepare_reuse()
-            .await?
-            .map(|pipelined_prefix| ReusableHttpStream::new(self.underlying_stream, pipelined_prefix)))
+        let Some(pipelined_prefix) = self.prepare_reuse().await? else {
+            return Ok(None);
+        };
+        self.renew();
+        Ok(Some(ReusableHttpStream::new(self, pipelined_prefix)))
     }
 
     /// oxigress patch: the body of `reuse`: `Some(pipelined prefix)` when the stream can be reused
@@ -1975,6 +1992,17 @@ impl HttpSession {
     /// Get the reference of the [Stream] that this HTTP session is operating upon.
     pub fn stream(&self) -> &Stream {
         &self.underlying_stream
+    }
+
+    /// oxigress patch: the mutable reference of the [Stream] this session operates upon (an
+    /// application readies its own stream type for the connection's next request with it).
+    pub fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.underlying_stream
+    }
+
+    /// oxigress patch: the stream, out of a boxed session (see [`Self::into_inner`]).
+    pub fn into_inner_boxed(self: Box<Self>) -> Stream {
+        self.underlying_stream
     }
 
     /// Consume `self`, the underlying stream will be returned and can be used
@@ -4656,6 +4684,49 @@ mod test_pipelining {
         let (_stream, prefix) = reused.into_parts();
         let prefix = prefix.expect("overread must be returned as pipelined prefix");
         assert_eq!(prefix.as_ref(), b"pipelined_next");
+    }
+
+    /// oxigress patch: the reusable connection is the finished session renewed in place: the next
+    /// request finds nothing of the previous one (head, answer, body counters, timeouts) but the
+    /// same stream and the same connection digest, and the session's allocation is kept.
+    #[tokio::test]
+    async fn a_reused_session_is_renewed_in_place_for_the_next_request() {
+        init_log();
+        let first = b"POST /one HTTP/1.1\r\nHost: pingora.org\r\nContent-Length: 3\r\n\r\nabc";
+        let second = b"GET /two HTTP/1.1\r\nHost: pingora.org\r\n\r\n";
+        let (mut client, server) = tokio::io::duplex(4096);
+        client.write_all(first).await.unwrap();
+        let mut s = Box::new(HttpSession::new(Box::new(server)));
+        s.digest_mut().timing_digest.push(None); // a mark the renewal must keep
+        s.read_request().await.unwrap();
+        assert_eq!(s.read_body_bytes().await.unwrap().unwrap().as_ref(), b"abc");
+        s.set_read_timeout(Some(Duration::from_secs(7)));
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.append_header("Content-Length", "2").unwrap();
+        s.write_response_header(Box::new(resp)).await.unwrap();
+        s.write_body(b"ok").await.unwrap();
+        s.finish_body().await.unwrap();
+        client.write_all(second).await.unwrap();
+        let before: *const HttpSession = &*s;
+
+        let reused = s.reuse_boxed().await.unwrap().expect("connection reusable");
+        let (mut s, prefix) = reused.into_session_parts();
+        assert!(prefix.is_none());
+        assert!(std::ptr::eq(before, &*s), "the session's allocation is kept");
+        assert_eq!(s.digest().timing_digest.len(), 1, "the connection's digest is kept");
+        assert!(s.request_header.is_none());
+        assert!(s.response_written.is_none());
+        assert_eq!(s.body_bytes_sent, 0);
+        assert_eq!(s.body_bytes_read, 0);
+        assert_eq!(s.read_timeout, Some(Duration::from_secs(60)));
+
+        s.read_request().await.unwrap();
+        assert_eq!(s.req_header().uri.path(), "/two");
+        assert!(s.read_body_bytes().await.unwrap().is_none());
+        let mut answer = vec![0; 4096];
+        let n = client.read(&mut answer).await.unwrap();
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(answer[..n].ends_with(b"\r\n\r\nok"));
     }
 
     /// Same-read pipelining with no prior body poll still extracts the prefix.
