@@ -7,64 +7,48 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::backend::*;
-use support::raw::read_head;
+use support::raw::{read_head, ScriptedListener};
 use support::*;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
 /// A keep-alive HTTP/1.1 backend answering `ok` that counts the connections it accepted and records
 /// when the gateway closed one (an end of stream between requests). With `close_after_answer` it
 /// closes every connection itself right after answering, without saying so in the answer, as a
 /// backend whose keep-alive timeout is shorter than the gateway's does.
 struct CountingBackend {
-    port: u16,
-    accepted: Arc<AtomicUsize>,
+    /// Serves and counts the connections (`listener.connections`); stops when dropped.
+    listener: ScriptedListener,
     closed_by_gateway: Arc<Mutex<Vec<Instant>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for CountingBackend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl CountingBackend {
     async fn start(close_after_answer: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let accepted = Arc::new(AtomicUsize::new(0));
         let closed_by_gateway = Arc::new(Mutex::new(Vec::new()));
-        let (count, closed) = (accepted.clone(), closed_by_gateway.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                let closed = closed.clone();
-                tokio::spawn(async move {
-                    let mut reader = BufReader::new(stream);
-                    loop {
-                        match read_head(&mut reader).await {
-                            Ok(Some(_)) => {}
-                            Ok(None) => {
-                                closed.lock().unwrap().push(Instant::now());
-                                return;
-                            }
-                            Err(_) => return,
-                        }
-                        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                        if reader.get_mut().write_all(answer).await.is_err() || close_after_answer {
-                            return;
-                        }
+        let closed = closed_by_gateway.clone();
+        let listener = ScriptedListener::start(move |stream| {
+            let closed = closed.clone();
+            async move {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    if read_head(&mut reader).await?.is_none() {
+                        closed.lock().unwrap().push(Instant::now());
+                        return Ok(());
                     }
-                });
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    reader.get_mut().write_all(answer).await?;
+                    if close_after_answer {
+                        return Ok(());
+                    }
+                }
             }
-        });
-        Self { port, accepted, closed_by_gateway, task }
+        })
+        .await;
+        Self { listener, closed_by_gateway }
     }
 }
 
@@ -73,7 +57,7 @@ async fn sequential_requests_share_one_upstream_connection_closed_after_the_idle
     let backend = CountingBackend::start(false).await;
     let (_dir, gw) = higress_instance(&[
         ("config.yaml", config_map("upstream:\n  idleTimeout: 1\n")),
-        ("svc.yaml", service_ports("app", &[backend.port])),
+        ("svc.yaml", service_ports("app", &[backend.listener.port])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
     ]);
     let http = gw.http_addr().unwrap();
@@ -83,7 +67,7 @@ async fn sequential_requests_share_one_upstream_connection_closed_after_the_idle
         assert_eq!((r.status, r.body.as_str()), (200, "ok"), "request {i}");
         last_answer = Instant::now();
     }
-    assert_eq!(backend.accepted.load(Ordering::SeqCst), 1, "every request went over the first connection");
+    assert_eq!(backend.listener.connections.load(Ordering::SeqCst), 1, "every request went over the first connection");
     eventually("the idle upstream connection closed", || !backend.closed_by_gateway.lock().unwrap().is_empty()).await;
     let closed = backend.closed_by_gateway.lock().unwrap()[0];
     let idle = closed.duration_since(last_answer);
@@ -94,7 +78,7 @@ async fn sequential_requests_share_one_upstream_connection_closed_after_the_idle
 async fn a_connection_the_backend_closed_after_answering_fails_no_request() {
     let backend = CountingBackend::start(true).await;
     let (_dir, gw) = higress_instance(&[
-        ("svc.yaml", service_ports("app", &[backend.port])),
+        ("svc.yaml", service_ports("app", &[backend.listener.port])),
         ("ing.yaml", annotated_ingress("app", "app.example.com", "app", &[])),
     ]);
     let http = gw.http_addr().unwrap();
@@ -102,5 +86,5 @@ async fn a_connection_the_backend_closed_after_answering_fails_no_request() {
         let r = get_with(http, "app.example.com", "/", &[]).await;
         assert_eq!((r.status, r.body.as_str()), (200, "ok"), "request {i}");
     }
-    assert!(backend.accepted.load(Ordering::SeqCst) >= 20, "a connection the backend closed is never reused");
+    assert!(backend.listener.connections.load(Ordering::SeqCst) >= 20, "a connection the backend closed is never reused");
 }

@@ -58,30 +58,18 @@ pub struct RawBackend {
     pub addr: SocketAddr,
     /// Releases streamed answers past their first chunk (one permit per stream).
     pub gate: Arc<Semaphore>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RawBackend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    /// Serves the connections; stops when dropped.
+    _listener: ScriptedListener,
 }
 
 impl RawBackend {
     pub async fn start(name: &'static str, slow_for: Duration, chunks: usize) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let gate = Arc::new(Semaphore::new(0));
-        let gate2 = gate.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let gate = gate2.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, name, slow_for, chunks, gate).await;
-                });
-            }
-        });
-        Self { addr, gate, task }
+        let streams = gate.clone();
+        let listener =
+            ScriptedListener::start(move |stream| serve(stream, name, slow_for, chunks, streams.clone())).await;
+        let addr = SocketAddr::from(([127, 0, 0, 1], listener.port));
+        Self { addr, gate, _listener: listener }
     }
 }
 
