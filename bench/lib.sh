@@ -93,3 +93,80 @@ http { access_log off; server { listen 127.0.0.1:$backend_port; keepalive_reques
 CONF
     "$@" nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
 }
+
+# A self-signed EC P-256 certificate for bench.local in DIR: cert.pem, key.pem and combined.pem (both).
+make_bench_cert() { # dir
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench.local \
+        -addext subjectAltName=DNS:bench.local -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+    cat "$1/cert.pem" "$1/key.pem" > "$1/combined.pem"
+}
+
+# Starts nginx (one worker) on a free port of 127.0.0.1 answering /small with "ok" and /64k with 64 KiB from
+# memory (/dev/shm, open_file_cache); sets backend_port. Arguments: an optional command prefix (taskset).
+start_body_backend() {
+    backend_port=$(free_port)
+    local shm=/dev/shm/oxigress-bench-$$
+    mkdir -p "$work/backend" "$shm"; bench_paths+=("$shm")
+    head -c 65536 /dev/zero | tr '\0' 'x' > "$shm/64k"
+    cat > "$work/backend/nginx.conf" <<CONF
+worker_processes 1;
+user root;
+pid $work/backend/nginx.pid;
+error_log $work/backend/error.log;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    open_file_cache max=16;
+    sendfile on;
+    server {
+        listen 127.0.0.1:$backend_port backlog=4096;
+        keepalive_requests 10000000;
+        location = /small { default_type text/plain; return 200 "ok\n"; }
+        location = /64k { default_type application/octet-stream; alias $shm/64k; }
+    }
+}
+CONF
+    "$@" nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
+}
+
+# oxigress manifests into DIR: one Ingress for bench.local, whose certificate (make_bench_cert's, in
+# CERT_DIR) is also the one for clients without SNI, and for every other host; all to 127.0.0.1:$backend_port.
+write_bench_ingress() { # dir cert_dir
+    mkdir -p "$1"
+    local crt key
+    crt=$(base64 -w0 "$2/cert.pem"); key=$(base64 -w0 "$2/key.pem")
+    cat > "$1/app.yaml" <<YAML
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: higress}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: bench-tls, namespace: bench}
+type: kubernetes.io/tls
+data: {tls.crt: $crt, tls.key: $key}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend, namespace: bench}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: backend-1, namespace: bench, labels: {kubernetes.io/service-name: backend}}
+addressType: IPv4
+ports: [{name: "", port: $backend_port}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: backend, namespace: bench}
+spec:
+  ingressClassName: higress
+  tls: [{hosts: [bench.local], secretName: bench-tls}]
+  rules:
+  - host: bench.local
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}
+  - http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}
+YAML
+}

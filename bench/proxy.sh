@@ -38,78 +38,16 @@ work="$bench_work"
 pin_load=(taskset -c "$load_cpu")
 pin_proxy=(taskset -c "$proxy_cpu")
 
-# --- certificate (EC P-256, self-signed) ---
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench.local \
-    -addext subjectAltName=DNS:bench.local -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-cat "$work/cert.pem" "$work/key.pem" > "$work/combined.pem"
-
-# --- backend: nginx, one worker, bodies from memory (/dev/shm, open_file_cache) ---
-backend_port=$(free_port)
-shm=/dev/shm/oxigress-bench-$$
-mkdir -p "$work/backend" "$shm"; bench_paths+=("$shm")
-head -c 65536 /dev/zero | tr '\0' 'x' > "$shm/64k"
-cat > "$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-user root;
-pid $work/backend/nginx.pid;
-error_log $work/backend/error.log;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    open_file_cache max=16;
-    sendfile on;
-    server {
-        listen 127.0.0.1:$backend_port backlog=4096;
-        keepalive_requests 10000000;
-        location = /small { default_type text/plain; return 200 "ok\n"; }
-        location = /64k { default_type application/octet-stream; alias $shm/64k; }
-    }
-}
-CONF
-"${pin_load[@]}" nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
+# --- certificate (bench.local) and backend (nginx, one worker, /small and /64k from memory) ---
+make_bench_cert "$work"
+start_body_backend "${pin_load[@]}"
 
 # --- proxies ---
 declare -A http_port https_port proxy_pid
 for p in oxigress oxigress-base envoy nginx haproxy; do http_port[$p]=$(free_port); https_port[$p]=$(free_port); done
 
-# oxigress standalone: one Ingress for bench.local (whose certificate is also the one for clients without SNI)
-# and for every other host.
-mkdir -p "$work/oxigress"
-crt=$(base64 -w0 "$work/cert.pem"); key=$(base64 -w0 "$work/key.pem")
-cat > "$work/oxigress/app.yaml" <<YAML
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: higress}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: bench-tls, namespace: bench}
-type: kubernetes.io/tls
-data: {tls.crt: $crt, tls.key: $key}
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend, namespace: bench}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: backend-1, namespace: bench, labels: {kubernetes.io/service-name: backend}}
-addressType: IPv4
-ports: [{name: "", port: $backend_port}]
-endpoints: [{addresses: ["127.0.0.1"]}]
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: backend, namespace: bench}
-spec:
-  ingressClassName: higress
-  tls: [{hosts: [bench.local], secretName: bench-tls}]
-  rules:
-  - host: bench.local
-    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}
-  - http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}
-YAML
+# oxigress standalone: one Ingress for bench.local (with the certificate) and every other host.
+write_bench_ingress "$work/oxigress" "$work"
 start_oxigress() { # name binary
     # No access log (the other proxies log nothing either): RUST_LOG=warn.
     RUST_LOG=warn "${pin_proxy[@]}" "$2" standalone --manifests "$work/oxigress" --bind 127.0.0.1 \
