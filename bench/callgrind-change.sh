@@ -29,7 +29,7 @@ oxigress=$(oxigress_bin)
 work="$bench_work"
 here="$bench_root/bench"
 mkdir -p "$results_dir/callgrind"
-start_ok_backend
+start_backend
 python3 "$here/gen_manifests.py" manifests "$work/many" "$ingresses" "$backend_port"
 
 serves() { # host

@@ -33,7 +33,7 @@ need_apt valgrind:valgrind nginx-light:nginx nghttp2-client:h2load
 work="$bench_work"
 mkdir -p "$results_dir/callgrind"
 
-start_ok_backend
+start_backend
 
 start_proxy() { # name port -> prints the command to run under valgrind
     local port=$2

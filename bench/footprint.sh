@@ -25,7 +25,7 @@ oxigress=$(oxigress_bin)
 work="$bench_work"
 here="$bench_root/bench"
 
-start_ok_backend
+start_backend
 python3 "$here/gen_manifests.py" manifests "$work/one" 1 "$backend_port"
 python3 "$here/gen_manifests.py" manifests "$work/many" "$ingresses" "$backend_port"
 

@@ -78,22 +78,6 @@ machine_line() {
     echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average at start $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
 }
 
-# Starts nginx answering 200 "ok" from memory on a free port of 127.0.0.1 (sets backend_port; files under
-# $work/backend). Arguments: an optional command prefix, e.g. `taskset -c 1`.
-start_ok_backend() {
-    backend_port=$(free_port)
-    mkdir -p "$work/backend"
-    cat > "$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-user root;
-pid $work/backend/nginx.pid;
-error_log $work/backend/error.log;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$backend_port; keepalive_requests 10000000; location / { return 200 "ok\n"; } } }
-CONF
-    "$@" nginx -c "$work/backend/nginx.conf" -g 'daemon off;' & bench_pids+=($!)
-}
-
 # A self-signed EC P-256 certificate for bench.local in DIR: cert.pem, key.pem and combined.pem (both).
 make_bench_cert() { # dir
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench.local \
@@ -101,9 +85,10 @@ make_bench_cert() { # dir
     cat "$1/cert.pem" "$1/key.pem" > "$1/combined.pem"
 }
 
-# Starts nginx (one worker) on a free port of 127.0.0.1 answering /small with "ok" and /64k with 64 KiB from
-# memory (/dev/shm, open_file_cache); sets backend_port. Arguments: an optional command prefix (taskset).
-start_body_backend() {
+# Starts nginx (one worker) on a free port of 127.0.0.1 answering 200 "ok" on every path but /64k, which
+# answers 64 KiB from memory (/dev/shm, open_file_cache); sets backend_port (files under $work/backend).
+# Arguments: an optional command prefix, e.g. `taskset -c 1`.
+start_backend() {
     backend_port=$(free_port)
     local shm=/dev/shm/oxigress-bench-$$
     mkdir -p "$work/backend" "$shm"; bench_paths+=("$shm")
@@ -121,7 +106,7 @@ http {
     server {
         listen 127.0.0.1:$backend_port backlog=4096;
         keepalive_requests 10000000;
-        location = /small { default_type text/plain; return 200 "ok\n"; }
+        location / { default_type text/plain; return 200 "ok\n"; }
         location = /64k { default_type application/octet-stream; alias $shm/64k; }
     }
 }

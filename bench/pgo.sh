@@ -43,7 +43,7 @@ raw="$work/profraw"
 build "-Cprofile-generate=$raw"
 
 make_bench_cert "$work"
-start_body_backend
+start_backend
 write_bench_ingress "$work/plain" "$work"
 mkdir -p "$work/plugins"
 cp "$work/plain/app.yaml" "$work/plugins/"

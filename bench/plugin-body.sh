@@ -17,7 +17,7 @@ source bench/lib.sh
 need_apt wrk:wrk nginx-light:nginx
 bin=$(oxigress_bin)
 work="$bench_work"
-start_ok_backend taskset -c "$load_cpu"
+start_backend taskset -c "$load_cpu"
 
 for chain in empty body; do
     python3 bench/gen_manifests.py catch-all "$work/$chain" "$backend_port"

@@ -11,7 +11,7 @@ secs="${1:-5}"
 source bench/lib.sh
 bin=$(oxigress_bin)
 work="$bench_work"
-start_ok_backend
+start_backend
 
 for chain in empty request-block auth; do
     python3 bench/gen_manifests.py catch-all "$work/$chain" "$backend_port"

@@ -36,7 +36,7 @@ pin_proxy=(taskset -c "$proxy_cpu")
 pin_load=(taskset -c "$load_cpu")
 
 # Backend: nginx answering 200 from memory.
-start_ok_backend "${pin_load[@]}"
+start_backend "${pin_load[@]}"
 
 python3 "$here/gen_manifests.py" manifests "$work/one" 1 "$backend_port"
 python3 "$here/gen_manifests.py" manifests "$work/many" "$ingresses" "$backend_port"

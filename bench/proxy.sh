@@ -40,7 +40,7 @@ pin_proxy=(taskset -c "$proxy_cpu")
 
 # --- certificate (bench.local) and backend (nginx, one worker, /small and /64k from memory) ---
 make_bench_cert "$work"
-start_body_backend "${pin_load[@]}"
+start_backend "${pin_load[@]}"
 
 # --- proxies ---
 declare -A http_port https_port proxy_pid
