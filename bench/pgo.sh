@@ -3,11 +3,12 @@
 # an nginx backend (every scenario of bench/proxy.sh: HTTP/1.1 keep-alive and `Connection: close`, small
 # and 64 KiB, HTTP/1.1 and h2 over TLS; then the request-block + key-auth chain, with and without the key),
 # LLVM merges what it counted, and the release build is redone with that profile: the code a request runs
-# is laid out together and inlined by measured frequency. Why it matters: a proxied request runs ~2,600
-# instruction-cache lines of code (callgrind's cache simulation), far more than the 32 KiB L1i holds, and
-# the kernel's own code evicts it between system calls (bench/README.md, session 20).
+# is laid out together and inlined by measured frequency. Why it matters: a proxied request misses the
+# 32 KiB L1 instruction cache ~2,400 times (callgrind's cache simulation; nginx ~730): its code is spread
+# over far more than the cache holds, and the kernel's runs between every two system calls. With the
+# profile: ~1,300 (bench/README.md, session 20).
 #
-# Usage: bench/pgo.sh [--secs S]    (S seconds per training load, default 3; ~12 minutes in all)
+# Usage: bench/pgo.sh [--secs S]    (S seconds per training load, default 3; about 20 minutes on 2 cores)
 #   Prints the PGO binary's path on its last line; bench/proxy.sh takes it as OXIGRESS_BIN.
 #   Needs rustup's llvm-tools component (llvm-profdata of rustc's own LLVM; added when missing).
 #   Target dir: OXIGRESS_PGO_TARGET (default $HOME/.cache/oxigress-pgo): apart from the plain build's,
