@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#proxies[@]} -eq 0 ] && proxies=(oxigress nginx)
 
-auth_header=$(python3 -c "import sys; sys.path.insert(0, '$bench_root/bench'); import gen_manifests; print(gen_manifests.AUTH_HEADER)")
+auth_header=$(bench_auth_header)
 need_apt valgrind:valgrind nginx-light:nginx nghttp2-client:h2load
 work="$bench_work"
 mkdir -p "$results_dir/callgrind"

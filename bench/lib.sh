@@ -38,6 +38,11 @@ oxigress_bin() {
     echo "$CARGO_TARGET_DIR/release/oxigress"
 }
 
+# The header a benchmark request carries for the key-auth plugin (gen_manifests.AUTH_HEADER).
+bench_auth_header() {
+    python3 -c "import sys; sys.path.insert(0, '$bench_root/bench'); import gen_manifests; print(gen_manifests.AUTH_HEADER)"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Processes started by the script, killed (by pid) on exit; the work directory (and bench_paths) removed.

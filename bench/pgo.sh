@@ -49,7 +49,7 @@ write_bench_ingress "$work/plain" "$work"
 mkdir -p "$work/plugins"
 cp "$work/plain/app.yaml" "$work/plugins/"
 python3 "$bench_root/bench/gen_manifests.py" plugins "$work/plugins" auth
-auth_header=$(python3 -c "import sys; sys.path.insert(0, '$bench_root/bench'); import gen_manifests; print(gen_manifests.AUTH_HEADER)")
+auth_header=$(bench_auth_header)
 
 # Serves the manifests in DIR while `loads` runs, then stops (the profile is written at a clean exit).
 train() { # dir loads

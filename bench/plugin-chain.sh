@@ -17,7 +17,7 @@ for chain in empty request-block auth; do
     python3 bench/gen_manifests.py catch-all "$work/$chain" "$backend_port"
     python3 bench/gen_manifests.py plugins "$work/$chain" "$chain"
 done
-auth_header=$(python3 -c 'import sys; sys.path.insert(0, "bench"); import gen_manifests; print(gen_manifests.AUTH_HEADER)')
+auth_header=$(bench_auth_header)
 
 run() { # manifests-dir -> requests/s
     local http admin
